@@ -1,5 +1,7 @@
 #include "protocol/wire.h"
 
+#include <algorithm>
+
 namespace floe::proto {
 
 uint32_t Reader::uvarint() {
@@ -146,6 +148,16 @@ void Writer::records(const RecordsView& r, bool compact) {
     return;
   }
   bytes(r.data, compact);
+}
+
+void write_tagged_fields(Writer& w, std::vector<UnknownTag>& fields) {
+  std::sort(fields.begin(), fields.end(), [](const UnknownTag& a, const UnknownTag& b) { return a.tag < b.tag; });
+  w.uvarint(static_cast<uint32_t>(fields.size()));
+  for (const auto& f : fields) {
+    w.uvarint(f.tag);
+    w.uvarint(static_cast<uint32_t>(f.data.size()));
+    w.raw(f.data.data(), f.data.size());
+  }
 }
 
 }  // namespace floe::proto

@@ -238,4 +238,8 @@ void read_tagged_fields(Reader& r, UnknownTags& unknown, OnField&& on_field) {
   }
 }
 
+// Writes a tagged-field section from `fields` (sorted here by tag). Used when at least one field is present;
+// the common empty section is a single 0 byte written by the caller.
+void write_tagged_fields(Writer& w, std::vector<UnknownTag>& fields);
+
 }  // namespace floe::proto
