@@ -195,9 +195,10 @@ class Writer {
  private:
   template <typename T>
   void fixed(T v) {
-    uint8_t b[sizeof(T)];
-    for (size_t i = 0; i < sizeof(T); ++i) b[i] = static_cast<uint8_t>(v >> (8 * (sizeof(T) - 1 - i)));
-    raw(b, sizeof(T));
+    size_t at = out_->size();
+    out_->resize(at + sizeof(T));
+    uint8_t* p = out_->data() + at;
+    for (size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<uint8_t>(v >> (8 * (sizeof(T) - 1 - i)));
   }
 
   Bytes own_;

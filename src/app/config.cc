@@ -1,0 +1,224 @@
+#include "app/config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace floe::app {
+namespace {
+
+// One setting: its key, help text, and how to apply a textual value (returns an error text or "").
+struct Option {
+  const char* key;
+  const char* help;
+  std::function<std::string(ServeConfig&, const std::string&)> apply;
+  std::function<std::string(const ServeConfig&)> show_default;
+};
+
+template <typename Int>
+std::string parse_int(const std::string& v, Int lo, Int hi, Int& out) {
+  Int x{};
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || p != v.data() + v.size()) return "not an integer: '" + v + "'";
+  if (x < lo || x > hi) return "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]: " + v;
+  out = x;
+  return {};
+}
+
+std::string host_port_text(const HostPort& hp) { return hp.host + ":" + std::to_string(hp.port); }
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> opts = {
+      {"node.id", "broker id, unique in the cluster",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 0, INT32_MAX, c.node_id); },
+       [](const ServeConfig& c) { return std::to_string(c.node_id); }},
+      {"listen", "Kafka listener address host:port",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         auto hp = parse_host_port(v);
+         if (!hp) return "expected host:port, got '" + v + "'";
+         c.listen = *hp;
+         return {};
+       },
+       [](const ServeConfig& c) { return host_port_text(c.listen); }},
+      {"advertise", "address clients are told to connect to (default: the listen address)",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         auto hp = parse_host_port(v);
+         if (!hp || hp->port == 0) return "expected host:port with a non-zero port, got '" + v + "'";
+         c.advertise = *hp;
+         return {};
+       },
+       [](const ServeConfig&) { return std::string("(listen)"); }},
+      {"zone", "this broker's zone (rack in Kafka metadata)",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         if (v.empty()) return "must not be empty";
+         c.zone = v;
+         return {};
+       },
+       [](const ServeConfig&) { return std::string("(none)"); }},
+      {"data.dir", "directory for this broker's local files",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         if (v.empty()) return "must not be empty";
+         c.data_dir = v;
+         return {};
+       },
+       [](const ServeConfig& c) { return c.data_dir; }},
+      {"log.level", "debug, info, warn or error",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         if (!log::parse_level(v, c.log_level)) return "expected debug, info, warn or error, got '" + v + "'";
+         return {};
+       },
+       [](const ServeConfig&) { return std::string("info"); }},
+      {"socket.request.max.bytes", "largest request frame accepted; larger ones close the connection",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int32_t>(v, 1024, INT32_MAX, c.socket_request_max_bytes);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.socket_request_max_bytes); }},
+      {"connections.max.idle.ms", "idle connections are closed after this long",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 100, INT64_C(1) << 40, c.connections_max_idle_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.connections_max_idle_ms); }},
+      {"io.threads", "threads running network I/O and request handling",
+       [](ServeConfig& c, const std::string& v) { return parse_int<unsigned>(v, 1, 256, c.io_threads); },
+       [](const ServeConfig& c) { return std::to_string(c.io_threads); }},
+      {"shutdown.drain.ms", "on SIGTERM, how long in-flight requests get to finish",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.shutdown_drain_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.shutdown_drain_ms); }},
+  };
+  return opts;
+}
+
+std::string flag_of(const std::string& key) {
+  std::string f = "--" + key;
+  std::replace(f.begin(), f.end(), '.', '-');
+  return f;
+}
+
+std::string env_of(const std::string& key) {
+  std::string e = "FLOE_";
+  for (char c : key) e += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return e;
+}
+
+const Option* find_option(const std::string& key) {
+  for (const auto& o : options()) {
+    if (key == o.key) return &o;
+  }
+  return nullptr;
+}
+
+std::string trim(const std::string& s) {
+  size_t a = s.find_first_not_of(" \t\r");
+  size_t b = s.find_last_not_of(" \t\r");
+  return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+}
+
+// Reads `key = value` lines into `out`; returns an error line or "".
+std::string read_config_file(const std::string& path, std::map<std::string, std::string>& out) {
+  std::ifstream in(path);
+  if (!in) return "config: cannot read file '" + path + "'";
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) return "config: " + path + ":" + std::to_string(n) + ": expected key = value";
+    std::string key = trim(line.substr(0, eq));
+    if (!find_option(key)) return "config: " + path + ":" + std::to_string(n) + ": unknown key '" + key + "'";
+    out[key] = trim(line.substr(eq + 1));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<HostPort> parse_host_port(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  HostPort hp;
+  hp.host = text.substr(0, colon);
+  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') hp.host = hp.host.substr(1, hp.host.size() - 2);
+  std::string port = text.substr(colon + 1);
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || ptr != port.data() + port.size() || p > 65535 || port.empty()) return std::nullopt;
+  hp.port = static_cast<uint16_t>(p);
+  return hp;
+}
+
+ConfigResult parse_serve_config(const std::vector<std::string>& args,
+                                std::optional<std::string> (*environ_lookup)(const std::string&)) {
+  ConfigResult result;
+  std::map<std::string, std::string> values;  // key -> text, filled in precedence order (later wins)
+  std::map<std::string, std::string> from_flags;
+  std::optional<std::string> config_file = environ_lookup("FLOE_CONFIG");
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      result.help = true;
+      return result;
+    }
+    std::string name = a, value;
+    size_t eq = a.find('=');
+    bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+    }
+    const Option* opt = nullptr;
+    for (const auto& o : options()) {
+      if (flag_of(o.key) == name) opt = &o;
+    }
+    if (!opt && name != "--config") {
+      result.error = "unknown flag '" + name + "' (see floe serve --help)";
+      return result;
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size()) {
+        result.error = (opt ? std::string(opt->key) : std::string("config")) + ": flag " + name + " needs a value";
+        return result;
+      }
+      value = args[++i];
+    }
+    if (opt) from_flags[opt->key] = value;
+    else config_file = value;
+  }
+  if (config_file) {
+    if (auto err = read_config_file(*config_file, values); !err.empty()) {
+      result.error = err;
+      return result;
+    }
+  }
+  for (const auto& o : options()) {
+    if (auto v = environ_lookup(env_of(o.key))) values[o.key] = *v;
+  }
+  for (auto& [k, v] : from_flags) values[k] = v;
+  for (const auto& [key, text] : values) {
+    if (auto err = find_option(key)->apply(result.config, text); !err.empty()) {
+      result.error = key + ": " + err;
+      return result;
+    }
+  }
+  return result;
+}
+
+std::string serve_usage() {
+  std::ostringstream os;
+  os << "usage: floe serve [--config FILE] [--KEY VALUE]...\n\n"
+     << "Starts a broker. With no settings: the embedded default (Kafka listener 127.0.0.1:9092, data in\n"
+     << "./floe-data). Each KEY can also be set as FLOE_KEY in the environment or `KEY = value` in the config file\n"
+     << "(FLOE_CONFIG names the file too).\n\n";
+  for (const auto& o : options()) {
+    os << "  " << flag_of(o.key) << "  (" << env_of(o.key) << ", key " << o.key << ", default " << o.show_default(ServeConfig{})
+       << ")\n      " << o.help << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace floe::app

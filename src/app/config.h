@@ -1,0 +1,51 @@
+// `floe serve` settings. Every setting has a config-file key (`key = value` lines), an environment variable
+// (FLOE_ + the key upper-cased, dots as underscores) and a flag (-- + the key, dots as dashes). A flag beats the
+// environment, which beats the config file, which beats the default. A bad value fails start-up with one line
+// naming the key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+
+namespace floe::app {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct ServeConfig {
+  int32_t node_id = 1;
+  HostPort listen{"127.0.0.1", 9092};
+  std::optional<HostPort> advertise;  // default: the listen address
+  std::optional<std::string> zone;
+  std::string data_dir = "./floe-data";
+  log::Level log_level = log::Level::info;
+  int32_t socket_request_max_bytes = 104857600;
+  int64_t connections_max_idle_ms = 600000;
+  unsigned io_threads = 1;
+  int64_t shutdown_drain_ms = 30000;
+};
+
+struct ConfigResult {
+  ServeConfig config;
+  std::string error;  // one line naming the key; empty on success
+  bool help = false;
+};
+
+// `args` are the arguments after `serve`; `environ_lookup` returns an environment variable's value (getenv in
+// main; a map in tests).
+ConfigResult parse_serve_config(const std::vector<std::string>& args,
+                                std::optional<std::string> (*environ_lookup)(const std::string&));
+
+// Help text listing every key, its flag, variable and default.
+std::string serve_usage();
+
+// Parses "host:port" ("[v6]:port" too).
+std::optional<HostPort> parse_host_port(const std::string& text);
+
+}  // namespace floe::app

@@ -1,0 +1,75 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+namespace floe::app {
+namespace {
+
+std::map<std::string, std::string> g_env;
+std::optional<std::string> lookup(const std::string& k) {
+  auto it = g_env.find(k);
+  if (it == g_env.end()) return std::nullopt;
+  return it->second;
+}
+
+ConfigResult parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  g_env = std::move(env);
+  return parse_serve_config(args, &lookup);
+}
+
+TEST(Config, DefaultsAreTheEmbeddedBroker) {
+  auto r = parse({});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.config.listen.host, "127.0.0.1");
+  EXPECT_EQ(r.config.listen.port, 9092);
+  EXPECT_EQ(r.config.data_dir, "./floe-data");
+  EXPECT_EQ(r.config.socket_request_max_bytes, 104857600);
+}
+
+TEST(Config, FlagBeatsEnvironmentBeatsFile) {
+  std::string path = ::testing::TempDir() + "/floe-config-test.conf";
+  {
+    std::ofstream f(path);
+    f << "# comment\nnode.id = 3\nlisten = 127.0.0.1:1000\nzone=a\n";
+  }
+  auto r = parse({"--config", path, "--listen", "127.0.0.1:3000"},
+                 {{"FLOE_LISTEN", "127.0.0.1:2000"}, {"FLOE_NODE_ID", "4"}});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.config.listen.port, 3000);
+  EXPECT_EQ(r.config.node_id, 4);
+  EXPECT_EQ(r.config.zone, "a");
+  std::remove(path.c_str());
+}
+
+TEST(Config, BadValuesNameTheKey) {
+  EXPECT_EQ(parse({"--node-id", "x"}).error.rfind("node.id: ", 0), 0u);
+  EXPECT_EQ(parse({"--listen", "nocolon"}).error.rfind("listen: ", 0), 0u);
+  EXPECT_EQ(parse({}, {{"FLOE_SOCKET_REQUEST_MAX_BYTES", "-5"}}).error.rfind("socket.request.max.bytes: ", 0), 0u);
+  EXPECT_NE(parse({"--bogus", "1"}).error.find("unknown flag '--bogus'"), std::string::npos);
+  EXPECT_NE(parse({"--node-id"}).error.find("needs a value"), std::string::npos);
+  EXPECT_NE(parse({"--config", "/nonexistent/floe.conf"}).error.find("cannot read"), std::string::npos);
+}
+
+TEST(Config, InlineFlagValuesAndIpv6) {
+  auto r = parse({"--listen=[::1]:9093", "--log-level=debug"});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.config.listen.host, "::1");
+  EXPECT_EQ(r.config.listen.port, 9093);
+  EXPECT_EQ(r.config.log_level, log::Level::debug);
+}
+
+TEST(Config, HelpListsEveryKey) {
+  EXPECT_TRUE(parse({"--help"}).help);
+  std::string u = serve_usage();
+  for (const char* k : {"node.id", "listen", "advertise", "zone", "data.dir", "log.level", "socket.request.max.bytes",
+                        "connections.max.idle.ms", "io.threads", "shutdown.drain.ms"}) {
+    EXPECT_NE(u.find(k), std::string::npos) << k;
+  }
+}
+
+}  // namespace
+}  // namespace floe::app

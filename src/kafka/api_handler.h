@@ -1,0 +1,53 @@
+// How an API handler plugs into the dispatcher. Each handler declares the versions it implements; ApiVersions
+// advertises exactly those, and the dispatcher refuses anything outside them.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <utility>  // before asio/awaitable.hpp (Boost.Asio's copy needs it)
+
+#include <asio/awaitable.hpp>
+
+#include "kafka/request_context.h"
+#include "protocol/request.h"
+#include "protocol/wire.h"
+
+namespace floe::kafka {
+
+struct HandlerOutcome {
+  enum class Kind { respond, no_response, malformed };
+  Kind kind = Kind::respond;
+  proto::Bytes frame;  // response header + body (net adds the size prefix)
+
+  static HandlerOutcome malformed() { return {Kind::malformed, {}}; }
+};
+
+using HandlerFn = asio::awaitable<HandlerOutcome> (*)(RequestContext&);
+
+struct ApiHandler {
+  int16_t key;
+  int16_t min_version;
+  int16_t max_version;
+  HandlerFn fn;
+};
+
+// Every API Floe implements, ascending by key.
+std::span<const ApiHandler> implemented_apis();
+const ApiHandler* find_handler(int16_t key);
+
+// Decodes Req, runs `Fn(ctx, req)` (a coroutine returning Resp), encodes Resp after the response header.
+// A body that does not decode completely is malformed.
+template <typename Req, typename Resp, asio::awaitable<Resp> (*Fn)(RequestContext&, Req&)>
+asio::awaitable<HandlerOutcome> typed_handler(RequestContext& ctx) {
+  Req req;
+  proto::Reader r(ctx.frame.body);
+  if (!req.decode(r, ctx.version()) || !r.at_end()) co_return HandlerOutcome::malformed();
+  Resp resp = co_await Fn(ctx, req);
+  HandlerOutcome out;
+  proto::Writer w(out.frame);
+  proto::write_response_header(w, *ctx.frame.api, ctx.version(), ctx.correlation_id());
+  resp.encode(w, ctx.version());
+  co_return out;
+}
+
+}  // namespace floe::kafka

@@ -1,0 +1,40 @@
+// Kafka protocol error codes Floe answers with (the numbers are the protocol's; names as in Kafka).
+#pragma once
+
+#include <cstdint>
+
+namespace floe::kafka {
+
+enum class Errc : int16_t {
+  none = 0,
+  unknown_server_error = -1,
+  offset_out_of_range = 1,
+  corrupt_message = 2,
+  unknown_topic_or_partition = 3,
+  invalid_fetch_size = 4,
+  leader_not_available = 5,
+  not_leader_or_follower = 6,
+  request_timed_out = 7,
+  message_too_large = 10,
+  coordinator_load_in_progress = 14,
+  coordinator_not_available = 15,
+  not_coordinator = 16,
+  invalid_topic_exception = 17,
+  record_list_too_large = 18,
+  invalid_required_acks = 21,
+  illegal_generation = 22,
+  unknown_member_id = 25,
+  topic_authorization_failed = 29,
+  unsupported_version = 35,
+  topic_already_exists = 36,
+  invalid_partitions = 37,
+  invalid_replication_factor = 38,
+  invalid_request = 42,
+  unsupported_for_message_format = 43,
+  invalid_config = 40,
+  unknown_topic_id = 100,
+};
+
+constexpr int16_t code(Errc e) { return static_cast<int16_t>(e); }
+
+}  // namespace floe::kafka
