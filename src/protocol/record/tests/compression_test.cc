@@ -14,6 +14,13 @@ class CodecTest : public ::testing::TestWithParam<Compression> {};
 INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecTest, ::testing::ValuesIn(test::kAllCodecs),
                          [](const auto& info) { return std::string(compression_name(info.param)); });
 
+// The codecs that really compress (not Compression::none).
+class CompressingCodecTest : public CodecTest {};
+
+INSTANTIATE_TEST_SUITE_P(RealCodecs, CompressingCodecTest,
+                         ::testing::Values(Compression::gzip, Compression::snappy, Compression::lz4, Compression::zstd),
+                         [](const auto& info) { return std::string(compression_name(info.param)); });
+
 TEST_P(CodecTest, RoundTripsManySizes) {
   for (size_t n : {size_t{0}, size_t{1}, size_t{100}, size_t{32 << 10}, size_t{(32 << 10) + 1}, size_t{300'000}}) {
     for (const Bytes& input : {test::text_bytes(n, n), test::random_bytes(n, n)}) {
@@ -38,8 +45,7 @@ TEST_P(CodecTest, AppendsToExistingOutput) {
   EXPECT_TRUE(std::equal(input.begin(), input.end(), unpacked.begin() + 1));
 }
 
-TEST_P(CodecTest, CompressesText) {
-  if (GetParam() == Compression::none) GTEST_SKIP();
+TEST_P(CompressingCodecTest, CompressesText) {
   const Bytes input = test::text_bytes(100'000, 2);
   Bytes packed;
   ASSERT_EQ(compress(GetParam(), input, packed), RecordError::ok);
@@ -61,15 +67,13 @@ TEST_P(CodecTest, BoundsDecompressedSize) {
   EXPECT_EQ(out.size(), zeros.size());
 }
 
-TEST_P(CodecTest, TruncatedInputFails) {
-  if (GetParam() == Compression::none) GTEST_SKIP();
+TEST_P(CompressingCodecTest, TruncatedInputFails) {
   const Bytes input = test::text_bytes(200'000, 3);
   Bytes packed;
   ASSERT_EQ(compress(GetParam(), input, packed), RecordError::ok);
   for (size_t cut : {size_t{0}, size_t{1}, size_t{5}, packed.size() / 3, packed.size() / 2, packed.size() - 1}) {
     Bytes out;
     const RecordError e = decompress(GetParam(), ByteSpan(packed).first(cut), out);
-    // Raw snappy can only be "too short"; every other codec knows where its stream ends.
     EXPECT_EQ(e, RecordError::decompress_failed) << "cut at " << cut;
     EXPECT_TRUE(out.empty());
   }
