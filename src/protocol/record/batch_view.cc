@@ -99,7 +99,8 @@ RecordError set_max_timestamp(MutableByteSpan batch, TimestampType type, int64_t
 RecordError rewrite_crc(MutableByteSpan batch) {
   Result<BatchHeader> h = whole_batch(batch);
   if (!h) return h.error();
-  store_be32(batch.data() + layout::kCrc, crc32c(batch.data() + layout::kCrcStart, h->total_size() - layout::kCrcStart));
+  const uint32_t crc = crc32c(batch.data() + layout::kCrcStart, h->total_size() - layout::kCrcStart);
+  store_be32(batch.data() + layout::kCrc, crc);
   return RecordError::ok;
 }
 

@@ -67,7 +67,9 @@ namespace {
 
 using RawFn = uint32_t (*)(uint32_t, const uint8_t*, size_t);
 
-RawFn pick_implementation() { return crc32c_hardware_available() ? detail::crc32c_hardware_raw : detail::crc32c_software_raw; }
+RawFn pick_implementation() {
+  return crc32c_hardware_available() ? detail::crc32c_hardware_raw : detail::crc32c_software_raw;
+}
 
 }  // namespace
 

@@ -15,7 +15,9 @@ namespace floe::record {
 
 // CRC-32C of n bytes, continuing from `crc` (the result of an earlier call over the preceding bytes; 0 to start).
 uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
-inline uint32_t crc32c(std::span<const uint8_t> data, uint32_t crc = 0) { return crc32c(data.data(), data.size(), crc); }
+inline uint32_t crc32c(std::span<const uint8_t> data, uint32_t crc = 0) {
+  return crc32c(data.data(), data.size(), crc);
+}
 
 // CRC-32C of a + b from crc_a = crc32c(a), crc_b = crc32c(b) and len_b = size of b, without touching the data.
 uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b);
