@@ -151,7 +151,8 @@ void Writer::records(const RecordsView& r, bool compact) {
 }
 
 void write_tagged_fields(Writer& w, std::vector<UnknownTag>& fields) {
-  std::sort(fields.begin(), fields.end(), [](const UnknownTag& a, const UnknownTag& b) { return a.tag < b.tag; });
+  // Stable: duplicate unknown tags (legal on the wire, if odd) keep their order, so re-encoding is idempotent.
+  std::stable_sort(fields.begin(), fields.end(), [](const UnknownTag& a, const UnknownTag& b) { return a.tag < b.tag; });
   w.uvarint(static_cast<uint32_t>(fields.size()));
   for (const auto& f : fields) {
     w.uvarint(f.tag);

@@ -166,8 +166,21 @@ class Gen:
 
     # ---------------------------------------------------------------- header
     def header(self):
+        """The message struct. Its nested structs are defined first in namespace msg_types::<Message> and aliased
+        inside: nesting the definitions themselves would make std::optional<Nested> members ill-formed under
+        clang (a nested class with default member initializers is incomplete until the enclosing one is)."""
         out = []
         m = self.m
+        if self.structs:
+            out.append("namespace msg_types::%s {" % m.name)
+            for name, fields in self.structs:
+                out.append("struct %s {" % name)
+                out += self.members(fields)
+                out.append("  bool operator==(const %s&) const = default;" % name)
+                out.append("};")
+                out.append("")
+            out.append("}  // namespace msg_types::%s" % m.name)
+            out.append("")
         out.append("struct %s {" % m.name)
         if m.api_key is not None:
             out.append("  static constexpr int16_t kApiKey = %d;" % m.api_key)
@@ -175,12 +188,8 @@ class Gen:
         out.append("  static constexpr int16_t kMaxVersion = %d;" % self.valid.hi)
         out.append("  static constexpr int16_t kFirstFlexibleVersion = %d;  // %d: never flexible" % (self.flex_from,
                                                                                                    NEVER))
-        for name, fields in self.structs:
-            out.append("")
-            out.append("  struct %s {" % name)
-            out += ["  " + x for x in self.members(fields)]
-            out.append("    bool operator==(const %s&) const = default;" % name)
-            out.append("  };")
+        for name, _ in self.structs:
+            out.append("  using %s = msg_types::%s::%s;" % (name, m.name, name))
         out.append("")
         out += self.members(self.m.fields)
         out.append("")
