@@ -31,7 +31,9 @@ if ((${#missing[@]})); then
 fi
 
 # JavaScript test clients (kafkajs) come from the npm registry, pinned by package-lock.json.
-if [ -f tests/clients/package.json ] && [ ! -d tests/clients/node_modules/kafkajs ]; then
+# npm ci writes node_modules/.package-lock.json; reinstall when it is missing or older than the lock file.
+lock=tests/clients/package-lock.json installed=tests/clients/node_modules/.package-lock.json
+if [ -f "$lock" ] && { [ ! -f "$installed" ] || [ "$lock" -nt "$installed" ]; }; then
   echo "deps: installing npm test clients"
   (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
 fi
