@@ -205,6 +205,11 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args,
       return result;
     }
   }
+  // Clients cannot connect to a wildcard address, so one must be advertised (checked before anything starts).
+  const std::string& host = result.config.listen.host;
+  if (!result.config.advertise && (host == "0.0.0.0" || host == "::")) {
+    result.error = "advertise: must be set when listen is a wildcard address (" + host + ")";
+  }
   return result;
 }
 

@@ -67,10 +67,6 @@ int serve(const std::vector<std::string>& args) {
   }
   // With `listen` port 0 the advertised port is known only now; nothing is served before io runs.
   app::HostPort adv = cfg.advertise.value_or(app::HostPort{cfg.listen.host, server.port()});
-  if (!cfg.advertise && (adv.host == "0.0.0.0" || adv.host == "::")) {
-    std::cerr << "floe serve: advertise: must be set when listen is a wildcard address (" << adv.host << ")\n";
-    return 2;
-  }
   dispatcher.set_advertised_address(adv.host, adv.port);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);

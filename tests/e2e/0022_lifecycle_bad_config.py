@@ -86,10 +86,6 @@ class BadConfig(unittest.TestCase):
         self.assertTrue(last.startswith("floe serve: advertise:"), r.stderr)
         self.assertIn("0.0.0.0", last)
 
-    # Known broker issue: the wildcard check runs after the data dir is opened and the listener is bound, so floe
-    # has already logged "listening on 0.0.0.0:PORT" to stderr (two lines, not one) and created the data dir.
-    # Remove expectedFailure once the check moves before start-up (an unexpected success fails the run).
-    @unittest.expectedFailure
     def test_wildcard_listen_needs_advertise_one_line(self):
         self.assert_rejected(["--listen", "0.0.0.0:%d" % h.free_port()], "advertise")
 

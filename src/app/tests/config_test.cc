@@ -54,6 +54,11 @@ TEST(Config, BadValuesNameTheKey) {
   EXPECT_NE(parse({"--config", "/nonexistent/floe.conf"}).error.find("cannot read"), std::string::npos);
 }
 
+TEST(Config, WildcardListenNeedsAdvertise) {
+  EXPECT_EQ(parse({"--listen", "0.0.0.0:9092"}).error.rfind("advertise: ", 0), 0u);
+  EXPECT_EQ(parse({"--listen", "0.0.0.0:9092", "--advertise", "broker1:9092"}).error, "");
+}
+
 TEST(Config, InlineFlagValuesAndIpv6) {
   auto r = parse({"--listen=[::1]:9093", "--log-level=debug"});
   ASSERT_EQ(r.error, "");
