@@ -1,0 +1,330 @@
+#include "stream/file_wal.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "protocol/record/crc32c.h"
+
+namespace floe::stream {
+namespace {
+
+constexpr size_t kFrameHeader = 24;  // len, crc, seq, epoch
+
+Error io_error(const std::string& what, const std::string& path) {
+  return Error{Errc::io_error, "file WAL: " + what + " " + path + ": " + std::strerror(errno)};
+}
+
+void put_u32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (24 - 8 * i));
+}
+void put_u64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (56 - 8 * i));
+}
+uint32_t get_u32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+uint64_t get_u64(const uint8_t* p) { return (uint64_t{get_u32(p)} << 32) | get_u32(p + 4); }
+
+std::string segment_name(const std::string& dir, uint64_t first_seq) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%020llu.wal", static_cast<unsigned long long>(first_seq));
+  return dir + "/" + name;
+}
+
+bool fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+bool write_all(int fd, const uint8_t* p, size_t n, uint64_t at) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+    at += static_cast<uint64_t>(w);
+  }
+  return true;
+}
+
+bool read_file(const std::string& path, std::vector<uint8_t>& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return false;
+  }
+  out.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t r = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  out.resize(got);
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileWal>> FileWal::open(const FileWalOptions& options, const Replay& replay) {
+  if (options.dir.empty() || options.max_entry_bytes == 0 ||
+      options.segment_bytes < options.max_entry_bytes + kFrameHeader) {
+    return Error{Errc::invalid_argument, "file WAL: segment_bytes must hold the largest entry"};
+  }
+  std::unique_ptr<FileWal> wal(new FileWal(options));
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) return Error{Errc::io_error, "file WAL: cannot create " + options.dir + ": " + ec.message()};
+  std::string lock = options.dir + "/.lock";
+  wal->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (wal->lock_fd_ < 0) return io_error("cannot open", lock);
+  if (::flock(wal->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Error{Errc::locked, "file WAL: " + options.dir + " is in use by another process"};
+  }
+  if (auto st = wal->recover(replay); !st) return st.error();
+  if (auto st = wal->open_new_segment(wal->next_seq_); !st) return st.error();
+  wal->durable_seq_ = wal->next_seq_ - 1;
+  wal->writer_ = std::thread([w = wal.get()] { w->writer_loop(); });
+  return wal;
+}
+
+FileWal::~FileWal() {
+  close();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status FileWal::recover(const Replay& replay) {
+  std::vector<Segment> found;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != 24 || name.substr(20) != ".wal") continue;
+    found.push_back({std::stoull(name.substr(0, 20)), entry.path().string()});
+  }
+  std::sort(found.begin(), found.end(), [](const Segment& a, const Segment& b) { return a.first_seq < b.first_seq; });
+
+  uint64_t last_seq = 0;
+  bool have_last = false;
+  size_t keep = 0;  // segments [0, keep) hold valid frames
+  std::vector<uint8_t> bytes;
+  for (size_t i = 0; i < found.size(); ++i) {
+    const Segment& seg = found[i];
+    if (have_last && seg.first_seq != last_seq + 1) break;  // a gap: this and later segments were never acked
+    if (!read_file(seg.path, bytes)) return io_error("cannot read", seg.path);
+    size_t pos = 0;
+    size_t frames = 0;
+    bool torn = false;
+    while (pos + kFrameHeader <= bytes.size()) {
+      const uint8_t* h = bytes.data() + pos;
+      uint32_t len = get_u32(h);
+      if (len == 0) break;  // the unwritten, preallocated rest
+      uint64_t seq = get_u64(h + 8);
+      uint64_t expected = frames == 0 ? seg.first_seq : last_seq + 1;
+      if (len > options_.max_entry_bytes || pos + kFrameHeader + len > bytes.size() || seq != expected ||
+          record::crc32c(bytes.data() + pos + kFrameHeader, len, record::crc32c(h + 8, 16)) != get_u32(h + 4)) {
+        torn = true;
+        break;
+      }
+      replay(WalEntry{seq, get_u64(h + 16), std::span<const uint8_t>(h + kFrameHeader, len)});
+      last_seq = seq;
+      have_last = true;
+      ++frames;
+      pos += kFrameHeader + len;
+    }
+    if (frames == 0) break;  // created but never written (crash right after the roll): nothing acked in it
+    keep = i + 1;
+    if (torn) {
+      // Cut the torn write off so that no stale bytes can ever follow a new frame.
+      if (::truncate(seg.path.c_str(), static_cast<off_t>(pos)) != 0) return io_error("cannot truncate", seg.path);
+      break;
+    }
+  }
+  for (size_t i = keep; i < found.size(); ++i) {
+    if (::unlink(found[i].path.c_str()) != 0) return io_error("cannot remove", found[i].path);
+  }
+  if (keep < found.size() && !fsync_dir(options_.dir)) return io_error("cannot sync", options_.dir);
+  found.resize(keep);
+  segments_ = std::move(found);
+  next_seq_ = have_last ? last_seq + 1 : 1;
+  return ok_status();
+}
+
+Status FileWal::open_new_segment(uint64_t first_seq) {
+  std::string path = segment_name(options_.dir, first_seq);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return io_error("cannot create", path);
+  if (options_.preallocate) {
+    int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(options_.segment_bytes));
+    if (rc != 0 && rc != EOPNOTSUPP) {
+      errno = rc;
+      ::close(fd);
+      ::unlink(path.c_str());
+      return io_error("cannot preallocate", path);
+    }
+  }
+  if (::fsync(fd) != 0 || !fsync_dir(options_.dir)) {
+    ::close(fd);
+    return io_error("cannot sync new segment", path);
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  write_pos_ = 0;
+  current_path_ = path;
+  std::lock_guard lock(segments_mu_);
+  segments_.push_back({first_seq, path});
+  return ok_status();
+}
+
+void FileWal::append(std::span<const uint8_t> payload, Callback done) {
+  if (payload.empty() || payload.size() > options_.max_entry_bytes) {
+    done(make_error_code(payload.empty() ? Errc::invalid_argument : Errc::too_large), 0);
+    return;
+  }
+  std::error_code refuse;
+  uint64_t seq = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) refuse = make_error_code(Errc::closed);
+    else if (failed_) refuse = failed_;
+    else if (buffer_.size() + kFrameHeader + payload.size() > options_.max_buffered_bytes && !buffer_.empty()) {
+      refuse = make_error_code(Errc::too_large);  // back-pressure: the disk is behind; the caller retries
+    } else {
+      seq = next_seq_++;
+      if (pending_.empty()) buffer_first_seq_ = seq;
+      size_t at = buffer_.size();
+      buffer_.resize(at + kFrameHeader + payload.size());
+      uint8_t* f = buffer_.data() + at;
+      put_u32(f, static_cast<uint32_t>(payload.size()));
+      put_u64(f + 8, seq);
+      put_u64(f + 16, options_.epoch);
+      std::memcpy(f + kFrameHeader, payload.data(), payload.size());
+      put_u32(f + 4, record::crc32c(payload.data(), payload.size(), record::crc32c(f + 8, 16)));
+      frame_ends_.push_back(buffer_.size());
+      pending_.push_back({seq, std::move(done)});
+    }
+  }
+  if (refuse) {
+    done(refuse, 0);
+    return;
+  }
+  cv_.notify_one();
+}
+
+void FileWal::writer_loop() {
+  std::vector<uint8_t> bytes;
+  std::vector<size_t> ends;
+  std::vector<Pending> batch;
+  for (;;) {
+    uint64_t first_seq = 0;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !pending_.empty() || closing_; });
+      if (pending_.empty()) return;  // closing and drained
+      bytes.swap(buffer_);
+      ends.swap(frame_ends_);
+      batch.swap(pending_);
+      first_seq = buffer_first_seq_;
+      buffer_.clear();
+      frame_ends_.clear();
+      pending_.clear();
+    }
+    Status st = failed_ ? Status(Error{failed_, "file WAL failed earlier"}) : write_and_sync(bytes, ends, first_seq);
+    std::error_code ec = st ? std::error_code() : st.error().code;
+    {
+      std::lock_guard lock(mu_);
+      if (st) {
+        durable_seq_ = batch.back().seq;
+        ++syncs_;
+      } else if (!failed_) {
+        failed_ = ec;
+      }
+    }
+    for (Pending& p : batch) p.done(ec, ec ? 0 : p.seq);
+    bytes.clear();
+    ends.clear();
+    batch.clear();
+  }
+}
+
+Status FileWal::write_and_sync(const std::vector<uint8_t>& bytes, const std::vector<size_t>& frame_ends,
+                               uint64_t first_seq) {
+  size_t flushed = 0;  // bytes[0, flushed) are written
+  size_t frame_start = 0;
+  for (size_t i = 0; i < frame_ends.size(); ++i) {
+    size_t frame_size = frame_ends[i] - frame_start;
+    uint64_t unwritten = frame_start - flushed;
+    if (write_pos_ + unwritten + frame_size > options_.segment_bytes) {
+      // Roll: the frames so far go to the current segment, synced, then a new segment starts at this frame.
+      if (!write_all(fd_, bytes.data() + flushed, unwritten, write_pos_) || ::fdatasync(fd_) != 0) {
+        return io_error("cannot write", current_path_);
+      }
+      flushed = frame_start;
+      if (auto st = open_new_segment(first_seq + i); !st) return st;
+    }
+    frame_start = frame_ends[i];
+  }
+  size_t rest = bytes.size() - flushed;
+  if (!write_all(fd_, bytes.data() + flushed, rest, write_pos_)) return io_error("cannot write", current_path_);
+  write_pos_ += rest;
+  if (::fdatasync(fd_) != 0) return io_error("cannot sync", current_path_);
+  return ok_status();
+}
+
+Result<size_t> FileWal::trim_below(uint64_t seq) {
+  std::lock_guard lock(segments_mu_);
+  size_t removed = 0;
+  // A segment may go when the next one starts at or below `seq`; the last (current) segment always stays.
+  while (segments_.size() >= 2 && segments_[1].first_seq <= seq) {
+    if (::unlink(segments_.front().path.c_str()) != 0) return io_error("cannot remove", segments_.front().path);
+    segments_.erase(segments_.begin());
+    ++removed;
+  }
+  if (removed > 0 && !fsync_dir(options_.dir)) return io_error("cannot sync", options_.dir);
+  return removed;
+}
+
+void FileWal::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closing_ && !writer_.joinable()) return;
+    closing_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+uint64_t FileWal::next_seq() const {
+  std::lock_guard lock(mu_);
+  return next_seq_;
+}
+
+uint64_t FileWal::durable_seq() const {
+  std::lock_guard lock(mu_);
+  return durable_seq_;
+}
+
+uint64_t FileWal::syncs() const {
+  std::lock_guard lock(mu_);
+  return syncs_;
+}
+
+}  // namespace floe::stream

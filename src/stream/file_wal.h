@@ -1,0 +1,139 @@
+// The file WAL: low-latency durable appends to local (or shared-volume) segment files with group commit.
+//
+// Directory:  <dir>/.lock                      flock(2)-ed while open (one process per WAL directory)
+//             <dir>/<first seq, 20 digits>.wal  segment files, preallocated to `segment_bytes`, in seq order
+//
+// Each append is one frame (big-endian):
+//   +-----------+-----------+-----------+-------------+------------------+
+//   | len u32   | crc u32   | seq u64   | epoch u64   | payload (len B)  |
+//   +-----------+-----------+-----------+-------------+------------------+
+//   len > 0; crc = CRC-32C of seq, epoch and payload; seqs are dense (previous + 1) across segments.
+// Preallocated space reads as zeros, so len = 0 marks the end of the written part.
+//
+// Durability: appends are buffered, and one writer thread writes the buffer and fdatasyncs; every append that
+// arrived while the previous write+sync ran is covered by the next one (group commit). An append completes only
+// after the sync that covers it, in seq order. Recovery (open) replays the longest valid prefix of frames and stops
+// at the first torn or corrupt frame (a crash mid-write); everything after it was never acknowledged and is
+// removed. trim() deletes whole segments below a seq once their data is committed elsewhere.
+//
+// Threads: the writer thread does all blocking I/O; append() never blocks (it copies the payload into the buffer)
+// and its completion handler runs on the handler's associated executor (asio async_initiate).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <asio/async_result.hpp>
+#include <asio/post.hpp>
+#include <asio/associated_executor.hpp>
+
+#include "base/result.h"
+#include "stream/errc.h"
+
+namespace floe::stream {
+
+struct FileWalOptions {
+  std::string dir;
+  uint64_t epoch = 0;                      // stamped on every frame (the broker epoch)
+  uint64_t segment_bytes = 64ull << 20;    // preallocated size of each segment file
+  size_t max_entry_bytes = 16u << 20;      // largest payload accepted
+  size_t max_buffered_bytes = 64u << 20;   // appends waiting for the writer; beyond this append fails with
+                                           // Errc::too_large (back-pressure: the disk is behind)
+  bool preallocate = true;
+};
+
+struct WalEntry {
+  uint64_t seq;
+  uint64_t epoch;
+  std::span<const uint8_t> payload;  // valid during the replay callback only
+};
+
+class FileWal {
+ public:
+  using Replay = std::function<void(const WalEntry&)>;
+  using Callback = std::function<void(std::error_code, uint64_t seq)>;
+
+  // Locks `options.dir` (creating it), replays every valid frame in seq order, drops a torn tail, and starts the
+  // writer thread. The next append gets the seq after the last replayed one (or 1 for an empty WAL).
+  static Result<std::unique_ptr<FileWal>> open(const FileWalOptions& options, const Replay& replay);
+  ~FileWal();  // close()
+
+  // Queues `payload`; `done(ec, seq)` runs on the WAL thread once durable (or failed). Never blocks.
+  void append(std::span<const uint8_t> payload, Callback done);
+
+  // The same as an asio async operation: co_await wal.async_append(bytes, asio::use_awaitable) -> seq.
+  template <typename Token>
+  auto async_append(std::span<const uint8_t> payload, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code, uint64_t)>(
+        [this, payload](auto handler) {
+          auto ex = asio::get_associated_executor(handler);
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          append(payload, [ex, shared](std::error_code ec, uint64_t seq) {
+            asio::post(ex, [shared, ec, seq]() mutable { (*shared)(ec, seq); });
+          });
+        },
+        token);
+  }
+
+  // Deletes segment files all of whose frames have seq < `seq` (the data is committed elsewhere). Blocking I/O:
+  // call it off network threads. Returns the number of files deleted.
+  Result<size_t> trim_below(uint64_t seq);
+
+  // Finishes the buffered appends (synced and completed), stops the writer, releases the lock. Appends after
+  // close() fail with Errc::closed. Idempotent.
+  void close();
+
+  uint64_t next_seq() const;
+  uint64_t durable_seq() const;  // highest seq known synced (0 if none)
+  uint64_t syncs() const;        // number of fdatasync group commits so far
+
+ private:
+  struct Segment {
+    uint64_t first_seq;
+    std::string path;
+  };
+  struct Pending {
+    uint64_t seq;
+    Callback done;
+  };
+
+  explicit FileWal(FileWalOptions options) : options_(std::move(options)) {}
+  Status recover(const Replay& replay);
+  Status open_new_segment(uint64_t first_seq);
+  void writer_loop();
+  Status write_and_sync(const std::vector<uint8_t>& bytes, const std::vector<size_t>& frame_ends, uint64_t first_seq);
+
+  FileWalOptions options_;
+  int lock_fd_ = -1;
+
+  // Writer-thread state (only the writer touches it after open).
+  int fd_ = -1;
+  uint64_t write_pos_ = 0;
+  std::string current_path_;
+  std::vector<Segment> segments_;  // guarded by segments_mu_ (trim runs on other threads)
+  mutable std::mutex segments_mu_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<uint8_t> buffer_;      // frames not yet handed to the writer
+  std::vector<size_t> frame_ends_;   // end offset of each frame in buffer_
+  std::vector<Pending> pending_;     // their completions, in seq order
+  uint64_t buffer_first_seq_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t durable_seq_ = 0;
+  uint64_t syncs_ = 0;
+  std::error_code failed_;  // sticky: after an I/O error every append fails
+  bool closing_ = false;
+  std::thread writer_;
+};
+
+}  // namespace floe::stream
