@@ -1,0 +1,801 @@
+#include "http/client.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <deque>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/buffer.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/cancellation_state.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/error.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/read.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "base/log.h"
+
+namespace floe::http {
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+constexpr std::size_t kMaxChunkLine = 4096;
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// True if the comma-separated list `value` contains `token` (case-insensitive), e.g. Connection: keep-alive, close.
+bool has_token(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool has_ctl(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+const std::string* find_header(const Headers& headers, std::string_view name) {
+  for (const auto& [n, v] : headers) {
+    if (iequals(n, name)) return &v;
+  }
+  return nullptr;
+}
+
+bool parse_decimal(std::string_view text, uint64_t& out) {
+  text = trim(text);
+  if (text.empty() || text.size() > 18) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+// Status line and header lines (the head without its final empty line). Returns false on malformed input.
+bool parse_head(std::string_view head, Response& resp, int& minor_version) {
+  auto next_line = [&head]() {
+    const auto nl = head.find('\n');
+    std::string_view line = head.substr(0, nl);
+    head = nl == std::string_view::npos ? std::string_view{} : head.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return line;
+  };
+  std::string_view status_line = next_line();
+  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ') return false;
+  if (status_line[7] != '0' && status_line[7] != '1') return false;
+  minor_version = status_line[7] - '0';
+  int status = 0;
+  for (int i = 9; i < 12; ++i) {
+    const char c = status_line[static_cast<std::size_t>(i)];
+    if (c < '0' || c > '9') return false;
+    status = status * 10 + (c - '0');
+  }
+  if (status < 100 || (status_line.size() > 12 && status_line[12] != ' ')) return false;
+  resp.status = status;
+  resp.headers.clear();
+  while (!head.empty()) {
+    std::string_view line = next_line();
+    if (line.empty()) break;
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    std::string_view name = line.substr(0, colon);
+    if (name.find_first_of(" \t") != std::string_view::npos) return false;  // also rejects obsolete line folding
+    resp.headers.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::string* Response::header(std::string_view name) const { return find_header(headers, name); }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Internals
+
+namespace {
+
+// One pooled connection. Used by one exchange at a time; ownership moves through the pool under its mutex.
+// TLS seam: a TLS connection would wrap `socket` in a stream with the same async_read_some / async_write.
+struct Conn {
+  explicit Conn(const asio::any_io_executor& ex) : socket(ex) {}
+  tcp::socket socket;
+  bool connected = false;
+  std::string buf;      // received, not yet consumed: [pos, size)
+  std::size_t pos = 0;
+  Clock::time_point idle_since{};
+
+  std::size_t avail() const { return buf.size() - pos; }
+  std::string_view data() const { return std::string_view(buf).substr(pos); }
+  void consume(std::size_t n) {
+    pos += n;
+    if (pos == buf.size()) {
+      buf.clear();
+      pos = 0;
+    }
+  }
+};
+
+enum class Abort { none, timeout, cancelled, shutdown };
+
+// The state of one request, living on its own strand. Everything below touches it only on that strand, except the
+// constructor and the pool's grant (which posts onto the strand).
+struct Exchange : std::enable_shared_from_this<Exchange> {
+  explicit Exchange(const asio::any_io_executor& ex)
+      : strand(asio::make_strand(ex)), watchdog(strand), wait_timer(strand) {}
+
+  asio::strand<asio::any_io_executor> strand;
+  asio::steady_timer watchdog;    // the deadline (or the connect timeout)
+  uint64_t watch_generation = 0;  // a watchdog completion from an earlier arm() is ignored
+  asio::steady_timer wait_timer;  // waiting for a connection slot
+  Abort reason = Abort::none;
+  bool finished = false;
+  tcp::socket* socket = nullptr;  // the socket in use, closed by abort()
+  tcp::resolver* resolver = nullptr;
+  uint64_t id = 0;
+
+  void abort(Abort why) {
+    if (finished) return;
+    if (reason == Abort::none) reason = why;
+    std::error_code ignored;
+    if (socket != nullptr) socket->close(ignored);
+    if (resolver != nullptr) resolver->cancel();
+    wait_timer.cancel();
+  }
+
+  void arm(Clock::time_point when) {
+    const uint64_t generation = ++watch_generation;
+    watchdog.expires_at(when);
+    watchdog.async_wait([self = shared_from_this(), generation](std::error_code ec) {
+      if (!ec && generation == self->watch_generation) self->abort(Abort::timeout);
+    });
+  }
+
+  std::error_code abort_error() const {
+    switch (reason) {
+      case Abort::none: return {};
+      case Abort::timeout: return Error::timed_out;
+      case Abort::cancelled: return asio::error::operation_aborted;
+      case Abort::shutdown: return Error::shut_down;
+    }
+    return {};
+  }
+};
+
+// Relays the caller's cancellation onto the exchange's strand (a cancellation slot handler runs on the thread that
+// emits, which is the caller's; the exchange must only be touched on its strand).
+struct CancelRelay {
+  std::weak_ptr<Exchange> exchange;
+  void operator()(asio::cancellation_type_t type) const {
+    if ((type & asio::cancellation_type::terminal) == asio::cancellation_type::none &&
+        (type & asio::cancellation_type::partial) == asio::cancellation_type::none &&
+        (type & asio::cancellation_type::total) == asio::cancellation_type::none) {
+      return;
+    }
+    if (auto x = exchange.lock()) asio::post(x->strand, [x] { x->abort(Abort::cancelled); });
+  }
+};
+
+struct Waiter {
+  explicit Waiter(std::shared_ptr<Exchange> x) : exchange(std::move(x)) {}
+  std::shared_ptr<Exchange> exchange;
+  bool granted = false;
+  std::unique_ptr<Conn> conn;  // an idle connection handed over, or null: open a new one (the slot was freed)
+};
+
+struct HostPool {
+  std::vector<std::unique_ptr<Conn>> idle;
+  std::size_t open = 0;  // busy + idle + slots granted to waiters
+  std::deque<std::shared_ptr<Waiter>> waiters;
+};
+
+// Where the decoded body goes: into Response::body (bounded), or to the stream callback.
+struct Sink {
+  Response* resp = nullptr;
+  std::function<bool(std::string_view)>* on_data = nullptr;  // null: collect
+  std::size_t max_bytes = 0;
+  bool stopped = false;  // on_data returned false
+
+  std::error_code put(std::string_view piece) {
+    if (piece.empty()) return {};
+    if (on_data != nullptr) {
+      if (!(*on_data)(piece)) stopped = true;
+      return {};
+    }
+    if (resp->body.size() + piece.size() > max_bytes) return Error::response_too_large;
+    resp->body.append(piece);
+    return {};
+  }
+};
+
+}  // namespace
+
+class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
+ public:
+  Impl(asio::any_io_executor ex, ClientConfig cfg) : executor(std::move(ex)), config(cfg) {
+    if (config.max_connections_per_host == 0) config.max_connections_per_host = 1;
+    if (config.read_chunk_bytes < 1024) config.read_chunk_bytes = 1024;
+  }
+
+  awaitable<std::pair<std::error_code, Response>> start(Request req, std::function<bool(std::string_view)> on_data);
+  void shutdown();
+
+  asio::any_io_executor executor;
+  ClientConfig config;
+  std::atomic<uint64_t> requests{0}, opened{0}, reused{0}, stale_retries{0};
+
+ private:
+  struct Lease {
+    Impl* impl;
+    std::string key;
+    std::unique_ptr<Conn> conn;
+    bool reusable = false;
+    ~Lease() {
+      if (conn) impl->release(key, std::move(conn), reusable);
+    }
+  };
+
+  awaitable<std::pair<std::error_code, Response>> run(std::shared_ptr<Impl> self, std::shared_ptr<Exchange> x,
+                                                      Request req, std::function<bool(std::string_view)>* on_data);
+  awaitable<std::error_code> attempt(Exchange& x, const Url& url, const Request& req, const std::string& head,
+                                     Response& resp, std::function<bool(std::string_view)>* on_data, bool fresh,
+                                     Clock::time_point deadline, bool& retry_stale);
+  awaitable<std::pair<std::error_code, std::unique_ptr<Conn>>> acquire(std::shared_ptr<Exchange> x,
+                                                                       const std::string& key, bool fresh,
+                                                                       bool& was_reused);
+  void release(const std::string& key, std::unique_ptr<Conn> conn, bool reusable);
+  awaitable<std::error_code> connect(Exchange& x, const Url& url, Conn& conn, Clock::time_point deadline);
+  awaitable<std::error_code> fill(Exchange& x, Conn& conn, bool& got_bytes);
+  awaitable<std::error_code> read_line(Exchange& x, Conn& conn, std::size_t max, std::string& line, bool& got);
+  awaitable<std::error_code> read_exact(Exchange& x, Conn& conn, uint64_t n, Sink& sink, bool& got);
+  awaitable<std::error_code> read_chunked(Exchange& x, Conn& conn, Sink& sink, bool& got);
+  awaitable<std::error_code> read_to_eof(Exchange& x, Conn& conn, Sink& sink, bool& got);
+
+  std::mutex mu_;
+  bool shut_ = false;
+  std::map<std::string, HostPool> pools_;
+  std::unordered_map<uint64_t, std::weak_ptr<Exchange>> running_;
+  uint64_t next_id_ = 0;
+};
+
+awaitable<std::pair<std::error_code, Response>> Client::Impl::start(Request req,
+                                                                    std::function<bool(std::string_view)> on_data) {
+  auto x = std::make_shared<Exchange>(executor);
+  asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+  if (cs.cancelled() != asio::cancellation_type::none) {
+    co_return std::pair<std::error_code, Response>{asio::error::operation_aborted, Response{}};
+  }
+  asio::cancellation_slot slot = cs.slot();
+  struct SlotGuard {
+    asio::cancellation_slot slot;
+    ~SlotGuard() {
+      if (slot.is_connected()) slot.clear();
+    }
+  } guard{slot};
+  if (slot.is_connected()) slot.assign(CancelRelay{x});
+  auto task = run(shared_from_this(), x, std::move(req), on_data ? &on_data : nullptr);
+  // The exchange is not connected to the caller's slot directly (CancelRelay does that, thread-safely).
+  auto token = asio::bind_cancellation_slot(asio::cancellation_slot(), use_awaitable);
+  co_return co_await asio::co_spawn(x->strand, std::move(task), token);
+}
+
+awaitable<std::pair<std::error_code, Response>> Client::Impl::run(std::shared_ptr<Impl> self,
+                                                                  std::shared_ptr<Exchange> x, Request req,
+                                                                  std::function<bool(std::string_view)>* on_data) {
+  std::pair<std::error_code, Response> result;
+  requests.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mu_);
+    if (shut_) {
+      result.first = Error::shut_down;
+      co_return result;
+    }
+    x->id = ++next_id_;
+    running_.emplace(x->id, x);
+  }
+  struct Finish {
+    Impl* impl;
+    Exchange* x;
+    ~Finish() {
+      x->finished = true;
+      x->watchdog.cancel();
+      std::lock_guard lock(impl->mu_);
+      impl->running_.erase(x->id);
+    }
+  } finish{this, x.get()};
+
+  try {
+    std::optional<Url> url = parse_url(req.url);
+    if (!url) {
+      result.first = Error::bad_url;
+      co_return result;
+    }
+    if (url->scheme != "http") {
+      result.first = Error::unsupported_scheme;
+      co_return result;
+    }
+    if (req.method.empty() || req.method.find_first_of(" \r\n\t") != std::string::npos) {
+      result.first = Error::bad_request;
+      co_return result;
+    }
+    // Head of the request.
+    std::string head;
+    head.reserve(256);
+    head.append(req.method).append(" ").append(url->target).append(" HTTP/1.1\r\n");
+    if (find_header(req.headers, "Host") == nullptr) head.append("Host: ").append(url->authority()).append("\r\n");
+    for (const auto& [name, value] : req.headers) {
+      if (name.empty() || has_ctl(name) || has_ctl(value) || name.find_first_of(": \t") != std::string::npos) {
+        result.first = Error::bad_request;
+        co_return result;
+      }
+      head.append(name).append(": ").append(value).append("\r\n");
+    }
+    if (const std::string* cl = find_header(req.headers, "Content-Length")) {
+      uint64_t n = 0;
+      if (!parse_decimal(*cl, n) || n != req.body.size()) {
+        result.first = Error::bad_request;
+        co_return result;
+      }
+    } else if (find_header(req.headers, "Transfer-Encoding") != nullptr) {
+      result.first = Error::bad_request;  // the client sends bodies with Content-Length only
+      co_return result;
+    } else if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+      head.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
+    }
+    head.append("\r\n");
+
+    const Clock::time_point deadline =
+        req.deadline == Clock::time_point{} ? Clock::now() + config.default_timeout : req.deadline;
+    x->arm(deadline);
+
+    // A pooled connection may have been closed by the server while idle; then the request is sent once more on
+    // a fresh connection (only when no byte of a response arrived, so the server did not act on it).
+    for (int attempt_no = 0; attempt_no < 2; ++attempt_no) {
+      bool retry_stale = false;
+      result.second = Response{};
+      result.first = co_await attempt(*x, *url, req, head, result.second, on_data, attempt_no > 0, deadline,
+                                      retry_stale);
+      if (!retry_stale) break;
+      stale_retries.fetch_add(1, std::memory_order_relaxed);
+      log::debug("http", "pooled connection to ", url->host_port(), " was closed (", result.first.message(),
+                 "); sending again on a new one");
+    }
+    if (x->reason != Abort::none) result.first = x->abort_error();
+    if (result.first) result.second.body.clear();
+  } catch (const std::bad_alloc&) {
+    result.first = std::make_error_code(std::errc::not_enough_memory);
+  } catch (const std::exception& e) {
+    log::warn("http", "request to ", req.url, " failed unexpectedly: ", e.what());
+    result.first = Error::bad_response;
+  }
+  co_return result;
+}
+
+awaitable<std::error_code> Client::Impl::attempt(Exchange& x, const Url& url, const Request& req,
+                                                 const std::string& head, Response& resp,
+                                                 std::function<bool(std::string_view)>* on_data, bool fresh,
+                                                 Clock::time_point deadline, bool& retry_stale) {
+  const std::string key = url.host_port();
+  bool was_reused = false;
+  auto [acquire_ec, conn] = co_await acquire(x.shared_from_this(), key, fresh, was_reused);
+  if (acquire_ec) co_return acquire_ec;
+  Lease lease{this, key, std::move(conn)};
+  if (x.reason != Abort::none) {
+    lease.reusable = lease.conn->connected;  // handed over but unused: back to the pool
+    co_return x.abort_error();
+  }
+  Conn& c = *lease.conn;
+  x.socket = &c.socket;
+  struct Detach {
+    Exchange& x;
+    ~Detach() { x.socket = nullptr; }
+  } detach{x};
+
+  if (!c.connected) {
+    if (auto ec = co_await connect(x, url, c, deadline)) co_return ec;
+  }
+
+  std::error_code ec;
+  std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(req.body)};
+  co_await asio::async_write(c.socket, out, asio::redirect_error(use_awaitable, ec));
+  if (x.reason != Abort::none) co_return x.abort_error();
+  bool got = false;
+  auto stale = [&](const std::error_code& e) {
+    return was_reused && !got &&
+           (e == asio::error::eof || e == asio::error::connection_reset || e == asio::error::broken_pipe ||
+            e == Error::connection_closed);
+  };
+  if (ec) {
+    retry_stale = stale(ec);
+    co_return ec;
+  }
+
+  // Head; 1xx interim responses (100 Continue) are skipped.
+  int minor = 1;
+  for (;;) {
+    std::size_t end = std::string_view::npos;
+    std::size_t scanned = 0;
+    while ((end = c.data().find("\r\n\r\n", scanned)) == std::string_view::npos) {
+      if (c.avail() > config.max_header_bytes) co_return Error::response_too_large;
+      scanned = c.avail() >= 3 ? c.avail() - 3 : 0;
+      if (auto e = co_await fill(x, c, got)) {
+        retry_stale = stale(e);
+        co_return e;
+      }
+    }
+    if (end + 4 > config.max_header_bytes) co_return Error::response_too_large;
+    if (!parse_head(c.data().substr(0, end + 2), resp, minor)) co_return Error::bad_response;
+    c.consume(end + 4);
+    if (resp.status >= 200) break;
+    if (resp.status == 101) co_return Error::bad_response;  // no protocol upgrades
+  }
+
+  bool keep_alive = minor >= 1;
+  if (const std::string* conn_header = resp.header("Connection")) {
+    if (has_token(*conn_header, "close")) keep_alive = false;
+    if (minor == 0 && has_token(*conn_header, "keep-alive")) keep_alive = true;
+  }
+
+  Sink sink;
+  sink.resp = &resp;
+  sink.max_bytes = config.max_response_bytes;
+  if (on_data != nullptr && resp.status >= 200 && resp.status < 300) sink.on_data = on_data;
+
+  const bool no_body = req.method == "HEAD" || resp.status == 204 || resp.status == 304;
+  const std::string* te = resp.header("Transfer-Encoding");
+  bool until_eof = false;
+  if (no_body) {
+    // nothing to read
+  } else if (te != nullptr) {
+    // Only "chunked" (last) is supported; anything else would need the body until EOF, which HTTP forbids to
+    // reuse. Reject other codings rather than guess.
+    std::string_view coding = trim(*te);
+    if (!iequals(coding, "chunked")) co_return Error::bad_response;
+    ec = co_await read_chunked(x, c, sink, got);
+  } else if (const std::string* cl = resp.header("Content-Length")) {
+    uint64_t n = 0;
+    if (!parse_decimal(*cl, n)) co_return Error::bad_response;
+    for (const auto& [name, value] : resp.headers) {  // repeated Content-Length must agree
+      uint64_t other = 0;
+      if (iequals(name, "Content-Length") && (!parse_decimal(value, other) || other != n)) {
+        co_return Error::bad_response;
+      }
+    }
+    ec = co_await read_exact(x, c, n, sink, got);
+  } else {
+    until_eof = true;
+    keep_alive = false;
+    ec = co_await read_to_eof(x, c, sink, got);
+  }
+  if (x.reason != Abort::none) co_return x.abort_error();
+  if (ec) co_return ec;
+  if (sink.stopped) co_return std::error_code{};  // connection closed by the Lease (not reusable)
+  lease.reusable = keep_alive && !until_eof && c.avail() == 0;
+  co_return std::error_code{};
+}
+
+awaitable<std::pair<std::error_code, std::unique_ptr<Conn>>> Client::Impl::acquire(std::shared_ptr<Exchange> x,
+                                                                                   const std::string& key,
+                                                                                   bool fresh, bool& was_reused) {
+  using Result = std::pair<std::error_code, std::unique_ptr<Conn>>;
+  std::vector<std::unique_ptr<Conn>> discard;  // closed after the lock is released
+  std::shared_ptr<Waiter> waiter;
+  {
+    std::lock_guard lock(mu_);
+    if (shut_) co_return Result{Error::shut_down, nullptr};
+    HostPool& p = pools_[key];
+    const auto now = Clock::now();
+    while (!p.idle.empty()) {
+      std::unique_ptr<Conn> c = std::move(p.idle.back());
+      p.idle.pop_back();
+      if (fresh || now - c->idle_since > config.idle_timeout) {
+        discard.push_back(std::move(c));
+        --p.open;
+        continue;
+      }
+      was_reused = true;
+      reused.fetch_add(1, std::memory_order_relaxed);
+      co_return Result{std::error_code{}, std::move(c)};
+    }
+    if (p.open < config.max_connections_per_host) {
+      ++p.open;
+      co_return Result{std::error_code{}, std::make_unique<Conn>(executor)};
+    }
+    if (p.waiters.size() >= config.max_pending_per_host) co_return Result{Error::too_many_pending, nullptr};
+    waiter = std::make_shared<Waiter>(x);
+    p.waiters.push_back(waiter);
+  }
+  // Woken by release() (a slot or connection granted) or by abort() (deadline, cancellation, shutdown).
+  for (;;) {
+    x->wait_timer.expires_at(Clock::time_point::max());
+    std::error_code ignored;
+    co_await x->wait_timer.async_wait(asio::redirect_error(use_awaitable, ignored));
+    std::lock_guard lock(mu_);
+    if (waiter->granted) {
+      if (waiter->conn) {
+        was_reused = true;
+        reused.fetch_add(1, std::memory_order_relaxed);
+        co_return Result{std::error_code{}, std::move(waiter->conn)};
+      }
+      co_return Result{std::error_code{}, std::make_unique<Conn>(executor)};
+    }
+    if (x->reason != Abort::none) {
+      auto it = pools_.find(key);
+      if (it != pools_.end()) {
+        auto& ws = it->second.waiters;
+        ws.erase(std::remove(ws.begin(), ws.end(), waiter), ws.end());
+      }
+      co_return Result{x->abort_error(), nullptr};
+    }
+  }
+}
+
+void Client::Impl::release(const std::string& key, std::unique_ptr<Conn> conn, bool reusable) {
+  std::shared_ptr<Waiter> waiter;
+  std::unique_ptr<Conn> close_me;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pools_.find(key);
+    if (it == pools_.end()) return;  // cannot happen: a lease keeps its pool's open count above zero
+    HostPool& p = it->second;
+    if (!reusable || shut_ || !conn->connected) {
+      close_me = std::move(conn);
+    } else {
+      conn->idle_since = Clock::now();
+    }
+    if (!p.waiters.empty()) {
+      waiter = std::move(p.waiters.front());
+      p.waiters.pop_front();
+      waiter->granted = true;
+      waiter->conn = std::move(conn);  // null: the waiter opens a new connection in this slot
+    } else if (conn) {
+      p.idle.push_back(std::move(conn));
+    } else {
+      --p.open;
+      if (p.open == 0 && p.idle.empty()) pools_.erase(it);
+    }
+  }
+  if (waiter) {
+    auto x = waiter->exchange;
+    asio::post(x->strand, [x] { x->wait_timer.cancel(); });
+  }
+}
+
+awaitable<std::error_code> Client::Impl::connect(Exchange& x, const Url& url, Conn& conn,
+                                                 Clock::time_point deadline) {
+  const auto connect_deadline = std::min(deadline, Clock::now() + config.connect_timeout);
+  x.arm(connect_deadline);
+  std::error_code ec;
+  std::vector<tcp::endpoint> endpoints;
+  const asio::ip::address literal = asio::ip::make_address(url.host, ec);
+  if (!ec) {
+    endpoints.emplace_back(literal, url.port);
+  } else {
+    ec.clear();
+    tcp::resolver resolver(x.strand);
+    x.resolver = &resolver;
+    auto results = co_await resolver.async_resolve(url.host, std::to_string(url.port),
+                                                   asio::redirect_error(use_awaitable, ec));
+    x.resolver = nullptr;
+    if (x.reason != Abort::none) co_return x.abort_error();
+    if (ec) co_return ec;
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  }
+  for (const auto& endpoint : endpoints) {
+    if (x.reason != Abort::none) break;
+    std::error_code ignored;
+    conn.socket.close(ignored);
+    conn.socket.open(endpoint.protocol(), ec);
+    if (ec) continue;
+    co_await conn.socket.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
+    if (!ec) break;
+  }
+  if (x.reason != Abort::none) co_return x.abort_error();
+  if (ec) co_return ec;
+  conn.socket.set_option(tcp::no_delay(true), ec);
+  ec.clear();
+  conn.connected = true;
+  opened.fetch_add(1, std::memory_order_relaxed);
+  x.arm(deadline);
+  co_return std::error_code{};
+}
+
+awaitable<std::error_code> Client::Impl::fill(Exchange& x, Conn& conn, bool& got_bytes) {
+  if (conn.pos > 0) {
+    conn.buf.erase(0, conn.pos);
+    conn.pos = 0;
+  }
+  const std::size_t old = conn.buf.size();
+  conn.buf.resize(old + config.read_chunk_bytes);
+  std::error_code ec;
+  const std::size_t n = co_await conn.socket.async_read_some(
+      asio::buffer(conn.buf.data() + old, config.read_chunk_bytes), asio::redirect_error(use_awaitable, ec));
+  conn.buf.resize(old + n);
+  if (n > 0) got_bytes = true;
+  if (x.reason != Abort::none) co_return x.abort_error();
+  if (ec == asio::error::eof) co_return n > 0 ? std::error_code{} : make_error_code(Error::connection_closed);
+  co_return ec;
+}
+
+awaitable<std::error_code> Client::Impl::read_line(Exchange& x, Conn& conn, std::size_t max, std::string& line,
+                                                   bool& got) {
+  std::size_t scanned = 0;
+  for (;;) {
+    const auto nl = conn.data().find('\n', scanned);
+    if (nl != std::string_view::npos) {
+      if (nl > max) co_return Error::bad_response;
+      std::string_view text = conn.data().substr(0, nl);
+      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+      line.assign(text);
+      conn.consume(nl + 1);
+      co_return std::error_code{};
+    }
+    if (conn.avail() > max) co_return Error::bad_response;
+    scanned = conn.avail();
+    if (auto ec = co_await fill(x, conn, got)) co_return ec;
+  }
+}
+
+awaitable<std::error_code> Client::Impl::read_exact(Exchange& x, Conn& conn, uint64_t n, Sink& sink, bool& got) {
+  // Buffered bytes first.
+  const std::size_t first = static_cast<std::size_t>(std::min<uint64_t>(n, conn.avail()));
+  if (auto ec = sink.put(conn.data().substr(0, first))) co_return ec;
+  conn.consume(first);
+  uint64_t left = n - first;
+  if (left == 0 || sink.stopped) co_return std::error_code{};
+  std::error_code ec;
+  if (sink.on_data == nullptr) {
+    // Straight into the body: one read for the rest.
+    Response& resp = *sink.resp;
+    if (resp.body.size() + left > sink.max_bytes) co_return Error::response_too_large;
+    const std::size_t at = resp.body.size();
+    resp.body.resize(at + static_cast<std::size_t>(left));
+    const std::size_t r = co_await asio::async_read(conn.socket, asio::buffer(resp.body.data() + at, left),
+                                                    asio::redirect_error(use_awaitable, ec));
+    if (r > 0) got = true;
+    resp.body.resize(at + r);
+    if (x.reason != Abort::none) co_return x.abort_error();
+    if (ec == asio::error::eof) co_return Error::connection_closed;
+    co_return ec;
+  }
+  while (left > 0 && !sink.stopped) {
+    if (auto e = co_await fill(x, conn, got)) co_return e;
+    const std::size_t take = static_cast<std::size_t>(std::min<uint64_t>(left, conn.avail()));
+    if (auto e = sink.put(conn.data().substr(0, take))) co_return e;
+    conn.consume(take);
+    left -= take;
+  }
+  co_return std::error_code{};
+}
+
+awaitable<std::error_code> Client::Impl::read_chunked(Exchange& x, Conn& conn, Sink& sink, bool& got) {
+  std::string line;
+  for (;;) {
+    if (auto ec = co_await read_line(x, conn, kMaxChunkLine, line, got)) co_return ec;
+    std::string_view size_text = trim(std::string_view(line).substr(0, line.find(';')));
+    uint64_t size = 0;
+    if (size_text.empty() || size_text.size() > 15) co_return Error::bad_response;
+    const auto [end, perr] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
+    if (perr != std::errc{} || end != size_text.data() + size_text.size()) co_return Error::bad_response;
+    if (size == 0) {
+      // Trailers (ignored), bounded like the head, up to the empty line.
+      std::size_t trailer_bytes = 0;
+      for (;;) {
+        if (auto ec = co_await read_line(x, conn, kMaxChunkLine, line, got)) co_return ec;
+        if (line.empty()) co_return std::error_code{};
+        trailer_bytes += line.size();
+        if (trailer_bytes > config.max_header_bytes) co_return Error::response_too_large;
+      }
+    }
+    if (sink.on_data == nullptr && sink.resp->body.size() + size > sink.max_bytes) {
+      co_return Error::response_too_large;
+    }
+    if (auto ec = co_await read_exact(x, conn, size, sink, got)) co_return ec;
+    if (sink.stopped) co_return std::error_code{};
+    if (auto ec = co_await read_line(x, conn, 2, line, got)) co_return ec;
+    if (!line.empty()) co_return Error::bad_response;
+  }
+}
+
+awaitable<std::error_code> Client::Impl::read_to_eof(Exchange& x, Conn& conn, Sink& sink, bool& got) {
+  for (;;) {
+    if (auto ec = sink.put(conn.data())) co_return ec;
+    conn.consume(conn.avail());
+    if (sink.stopped) co_return std::error_code{};
+    auto ec = co_await fill(x, conn, got);
+    if (ec == Error::connection_closed) co_return std::error_code{};  // the end of the body
+    if (ec) co_return ec;
+  }
+}
+
+void Client::Impl::shutdown() {
+  std::vector<std::shared_ptr<Exchange>> running;
+  std::vector<std::unique_ptr<Conn>> idle;
+  {
+    std::lock_guard lock(mu_);
+    shut_ = true;
+    for (auto& [id, weak] : running_) {
+      if (auto x = weak.lock()) running.push_back(std::move(x));
+    }
+    for (auto it = pools_.begin(); it != pools_.end();) {
+      HostPool& p = it->second;
+      p.open -= p.idle.size();
+      for (auto& c : p.idle) idle.push_back(std::move(c));
+      p.idle.clear();
+      if (p.open == 0 && p.waiters.empty()) {
+        it = pools_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& x : running) asio::post(x->strand, [x] { x->abort(Abort::shutdown); });
+  // `idle` closes its sockets here: no operation is pending on an idle connection.
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+Client::Client(asio::any_io_executor executor, ClientConfig config)
+    : impl_(std::make_shared<Impl>(std::move(executor), config)) {}
+
+Client::~Client() { impl_->shutdown(); }
+
+asio::awaitable<std::pair<std::error_code, Response>> Client::send(Request request) {
+  return impl_->start(std::move(request), nullptr);
+}
+
+asio::awaitable<std::pair<std::error_code, Response>> Client::stream(Request request,
+                                                                     std::function<bool(std::string_view)> on_data) {
+  if (!on_data) on_data = [](std::string_view) { return true; };
+  return impl_->start(std::move(request), std::move(on_data));
+}
+
+void Client::shutdown() { impl_->shutdown(); }
+
+ClientStats Client::stats() const {
+  ClientStats s;
+  s.requests = impl_->requests.load(std::memory_order_relaxed);
+  s.connections_opened = impl_->opened.load(std::memory_order_relaxed);
+  s.connections_reused = impl_->reused.load(std::memory_order_relaxed);
+  s.stale_retries = impl_->stale_retries.load(std::memory_order_relaxed);
+  return s;
+}
+
+const ClientConfig& Client::config() const { return impl_->config; }
+
+}  // namespace floe::http
