@@ -101,6 +101,7 @@ Result<std::unique_ptr<FileWal>> FileWal::open(const FileWalOptions& options, co
   if (auto st = wal->open_new_segment(wal->next_seq_); !st) return st.error();
   wal->durable_seq_ = wal->next_seq_ - 1;
   wal->writer_ = std::thread([w = wal.get()] { w->writer_loop(); });
+  wal->syncer_ = std::thread([w = wal.get()] { w->syncer_loop(); });
   return wal;
 }
 
@@ -181,10 +182,14 @@ Status FileWal::open_new_segment(uint64_t first_seq) {
     ::close(fd);
     return io_error("cannot sync new segment", path);
   }
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
+  auto file = std::make_shared<SegmentFile>();
+  file->fd = fd;
+  file->path = path;
+  {
+    std::lock_guard lock(mu_);
+    current_ = std::move(file);
+  }
   write_pos_ = 0;
-  current_path_ = path;
   std::lock_guard lock(segments_mu_);
   segments_.push_back({first_seq, path});
   return ok_status();
@@ -225,53 +230,103 @@ void FileWal::append(std::span<const uint8_t> payload, Callback done) {
   cv_.notify_one();
 }
 
+FileWal::SegmentFile::~SegmentFile() {
+  if (fd >= 0) ::close(fd);
+}
+
 void FileWal::writer_loop() {
   std::vector<uint8_t> bytes;
   std::vector<size_t> ends;
-  std::vector<Pending> batch;
+  std::vector<Pending> group;
   for (;;) {
     uint64_t first_seq = 0;
+    std::error_code ec;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return !pending_.empty() || closing_; });
-      if (pending_.empty()) return;  // closing and drained
+      if (pending_.empty()) {  // closing and drained
+        writer_done_ = true;
+        sync_cv_.notify_all();
+        return;
+      }
+      // Bound what sits written but unsynced (page cache): wait for the syncer when over.
+      sync_cv_.wait(lock, [&] { return unsynced_bytes_ < options_.max_buffered_bytes || failed_; });
       bytes.swap(buffer_);
       ends.swap(frame_ends_);
-      batch.swap(pending_);
+      group.swap(pending_);
       first_seq = buffer_first_seq_;
       buffer_.clear();
       frame_ends_.clear();
       pending_.clear();
+      ec = failed_;  // after a failure nothing more is written: the group fails, in order
     }
-    Status st = failed_ ? Status(Error{failed_, "file WAL failed earlier"}) : write_and_sync(bytes, ends, first_seq);
-    std::error_code ec = st ? std::error_code() : st.error().code;
+    if (!ec) {
+      if (Status st = write_group(bytes, ends, first_seq); !st) ec = st.error().code;
+    }
     {
       std::lock_guard lock(mu_);
-      if (st) {
-        durable_seq_ = batch.back().seq;
-        ++syncs_;
-      } else if (!failed_) {
-        failed_ = ec;
-      }
+      if (ec && !failed_) failed_ = ec;
+      for (Pending& p : group) written_.push_back({p.seq, std::move(p.done), ec});
+      if (!ec) unsynced_bytes_ += bytes.size();
     }
-    for (Pending& p : batch) p.done(ec, ec ? 0 : p.seq);
+    sync_cv_.notify_all();
     bytes.clear();
     ends.clear();
+    group.clear();
+  }
+}
+
+void FileWal::syncer_loop() {
+  std::vector<Written> batch;
+  for (;;) {
+    std::shared_ptr<SegmentFile> file;
+    size_t bytes = 0;
+    {
+      std::unique_lock lock(mu_);
+      sync_cv_.wait(lock, [&] { return !written_.empty() || writer_done_; });
+      if (written_.empty()) return;  // the writer is done and everything is synced
+      batch.swap(written_);
+      written_.clear();
+      bytes = unsynced_bytes_;
+      file = current_;
+    }
+    bool any_written = std::any_of(batch.begin(), batch.end(), [](const Written& w) { return !w.ec; });
+    std::error_code sync_ec;
+    if (any_written && ::fdatasync(file->fd) != 0) {
+      sync_ec = io_error("cannot sync", file->path).code;
+    }
+    {
+      std::lock_guard lock(mu_);
+      unsynced_bytes_ -= bytes;
+      if (sync_ec && !failed_) failed_ = sync_ec;
+      if (!sync_ec && any_written) {
+        for (const Written& w : batch) {
+          if (!w.ec) durable_seq_ = w.seq;
+        }
+        ++syncs_;
+      }
+    }
+    sync_cv_.notify_all();
+    for (Written& w : batch) {
+      std::error_code ec = w.ec ? w.ec : sync_ec;
+      w.done(ec, ec ? 0 : w.seq);
+    }
     batch.clear();
   }
 }
 
-Status FileWal::write_and_sync(const std::vector<uint8_t>& bytes, const std::vector<size_t>& frame_ends,
-                               uint64_t first_seq) {
+Status FileWal::write_group(const std::vector<uint8_t>& bytes, const std::vector<size_t>& frame_ends,
+                            uint64_t first_seq) {
   size_t flushed = 0;  // bytes[0, flushed) are written
   size_t frame_start = 0;
   for (size_t i = 0; i < frame_ends.size(); ++i) {
     size_t frame_size = frame_ends[i] - frame_start;
     uint64_t unwritten = frame_start - flushed;
     if (write_pos_ + unwritten + frame_size > options_.segment_bytes) {
-      // Roll: the frames so far go to the current segment, synced, then a new segment starts at this frame.
-      if (!write_all(fd_, bytes.data() + flushed, unwritten, write_pos_) || ::fdatasync(fd_) != 0) {
-        return io_error("cannot write", current_path_);
+      // Roll: the frames so far go to the current segment, which is synced before the next one becomes current,
+      // so the syncer's sync of the current file always covers everything written earlier.
+      if (!write_all(current_->fd, bytes.data() + flushed, unwritten, write_pos_) || ::fdatasync(current_->fd) != 0) {
+        return io_error("cannot write", current_->path);
       }
       flushed = frame_start;
       if (auto st = open_new_segment(first_seq + i); !st) return st;
@@ -279,9 +334,10 @@ Status FileWal::write_and_sync(const std::vector<uint8_t>& bytes, const std::vec
     frame_start = frame_ends[i];
   }
   size_t rest = bytes.size() - flushed;
-  if (!write_all(fd_, bytes.data() + flushed, rest, write_pos_)) return io_error("cannot write", current_path_);
+  if (!write_all(current_->fd, bytes.data() + flushed, rest, write_pos_)) {
+    return io_error("cannot write", current_->path);
+  }
   write_pos_ += rest;
-  if (::fdatasync(fd_) != 0) return io_error("cannot sync", current_path_);
   return ok_status();
 }
 
@@ -306,10 +362,9 @@ void FileWal::close() {
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  if (syncer_.joinable()) syncer_.join();
+  std::lock_guard lock(mu_);
+  current_.reset();
 }
 
 uint64_t FileWal::next_seq() const {

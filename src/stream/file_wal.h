@@ -10,13 +10,15 @@
 //   len > 0; crc = CRC-32C of seq, epoch and payload; seqs are dense (previous + 1) across segments.
 // Preallocated space reads as zeros, so len = 0 marks the end of the written part.
 //
-// Durability: appends are buffered, and one writer thread writes the buffer and fdatasyncs; every append that
-// arrived while the previous write+sync ran is covered by the next one (group commit). An append completes only
-// after the sync that covers it, in seq order. Recovery (open) replays the longest valid prefix of frames and stops
+// Durability: a pipeline of two threads. The writer thread takes everything appended so far and writes it
+// (page cache); the syncer thread takes everything written so far and fdatasyncs it, then completes those appends
+// in seq order. Writing the next group overlaps syncing the previous one, and one sync covers every append written
+// before it started (group commit). When the writer rolls to a new segment it syncs the old one itself first, so
+// a sync of the current file covers every frame written before it. Recovery (open) replays the longest valid prefix of frames and stops
 // at the first torn or corrupt frame (a crash mid-write); everything after it was never acknowledged and is
 // removed. trim() deletes whole segments below a seq once their data is committed elsewhere.
 //
-// Threads: the writer thread does all blocking I/O; append() never blocks (it copies the payload into the buffer)
+// Threads: the writer and syncer threads do all blocking I/O; append() never blocks (it copies the payload into the buffer)
 // and its completion handler runs on the handler's associated executor (asio async_initiate).
 #pragma once
 
@@ -109,16 +111,28 @@ class FileWal {
   explicit FileWal(FileWalOptions options) : options_(std::move(options)) {}
   Status recover(const Replay& replay);
   Status open_new_segment(uint64_t first_seq);
+  struct Written {
+    uint64_t seq;
+    Callback done;
+    std::error_code ec;  // a write error: completed with it, in order
+  };
+  // An open segment file, closed when the last user (writer or an in-progress sync) lets go of it.
+  struct SegmentFile {
+    int fd;
+    std::string path;
+    ~SegmentFile();
+  };
+
   void writer_loop();
-  Status write_and_sync(const std::vector<uint8_t>& bytes, const std::vector<size_t>& frame_ends, uint64_t first_seq);
+  void syncer_loop();
+  Status write_group(const std::vector<uint8_t>& bytes, const std::vector<size_t>& frame_ends, uint64_t first_seq);
 
   FileWalOptions options_;
   int lock_fd_ = -1;
 
-  // Writer-thread state (only the writer touches it after open).
-  int fd_ = -1;
+  // Writer-thread state (only the writer touches it after open), except current_ which the syncer reads under mu_.
+  std::shared_ptr<SegmentFile> current_;
   uint64_t write_pos_ = 0;
-  std::string current_path_;
   std::vector<Segment> segments_;  // guarded by segments_mu_ (trim runs on other threads)
   mutable std::mutex segments_mu_;
 
@@ -127,13 +141,18 @@ class FileWal {
   std::vector<uint8_t> buffer_;      // frames not yet handed to the writer
   std::vector<size_t> frame_ends_;   // end offset of each frame in buffer_
   std::vector<Pending> pending_;     // their completions, in seq order
+  std::vector<Written> written_;     // written, waiting for the syncer, in seq order
+  size_t unsynced_bytes_ = 0;        // bytes written and not yet synced (bounded by max_buffered_bytes)
+  bool writer_done_ = false;
   uint64_t buffer_first_seq_ = 0;
   uint64_t next_seq_ = 1;
   uint64_t durable_seq_ = 0;
   uint64_t syncs_ = 0;
   std::error_code failed_;  // sticky: after an I/O error every append fails
   bool closing_ = false;
+  std::condition_variable sync_cv_;   // the syncer waits for written_; the writer waits for unsynced room
   std::thread writer_;
+  std::thread syncer_;
 };
 
 }  // namespace floe::stream

@@ -1,0 +1,174 @@
+// Stream benchmarks: the file WAL's durable append throughput and ack latency, next to this machine's own fsync
+// latency and sequential write bandwidth measured in the same run, on the same file system.
+//
+// usage: floe_bench_stream [DIR] [SECONDS_PER_CASE]   (DIR defaults to ./floe-bench-stream, removed afterwards)
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "stream/file_wal.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+
+struct FsyncFigures {
+  double p50_ms, p99_ms, write_mib_s;
+};
+
+// 4 KiB write + fdatasync, 300 times; then 256 MiB in 1 MiB writes followed by one fdatasync.
+FsyncFigures measure_disk(const std::string& dir) {
+  std::string path = dir + "/raw.bin";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  std::vector<uint8_t> block(1 << 20, 0xab);
+  std::vector<double> lat;
+  for (int i = 0; i < 300; ++i) {
+    auto t = Clock::now();
+    if (::pwrite(fd, block.data(), 4096, static_cast<off_t>(i) * 4096) != 4096 || ::fdatasync(fd) != 0) std::abort();
+    lat.push_back(seconds_since(t) * 1000);
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  const int mib = 256;
+  auto t = Clock::now();
+  for (int i = 0; i < mib; ++i) {
+    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) std::abort();
+  }
+  if (::fdatasync(fd) != 0) std::abort();
+  double bw = mib / seconds_since(t);
+  ::close(fd);
+  ::unlink(path.c_str());
+  return {percentile(lat, 0.5), percentile(lat, 0.99), bw};
+}
+
+std::unique_ptr<floe::stream::FileWal> open_wal(const std::string& dir, size_t max_entry) {
+  fs::remove_all(dir);
+  floe::stream::FileWalOptions o;
+  o.dir = dir;
+  o.max_entry_bytes = max_entry;
+  o.segment_bytes = 256ull << 20;
+  o.max_buffered_bytes = 256u << 20;
+  auto wal = floe::stream::FileWal::open(o, [](const floe::stream::WalEntry&) {});
+  if (!wal) {
+    std::fprintf(stderr, "%s\n", wal.error().message.c_str());
+    std::exit(1);
+  }
+  return std::move(*wal);
+}
+
+// Keeps `window` appends of `batch` bytes in flight for `secs`; returns durable MiB/s.
+double throughput(const std::string& dir, size_t batch, int window, double secs, uint64_t* syncs) {
+  auto wal = open_wal(dir, batch);
+  std::vector<uint8_t> payload(batch, 0x42);
+  std::mutex mu;
+  std::condition_variable cv;
+  int inflight = 0;
+  uint64_t done_bytes = 0;
+  auto start = Clock::now();
+  while (seconds_since(start) < secs) {
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return inflight < window; });
+      ++inflight;
+    }
+    wal->append(payload, [&](std::error_code ec, uint64_t) {
+      if (ec) std::abort();
+      std::lock_guard lock(mu);
+      --inflight;
+      done_bytes += batch;
+      cv.notify_one();
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return inflight == 0; });
+  }
+  double elapsed = seconds_since(start);
+  *syncs = wal->syncs();
+  wal.reset();
+  fs::remove_all(dir);
+  return static_cast<double>(done_bytes) / (1 << 20) / elapsed;
+}
+
+// Appends at a fixed rate (open loop) and records each ack latency in ms.
+std::vector<double> latency_at_rate(const std::string& dir, size_t batch, double mib_per_s, double secs) {
+  auto wal = open_wal(dir, batch);
+  std::vector<uint8_t> payload(batch, 0x42);
+  const double interval = static_cast<double>(batch) / (mib_per_s * (1 << 20));
+  std::mutex mu;
+  std::vector<double> lat;
+  std::atomic<int> outstanding{0};
+  auto start = Clock::now();
+  for (uint64_t i = 0; seconds_since(start) < secs; ++i) {
+    auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval * i));
+    std::this_thread::sleep_until(due);
+    auto t = Clock::now();
+    outstanding.fetch_add(1);
+    wal->append(payload, [&, t](std::error_code ec, uint64_t) {
+      if (ec) std::abort();
+      std::lock_guard lock(mu);
+      lat.push_back(seconds_since(t) * 1000);
+      outstanding.fetch_sub(1);
+    });
+  }
+  wal->close();
+  wal.reset();
+  fs::remove_all(dir);
+  return lat;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir = argc > 1 ? argv[1] : "./floe-bench-stream";
+  double secs = argc > 2 ? std::atof(argv[2]) : 2.0;
+  fs::create_directories(dir);
+
+  FsyncFigures disk = measure_disk(dir);
+  std::printf("floe stream benchmark (file WAL) in %s, %.1f s per case\n\n", dir.c_str(), secs);
+  std::printf("machine baseline: fdatasync 4 KiB p50 %.3f ms  p99 %.3f ms;  sequential write %.0f MiB/s\n\n",
+              disk.p50_ms, disk.p99_ms, disk.write_mib_s);
+
+  std::printf("durable append throughput (1 KiB records, one batch per append, 32 appends in flight)\n");
+  std::printf("  batch      MiB/s   x raw write   syncs   appends/sync\n");
+  double tput_64k = 0;
+  for (size_t batch : {16u << 10, 64u << 10, 256u << 10, 1u << 20}) {
+    uint64_t syncs = 0;
+    double t = throughput(dir + "/wal", batch, 32, secs, &syncs);
+    if (batch == (64u << 10)) tput_64k = t;
+    double appends = t * secs * (1 << 20) / static_cast<double>(batch);
+    std::printf("  %5zu KiB %8.1f   %9.2f   %6llu   %10.1f\n", batch >> 10, t, t / disk.write_mib_s,
+                static_cast<unsigned long long>(syncs), syncs ? appends / static_cast<double>(syncs) : 0.0);
+  }
+
+  double rate = tput_64k / 2;
+  auto lat = latency_at_rate(dir + "/wal", 64u << 10, rate, secs);
+  double p99 = percentile(lat, 0.99);
+  std::printf("\nack latency, 64 KiB batches at half the measured load (%.1f MiB/s, %zu appends)\n", rate, lat.size());
+  std::printf("  p50 %.3f ms   p99 %.3f ms   p999 %.3f ms   p99 / fsync p99 = %.2f (target <= 3)\n",
+              percentile(lat, 0.5), p99, percentile(lat, 0.999), p99 / disk.p99_ms);
+  fs::remove_all(dir);
+  return 0;
+}
