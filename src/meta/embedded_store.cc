@@ -542,6 +542,11 @@ void EmbeddedStore::shutdown() {
   core_->pool.join();  // the queued sync finishes: what was appended becomes durable
   std::lock_guard lock(core_->mu);
   core_->wake_all_locked();
+  // Release the files now (the lease-expiry coroutine may keep Core alive until its next tick).
+  if (core_->fd >= 0) ::close(core_->fd);
+  if (core_->lock_fd >= 0) ::close(core_->lock_fd);
+  core_->fd = -1;
+  core_->lock_fd = -1;
 }
 
 asio::awaitable<Result<RangeResponse>> EmbeddedStore::range(RangeRequest request) {
