@@ -11,13 +11,26 @@
 namespace floe::app {
 namespace {
 
-// One setting: its key, help text, and how to apply a textual value (returns an error text or "").
+// One setting: its key, help text, how to apply a textual value (returns an error text or ""), how to show its
+// value in a config (the default in help, the effective value at start-up), and whether that value is a secret
+// (credentials: never shown, always `<redacted>`).
 struct Option {
   const char* key;
   const char* help;
   std::function<std::string(ServeConfig&, const std::string&)> apply;
-  std::function<std::string(const ServeConfig&)> show_default;
+  std::function<std::string(const ServeConfig&)> show;
+  bool secret = false;
 };
+
+std::string level_name(log::Level l) {
+  switch (l) {
+    case log::Level::debug: return "debug";
+    case log::Level::info: return "info";
+    case log::Level::warn: return "warn";
+    case log::Level::error: return "error";
+  }
+  return "info";
+}
 
 template <typename Int>
 std::string parse_int(const std::string& v, Int lo, Int hi, Int& out) {
@@ -51,14 +64,14 @@ const std::vector<Option>& options() {
          c.advertise = *hp;
          return {};
        },
-       [](const ServeConfig&) { return std::string("(listen)"); }},
+       [](const ServeConfig& c) { return c.advertise ? host_port_text(*c.advertise) : std::string("(listen)"); }},
       {"zone", "this broker's zone (rack in Kafka metadata)",
        [](ServeConfig& c, const std::string& v) -> std::string {
          if (v.empty()) return "must not be empty";
          c.zone = v;
          return {};
        },
-       [](const ServeConfig&) { return std::string("(none)"); }},
+       [](const ServeConfig& c) { return c.zone.value_or("(none)"); }},
       {"data.dir", "directory for this broker's local files",
        [](ServeConfig& c, const std::string& v) -> std::string {
          if (v.empty()) return "must not be empty";
@@ -71,7 +84,7 @@ const std::vector<Option>& options() {
          if (!log::parse_level(v, c.log_level)) return "expected debug, info, warn or error, got '" + v + "'";
          return {};
        },
-       [](const ServeConfig&) { return std::string("info"); }},
+       [](const ServeConfig& c) { return level_name(c.log_level); }},
       {"socket.request.max.bytes", "largest request frame accepted; larger ones close the connection",
        [](ServeConfig& c, const std::string& v) {
          return parse_int<int32_t>(v, 1024, INT32_MAX, c.socket_request_max_bytes);
@@ -90,6 +103,14 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.shutdown_drain_ms);
        },
        [](const ServeConfig& c) { return std::to_string(c.shutdown_drain_ms); }},
+      {"http", "admin HTTP address host:port (/metrics, /healthz, /readyz); port 0 picks a free one",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         auto hp = parse_host_port(v);
+         if (!hp) return "expected host:port, got '" + v + "'";
+         c.http = *hp;
+         return {};
+       },
+       [](const ServeConfig& c) { return host_port_text(c.http); }},
   };
   return opts;
 }
@@ -220,10 +241,37 @@ std::string serve_usage() {
      << "./floe-data). Each KEY can also be set as FLOE_KEY in the environment or `KEY = value` in the config file\n"
      << "(FLOE_CONFIG names the file too).\n\n";
   for (const auto& o : options()) {
-    os << "  " << flag_of(o.key) << "  (" << env_of(o.key) << ", key " << o.key << ", default " << o.show_default(ServeConfig{})
+    os << "  " << flag_of(o.key) << "  (" << env_of(o.key) << ", key " << o.key << ", default " << o.show(ServeConfig{})
        << ")\n      " << o.help << "\n";
   }
   return os.str();
+}
+
+std::string format_config_entries(const std::vector<ConfigEntry>& entries) {
+  std::string line;
+  for (const auto& e : entries) {
+    std::string v = e.secret ? std::string("<redacted>") : e.value;
+    if (v.empty() || v.find_first_of(" \t\"=\\") != std::string::npos) {
+      std::string quoted = "\"";
+      for (char c : v) {
+        if (c == '"' || c == '\\') quoted += '\\';
+        quoted += c;
+      }
+      v = quoted + "\"";
+    }
+    if (!line.empty()) line += ' ';
+    line += e.key + "=" + v;
+  }
+  return line;
+}
+
+std::string effective_config_line(const ServeConfig& config) {
+  std::vector<ConfigEntry> entries;
+  for (const auto& o : options()) {
+    // A secret's value is never even formatted.
+    entries.push_back(ConfigEntry{o.key, o.secret ? std::string() : o.show(config), o.secret});
+  }
+  return format_config_entries(entries);
 }
 
 }  // namespace floe::app

@@ -29,6 +29,7 @@ struct ServeConfig {
   int64_t connections_max_idle_ms = 600000;
   unsigned io_threads = 1;
   int64_t shutdown_drain_ms = 30000;
+  HostPort http{"127.0.0.1", 9644};  // admin HTTP endpoint (/metrics, /healthz, /readyz); port 0: ephemeral
 };
 
 struct ConfigResult {
@@ -44,6 +45,19 @@ ConfigResult parse_serve_config(const std::vector<std::string>& args,
 
 // Help text listing every key, its flag, variable and default.
 std::string serve_usage();
+
+// Every setting as `key=value` separated by spaces, in help order, for the start-up log line (through
+// format_config_entries: a setting declared secret shows as `<redacted>`).
+std::string effective_config_line(const ServeConfig& config);
+
+struct ConfigEntry {
+  std::string key;
+  std::string value;
+  bool secret = false;
+};
+// `key=value ...`; secret values become `<redacted>`; empty values and values with spaces, quotes, `=` or
+// backslashes are double-quoted with `"` and `\` escaped.
+std::string format_config_entries(const std::vector<ConfigEntry>& entries);
 
 // Parses "host:port" ("[v6]:port" too).
 std::optional<HostPort> parse_host_port(const std::string& text);

@@ -5,13 +5,18 @@
 #include <string>
 #include <vector>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 
+#include "admin/admin_server.h"
 #include "app/config.h"
 #include "app/data_dir.h"
 #include "base/log.h"
 #include "kafka/dispatcher.h"
+#include "metrics/metrics.h"
 #include "net/io_threads.h"
 #include "net/server.h"
 
@@ -23,6 +28,31 @@ std::optional<std::string> getenv_lookup(const std::string& name) {
   const char* v = std::getenv(name.c_str());
   if (!v) return std::nullopt;
   return std::string(v);
+}
+
+std::string host_port_text(const std::string& host, uint16_t port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// The drain order on SIGTERM: readiness is already "draining"; once the Kafka listener has drained, the admin
+// endpoint stops (so /readyz and /metrics answer during the drain) and the io_context runs out of work.
+asio::awaitable<void> stop_http_after_kafka(floe::net::Server& kafka, floe::admin::AdminServer& http) {
+  co_await kafka.wait_stopped();
+  http.stop();
+}
+
+// Scrape-time figures of a net::Server (net stays free of metrics).
+void add_net_collector(floe::metrics::Registry& registry, const floe::net::Server& server) {
+  registry.add_collector([&server](floe::metrics::Exposition& e) {
+    using floe::metrics::Type;
+    const floe::net::ServerStats s = server.stats();
+    e.family("floe_net_connections_open", "Open client connections, by listener", Type::gauge);
+    e.sample({{"listener", "kafka"}}, static_cast<double>(s.open_connections));
+    e.family("floe_net_connections_accepted_total", "Client connections accepted, by listener", Type::counter);
+    e.sample({{"listener", "kafka"}}, static_cast<double>(s.accepted_connections));
+    e.family("floe_net_requests_total", "Request frames read, by listener", Type::counter);
+    e.sample({{"listener", "kafka"}}, static_cast<double>(s.total_requests));
+  });
 }
 
 int serve(const std::vector<std::string>& args) {
@@ -38,6 +68,7 @@ int serve(const std::vector<std::string>& args) {
   }
   const app::ServeConfig& cfg = parsed.config;
   log::set_level(cfg.log_level);
+  log::info(kLog, "config: ", app::effective_config_line(cfg));
 
   app::DataDir data_dir;
   std::string error;
@@ -57,8 +88,10 @@ int serve(const std::vector<std::string>& args) {
   net_cfg.io_threads = cfg.io_threads;
   net_cfg.drain_timeout = std::chrono::milliseconds(cfg.shutdown_drain_ms);
 
+  metrics::Registry registry;        // outlives everything that records into it
+  admin::ReadinessState readiness;  // starting -> ready (io runs) -> draining (SIGTERM)
   asio::io_context io;
-  kafka::Dispatcher dispatcher(identity);
+  kafka::Dispatcher dispatcher(identity, &registry);
   net::Server server(io, net_cfg, dispatcher);
   if (auto ec = server.start()) {
     std::cerr << "floe serve: listen: cannot listen on " << cfg.listen.host << ":" << cfg.listen.port << ": "
@@ -68,12 +101,32 @@ int serve(const std::vector<std::string>& args) {
   // With `listen` port 0 the advertised port is known only now; nothing is served before io runs.
   app::HostPort adv = cfg.advertise.value_or(app::HostPort{cfg.listen.host, server.port()});
   dispatcher.set_advertised_address(adv.host, adv.port);
+  add_net_collector(registry, server);
+
+  admin::HttpServerConfig http_cfg;
+  http_cfg.host = cfg.http.host;
+  http_cfg.port = cfg.http.port;
+  admin::AdminServer http(io, http_cfg, registry, readiness);
+  if (auto ec = http.start()) {
+    std::cerr << "floe serve: http: cannot listen on " << host_port_text(cfg.http.host, cfg.http.port) << ": "
+              << ec.message() << "\n";
+    return 1;
+  }
+  log::info("admin", "http listening on ", host_port_text(cfg.http.host, http.port()));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code ec, int sig) {
     if (ec) return;
     log::info(kLog, "signal ", sig, ": draining in-flight requests, then exiting");
+    readiness.set_draining();  // first: /readyz answers 503 before the listener drains
+    log::info(kLog, "readiness: not ready (draining)");
     server.stop();
+    asio::co_spawn(io, stop_http_after_kafka(server, http), asio::detached);
+  });
+  // Ready once the io threads run (both listeners are bound by now).
+  asio::post(io, [&readiness] {
+    readiness.set_ready();
+    log::info(kLog, "readiness: ready");
   });
   log::info(kLog, "broker ", identity.node_id, " of cluster ", identity.cluster_id, " listening on ",
             cfg.listen.host, ":", server.port(), " (advertised ", adv.host, ":", adv.port, "), data in ",

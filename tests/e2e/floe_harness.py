@@ -40,6 +40,10 @@ KILL_TIMEOUT_S = 5.0     # SIGKILL -> reaped
 IO_TIMEOUT_S = 5.0       # default socket deadline for raw requests
 PORT_ATTEMPTS = 5        # free-port races: retries when the chosen port was taken meanwhile
 
+# Settings every floe process started here gets unless the test sets them (a flag or its own env beats these):
+# an ephemeral admin HTTP port, since the default 127.0.0.1:9644 would collide between tests running in parallel.
+DEFAULT_FLOE_ENV = {"FLOE_HTTP": "127.0.0.1:0"}
+
 
 def floe_bin():
     path = os.environ.get("FLOE_BIN") or os.path.join(REPO, "build", "floe")
@@ -100,6 +104,7 @@ def run_floe(args, env=None, timeout=15.0, cwd=None):
     for k in list(full_env):
         if k.startswith("FLOE_") and k not in ("FLOE_BIN",):
             del full_env[k]
+    full_env.update(DEFAULT_FLOE_ENV)
     if env:
         full_env.update(env)
     return subprocess.run([floe_bin()] + list(args), env=full_env, cwd=cwd, stdout=subprocess.PIPE,
@@ -138,6 +143,7 @@ class Broker:
         self.port = None
         self.returncode = None
         self.killed = False
+        self._run_log_offset = 0  # where this run's output starts in the log (a restart appends)
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -146,6 +152,7 @@ class Broker:
         for _ in range(PORT_ATTEMPTS):
             self.port = free_port()
             log_offset = len(self.log_text())
+            self._run_log_offset = log_offset
             self._spawn()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -170,6 +177,7 @@ class Broker:
             cmd += ["--node-id", str(self.node_id)]
         cmd += self.extra_args
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLOE_") or k == "FLOE_BIN"}
+        env.update(DEFAULT_FLOE_ENV)
         env.update(self.extra_env)
         # Append: a restarted broker (same Broker object) keeps earlier output in the same log.
         with open(self.log_path, "ab") as log:
@@ -253,6 +261,15 @@ class Broker:
 
     def connect(self, timeout=IO_TIMEOUT_S):
         return KafkaConn(self.port, timeout=timeout)
+
+    def http_port(self, timeout=5.0):
+        """The admin HTTP port, from this run's "http listening on HOST:PORT" log line."""
+        def find():
+            for line in self.log_text()[self._run_log_offset:].splitlines():
+                if "http listening on " in line:
+                    return int(line.rsplit(":", 1)[1])
+            return None
+        return wait_until(find, timeout, what="the 'http listening on' log line")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -71,9 +71,42 @@ TEST(Config, HelpListsEveryKey) {
   EXPECT_TRUE(parse({"--help"}).help);
   std::string u = serve_usage();
   for (const char* k : {"node.id", "listen", "advertise", "zone", "data.dir", "log.level", "socket.request.max.bytes",
-                        "connections.max.idle.ms", "io.threads", "shutdown.drain.ms"}) {
+                        "connections.max.idle.ms", "io.threads", "shutdown.drain.ms", "http"}) {
     EXPECT_NE(u.find(k), std::string::npos) << k;
   }
+}
+
+TEST(Config, HttpAddress) {
+  auto r = parse({});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.config.http.host, "127.0.0.1");
+  EXPECT_EQ(r.config.http.port, 9644);
+  r = parse({"--http", "127.0.0.1:0"});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.config.http.port, 0);
+  r = parse({}, {{"FLOE_HTTP", "[::1]:9700"}});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.config.http.host, "::1");
+  EXPECT_EQ(r.config.http.port, 9700);
+  EXPECT_EQ(parse({"--http", "9644"}).error.rfind("http: ", 0), 0u);
+  EXPECT_EQ(parse({"--http", "h:70000"}).error.rfind("http: ", 0), 0u);
+}
+
+TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
+  auto r = parse({"--node-id", "3", "--zone", "z 1", "--http", "127.0.0.1:0", "--log-level", "warn"});
+  ASSERT_EQ(r.error, "");
+  const std::string line = effective_config_line(r.config);
+  EXPECT_EQ(line,
+            "node.id=3 listen=127.0.0.1:9092 advertise=(listen) zone=\"z 1\" data.dir=./floe-data log.level=warn "
+            "socket.request.max.bytes=104857600 connections.max.idle.ms=600000 io.threads=1 "
+            "shutdown.drain.ms=30000 http=127.0.0.1:0");
+}
+
+TEST(Config, SecretEntriesAreRedactedAndValuesQuoted) {
+  EXPECT_EQ(format_config_entries({{"a", "1"}, {"s3.secret", "hunter2", true}, {"dir", "/x y"}, {"e", ""},
+                                   {"q", "a\"b\\c=d"}}),
+            "a=1 s3.secret=<redacted> dir=\"/x y\" e=\"\" q=\"a\\\"b\\\\c=d\"");
+  EXPECT_EQ(format_config_entries({{"token", "", true}}), "token=<redacted>");
 }
 
 }  // namespace
