@@ -68,7 +68,6 @@ int serve(const std::vector<std::string>& args) {
   }
   const app::ServeConfig& cfg = parsed.config;
   log::set_level(cfg.log_level);
-  log::info(kLog, "config: ", app::effective_config_line(cfg));
 
   app::DataDir data_dir;
   std::string error;
@@ -113,6 +112,8 @@ int serve(const std::vector<std::string>& args) {
     return 1;
   }
   log::info("admin", "http listening on ", host_port_text(cfg.http.host, http.port()));
+  // Logged once start-up has succeeded: a failed start stays one clear error line.
+  log::info(kLog, "config: ", app::effective_config_line(cfg));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code ec, int sig) {
