@@ -18,6 +18,7 @@ class Category final : public std::error_category {
       case Errc::too_large: return "too large";
       case Errc::invalid_argument: return "invalid argument";
       case Errc::locked: return "locked by another process";
+      case Errc::out_of_range: return "offset out of range";
     }
     return "unknown stream error";
   }

@@ -195,10 +195,10 @@ Status FileWal::open_new_segment(uint64_t first_seq) {
   return ok_status();
 }
 
-void FileWal::append(std::span<const uint8_t> payload, Callback done) {
+uint64_t FileWal::append(std::span<const uint8_t> payload, Callback done) {
   if (payload.empty() || payload.size() > options_.max_entry_bytes) {
     done(make_error_code(payload.empty() ? Errc::invalid_argument : Errc::too_large), 0);
-    return;
+    return 0;
   }
   std::error_code refuse;
   uint64_t seq = 0;
@@ -225,9 +225,10 @@ void FileWal::append(std::span<const uint8_t> payload, Callback done) {
   }
   if (refuse) {
     done(refuse, 0);
-    return;
+    return 0;
   }
   cv_.notify_one();
+  return seq;
 }
 
 FileWal::SegmentFile::~SegmentFile() {

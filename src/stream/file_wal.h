@@ -69,8 +69,9 @@ class FileWal {
   static Result<std::unique_ptr<FileWal>> open(const FileWalOptions& options, const Replay& replay);
   ~FileWal();  // close()
 
-  // Queues `payload`; `done(ec, seq)` runs on the WAL thread once durable (or failed). Never blocks.
-  void append(std::span<const uint8_t> payload, Callback done);
+  // Queues `payload`; `done(ec, seq)` runs on the WAL thread once durable (or failed). Never blocks. Returns the
+  // seq the entry got, or 0 when it was refused (then `done` has already run, on this thread, with the error).
+  uint64_t append(std::span<const uint8_t> payload, Callback done);
 
   // The same as an asio async operation: co_await wal.async_append(bytes, asio::use_awaitable) -> seq.
   template <typename Token>
