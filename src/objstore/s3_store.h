@@ -1,0 +1,101 @@
+// s3:// backend for any S3-compatible store (AWS S3, MinIO, Ceph RGW, moto) over floe::http (plain HTTP today; an
+// https:// endpoint is Errc::unsupported until the HTTP client has TLS).
+//
+// URL: s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT&region=REGION&addressing=path|virtual
+//   endpoint   default: none (AWS needs https, not built yet), so it must be given
+//   region     default: AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1
+//   addressing default: path (http://HOST:PORT/BUCKET/KEY); virtual: http://BUCKET.HOST:PORT/KEY
+// Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (x-amz-security-token).
+//
+// Every request is signed with SigV4 over the SHA-256 of its body (x-amz-content-sha256, which S3 verifies), and
+// uploads also carry Content-MD5 (verified by S3, MinIO and Ceph): a corrupted upload is rejected
+// (Errc::integrity), never stored. Retries: jittered exponential backoff (full jitter) on 5xx, 429/SlowDown, 409
+// ConditionalRequestConflict, attempt timeouts, resets and refused connections; never on other 4xx; bounded by
+// max_attempts and the call's deadline. Connections: a keep-alive pool of at most max_connections.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "http/client.h"
+#include "objstore/object_store.h"
+#include "objstore/s3_sign.h"
+
+namespace floe::objstore {
+
+struct S3Config {
+  std::string bucket;
+  std::string prefix;  // prepended to every key ("" or ending in '/')
+  std::string endpoint = "";  // http://host:port
+  std::string region = "us-east-1";
+  bool virtual_hosted = false;
+  s3::Credentials credentials;
+
+  std::size_t max_connections = 64;
+  std::size_t multipart_threshold = 16u << 20;  // put() above this size uses multipart upload
+  std::size_t part_size = 16u << 20;            // 5 MiB .. 5 GiB
+  int max_attempts = 6;                         // tries per HTTP request
+  std::chrono::milliseconds backoff_base{25};
+  std::chrono::milliseconds backoff_cap{2000};
+  std::chrono::milliseconds attempt_timeout{30000};  // one try; the call's deadline bounds all of them
+  // Fault injection at the transport (drills and tests): this fraction of requests is answered by a synthetic
+  // 503 SlowDown without reaching the store.
+  double inject_503_rate = 0.0;
+
+  // Parses an s3:// URL and reads the AWS_* environment. Errors: Errc::invalid_argument (with a log line naming
+  // the problem), Errc::unsupported for https endpoints.
+  static Result<S3Config> from_url(std::string_view url);
+};
+
+class S3Store final : public ObjectStore {
+ public:
+  S3Store(asio::any_io_executor executor, S3Config config);
+  ~S3Store() override;
+
+  std::string describe() const override { return "s3://" + config_.bucket + (config_.prefix.empty() ? "" : "/" + config_.prefix); }
+  asio::awaitable<Result<PutInfo>> put(std::string key, std::string data, Clock::time_point deadline) override;
+  asio::awaitable<Result<PutInfo>> put_if_absent(std::string key, std::string data,
+                                                 Clock::time_point deadline) override;
+  asio::awaitable<Result<std::string>> get(std::string key, std::optional<ByteRange> range,
+                                           Clock::time_point deadline) override;
+  asio::awaitable<Result<ObjectInfo>> head(std::string key, Clock::time_point deadline) override;
+  asio::awaitable<Result<ListPage>> list(std::string prefix, std::string continuation, std::size_t max_keys,
+                                         Clock::time_point deadline) override;
+  asio::awaitable<std::error_code> remove(std::string key, Clock::time_point deadline) override;
+  asio::awaitable<Result<std::vector<DeleteFailure>>> remove_many(std::vector<std::string> keys,
+                                                                  Clock::time_point deadline) override;
+  StatsSnapshot stats() const override { return stats_.snapshot(); }
+
+  // Creates the bucket (tests, tools, embedded set-up). An existing bucket owned by us is success.
+  asio::awaitable<std::error_code> create_bucket(Clock::time_point deadline);
+  // Aborts running requests and closes connections.
+  void shutdown();
+
+  struct Call;
+
+ private:
+  asio::awaitable<Result<http::Response>> execute(Call& call, Clock::time_point deadline, bool* ambiguous = nullptr);
+  asio::awaitable<Result<PutInfo>> put_single(std::string key, std::string data, bool if_absent,
+                                              Clock::time_point deadline);
+  asio::awaitable<Result<PutInfo>> put_multipart(std::string key, std::string data, Clock::time_point deadline);
+  std::string object_path(std::string_view key) const;  // encoded path
+  std::string full_key(std::string_view key) const { return config_.prefix + std::string(key); }
+
+  double random01();
+
+  S3Config config_;
+  http::Url endpoint_;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  Stats stats_;
+  http::Client http_;
+};
+
+// Maps an S3 error response to an Errc (exposed for tests).
+std::error_code s3_error(int status, std::string_view body);
+
+}  // namespace floe::objstore

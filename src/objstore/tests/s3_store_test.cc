@@ -1,0 +1,143 @@
+// s3:// backend: the conformance suite against a moto server started by this binary (once, stopped at the end),
+// plus retries over injected 503s and a server that accepts and never answers.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "objstore/s3_store.h"
+#include "objstore/tests/conformance.h"
+#include "objstore/tests/moto_server.h"
+
+namespace floe::objstore::testing {
+namespace {
+
+MotoServer* g_moto = nullptr;
+
+class MotoEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    std::string error;
+    server_ = MotoServer::start(&error);
+    ASSERT_TRUE(server_) << error;
+    g_moto = server_.get();
+  }
+  void TearDown() override {
+    g_moto = nullptr;
+    server_.reset();  // stops moto by PID
+  }
+
+ private:
+  std::unique_ptr<MotoServer> server_;
+};
+
+const auto* const g_env = ::testing::AddGlobalTestEnvironment(new MotoEnvironment);
+
+S3Config moto_config() {
+  S3Config c;
+  static std::atomic<int> counter{0};
+  c.bucket = "floe-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+  c.endpoint = g_moto != nullptr ? g_moto->endpoint() : "http://127.0.0.1:1";
+  c.credentials = {"testing", "testing", ""};
+  c.backoff_base = std::chrono::milliseconds(5);
+  return c;
+}
+
+std::shared_ptr<S3Store> make_bucket(asio::any_io_executor ex, S3Config config) {
+  auto store = std::make_shared<S3Store>(ex, std::move(config));
+  auto created = asio::co_spawn(ex, store->create_bucket(in(20s)), asio::use_future);
+  if (created.wait_for(30s) != std::future_status::ready) return nullptr;
+  if (auto ec = created.get()) {
+    ADD_FAILURE() << "create bucket: " << ec.message();
+    return nullptr;
+  }
+  return store;
+}
+
+std::shared_ptr<ObjectStore> make_s3_store(asio::any_io_executor ex) {
+  if (g_moto == nullptr) return nullptr;
+  return make_bucket(ex, moto_config());
+}
+
+INSTANTIATE_TEST_SUITE_P(S3, Conformance, ::testing::Values(Backend{"s3_moto", make_s3_store}), backend_name);
+
+TEST(S3Moto, RetriesRecoverFromInjected503s) {
+  ASSERT_NE(g_moto, nullptr);
+  Loop loop;
+  S3Config config = moto_config();
+  config.inject_503_rate = 0.4;
+  config.max_attempts = 12;  // 0.4^12: no call runs out of tries
+  auto store = make_bucket(loop.executor(), config);
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 20; ++i) {
+    const std::string key = "retry/" + std::to_string(i);
+    auto put = loop.run(store->put(key, "value " + std::to_string(i), in(20s)));
+    ASSERT_TRUE(put) << put.error.message();
+    auto got = loop.run(store->get(key, std::nullopt, in(20s)));
+    ASSERT_TRUE(got) << got.error.message();
+    EXPECT_EQ(got.value, "value " + std::to_string(i));
+  }
+  const auto st = store->stats();
+  EXPECT_GT(st[Op::put].retries + st[Op::get].retries, 5u);
+  EXPECT_GT(st[Op::put].errors, 0u);
+
+  // Without enough tries the error comes back mapped (SlowDown -> throttled), not as a hang.
+  S3Config strict = moto_config();
+  strict.inject_503_rate = 1.0;
+  strict.max_attempts = 3;
+  S3Store always(loop.executor(), strict);
+  EXPECT_EQ(loop.run(always.get("k", std::nullopt, in(10s))).error, Errc::throttled);
+  EXPECT_EQ(always.stats()[Op::get].retries, 2u);
+}
+
+TEST(S3Moto, ConditionalPutOfA412AfterAnUnknownOutcomeIsAmbiguous) {
+  ASSERT_NE(g_moto, nullptr);
+  Loop loop;
+  auto store = make_bucket(loop.executor(), moto_config());
+  ASSERT_TRUE(store);
+  auto r = loop.run(store->put_if_absent("wal/x", "a", in(10s)));
+  ASSERT_TRUE(r);
+  auto again = loop.run(store->put_if_absent("wal/x", "b", in(10s)));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again.value.created);
+  EXPECT_FALSE(again.value.ambiguous);
+}
+
+TEST(S3Moto, MissingBucketIsMapped) {
+  ASSERT_NE(g_moto, nullptr);
+  Loop loop;
+  S3Config config = moto_config();
+  S3Store store(loop.executor(), config);  // never created
+  EXPECT_EQ(loop.run(store.get("k", std::nullopt, in(10s))).error, Errc::bucket_not_found);
+}
+
+TEST(S3Moto, ServerThatAcceptsAndNeverAnswersHitsTheDeadline) {
+  // A listener that accepts (the kernel completes the handshake from the backlog) and never reads or answers.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 64), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  Loop loop;
+  S3Config config = moto_config();
+  config.endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  config.attempt_timeout = std::chrono::milliseconds(200);
+  S3Store store(loop.executor(), config);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = loop.run(store.put("k", "v", in(700ms)));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.error, Errc::timed_out) << r.error.message();
+  EXPECT_GE(took, 600ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_GE(store.stats()[Op::put].retries, 1u);  // attempt timeouts are retried within the deadline
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace floe::objstore::testing
