@@ -170,6 +170,7 @@ struct S3Store::Call {
   http::Headers headers;  // extra headers, signed
   std::string body;
   bool content_md5 = false;
+  bool checksum_sha256 = false;
 };
 
 Result<S3Config> S3Config::from_url(std::string_view url) {
@@ -266,7 +267,10 @@ std::string S3Store::object_path(std::string_view key) const {
 }
 
 awaitable<Result<http::Response>> S3Store::execute(Call& call, Clock::time_point deadline, bool* ambiguous) {
-  const std::string payload_hash = s3::sha256_hex(call.body);
+  // One SHA-256 of the body serves both the signature (x-amz-content-sha256, hex) and the integrity check the
+  // store verifies (x-amz-checksum-sha256, base64); Content-MD5 where S3 requires it (DeleteObjects, parts).
+  const std::string payload_digest = s3::sha256(call.body);
+  const std::string payload_hash = s3::hex(payload_digest);
   const std::string md5 = call.content_md5 ? s3::md5_base64(call.body) : std::string();
   const std::string path = object_path(call.key);
   const std::string host = config_.virtual_hosted ? config_.bucket + "." + endpoint_.authority() : endpoint_.authority();
@@ -302,6 +306,7 @@ awaitable<Result<http::Response>> S3Store::execute(Call& call, Clock::time_point
     sign.region = config_.region;
     sign.headers = {{"host", host}, {"x-amz-date", sign.amz_date}, {"x-amz-content-sha256", payload_hash}};
     if (!md5.empty()) sign.headers.emplace_back("content-md5", md5);
+    if (call.checksum_sha256) sign.headers.emplace_back("x-amz-checksum-sha256", s3::base64(payload_digest));
     if (!config_.credentials.session_token.empty()) {
       sign.headers.emplace_back("x-amz-security-token", config_.credentials.session_token);
     }
@@ -360,7 +365,7 @@ awaitable<Result<PutInfo>> S3Store::put_single(std::string key, std::string data
   call.method = "PUT";
   call.key = full_key(key);
   call.body = std::move(data);
-  call.content_md5 = true;
+  call.checksum_sha256 = true;
   if (if_absent) call.headers.emplace_back("if-none-match", "*");
   bool ambiguous = false;
   auto r = co_await execute(call, deadline, &ambiguous);

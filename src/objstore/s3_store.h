@@ -7,9 +7,9 @@
 //   addressing default: path (http://HOST:PORT/BUCKET/KEY); virtual: http://BUCKET.HOST:PORT/KEY
 // Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (x-amz-security-token).
 //
-// Every request is signed with SigV4 over the SHA-256 of its body (x-amz-content-sha256, which S3 verifies), and
-// uploads also carry Content-MD5 (verified by S3, MinIO and Ceph): a corrupted upload is rejected
-// (Errc::integrity), never stored. Retries: jittered exponential backoff (full jitter) on 5xx, 429/SlowDown, 409
+// Every request is signed with SigV4 over the SHA-256 of its body (x-amz-content-sha256, which S3 verifies); a
+// PUT also carries that digest as x-amz-checksum-sha256 and multipart parts and DeleteObjects carry Content-MD5
+// (both verified by the store): a corrupted upload is rejected (Errc::integrity), never stored. Retries: jittered exponential backoff (full jitter) on 5xx, 429/SlowDown, 409
 // ConditionalRequestConflict, attempt timeouts, resets and refused connections; never on other 4xx; bounded by
 // max_attempts and the call's deadline. Connections: a keep-alive pool of at most max_connections.
 #pragma once
