@@ -13,8 +13,8 @@ enum class Errc {
   closed,          // the WAL or stream was closed
   too_large,       // an entry or object over its configured bound
   invalid_argument,
-  locked,          // another process holds the WAL directory
-  out_of_range,    // an offset outside [log start, high watermark]
+  locked,        // another process holds the WAL directory
+  out_of_range,  // an offset outside [log start, high watermark]
 };
 
 const std::error_category& stream_category();

@@ -59,26 +59,44 @@ bool write_all(int fd, const uint8_t* p, size_t n, uint64_t at) {
   return true;
 }
 
-bool read_file(const std::string& path, std::vector<uint8_t>& out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return false;
+// Reads a segment file front to back in chunks, so that recovery reads only the written part of a preallocated
+// (mostly zero) file.
+class ChunkedFile {
+ public:
+  ~ChunkedFile() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  out.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t r = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += static_cast<size_t>(r);
+  bool open(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd_ < 0 || ::fstat(fd_, &st) != 0) return false;
+    size_ = static_cast<uint64_t>(st.st_size);
+    return true;
   }
-  ::close(fd);
-  out.resize(got);
-  return true;
-}
+  // Bytes [pos, pos + n), valid until the next call; nullptr when the file is shorter or unreadable.
+  const uint8_t* at(uint64_t pos, size_t n) {
+    if (pos + n > size_) return nullptr;
+    if (pos >= start_ && pos + n <= start_ + buf_.size()) return buf_.data() + (pos - start_);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(std::max<size_t>(n, 1 << 20), size_ - pos));
+    buf_.resize(want);
+    size_t got = 0;
+    while (got < want) {
+      ssize_t r = ::pread(fd_, buf_.data() + got, want - got, static_cast<off_t>(pos + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += static_cast<size_t>(r);
+    }
+    buf_.resize(got);
+    start_ = pos;
+    return got >= n ? buf_.data() : nullptr;
+  }
+
+ private:
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  uint64_t start_ = 0;
+  std::vector<uint8_t> buf_;
+};
 
 }  // namespace
 
@@ -122,26 +140,26 @@ Status FileWal::recover(const Replay& replay) {
   uint64_t last_seq = 0;
   bool have_last = false;
   size_t keep = 0;  // segments [0, keep) hold valid frames
-  std::vector<uint8_t> bytes;
   for (size_t i = 0; i < found.size(); ++i) {
     const Segment& seg = found[i];
     if (have_last && seg.first_seq != last_seq + 1) break;  // a gap: this and later segments were never acked
-    if (!read_file(seg.path, bytes)) return io_error("cannot read", seg.path);
-    size_t pos = 0;
+    ChunkedFile file;
+    if (!file.open(seg.path)) return io_error("cannot read", seg.path);
+    uint64_t pos = 0;
     size_t frames = 0;
     bool torn = false;
-    while (pos + kFrameHeader <= bytes.size()) {
-      const uint8_t* h = bytes.data() + pos;
+    while (const uint8_t* h = file.at(pos, kFrameHeader)) {
       uint32_t len = get_u32(h);
       if (len == 0) break;  // the unwritten, preallocated rest
       uint64_t seq = get_u64(h + 8);
       uint64_t expected = frames == 0 ? seg.first_seq : last_seq + 1;
-      if (len > options_.max_entry_bytes || pos + kFrameHeader + len > bytes.size() || seq != expected ||
-          record::crc32c(bytes.data() + pos + kFrameHeader, len, record::crc32c(h + 8, 16)) != get_u32(h + 4)) {
+      const uint8_t* f =
+          len <= options_.max_entry_bytes && seq == expected ? file.at(pos, kFrameHeader + len) : nullptr;
+      if (!f || record::crc32c(f + kFrameHeader, len, record::crc32c(f + 8, 16)) != get_u32(f + 4)) {
         torn = true;
         break;
       }
-      replay(WalEntry{seq, get_u64(h + 16), std::span<const uint8_t>(h + kFrameHeader, len)});
+      replay(WalEntry{seq, get_u64(f + 16), std::span<const uint8_t>(f + kFrameHeader, len)});
       last_seq = seq;
       have_last = true;
       ++frames;
@@ -151,6 +169,7 @@ Status FileWal::recover(const Replay& replay) {
     keep = i + 1;
     if (torn) {
       // Cut the torn write off so that no stale bytes can ever follow a new frame.
+      // (New frames always go to a new segment, so a short partial header left at a file's end is harmless.)
       if (::truncate(seg.path.c_str(), static_cast<off_t>(pos)) != 0) return io_error("cannot truncate", seg.path);
       break;
     }
@@ -204,8 +223,10 @@ uint64_t FileWal::append(std::span<const uint8_t> payload, Callback done) {
   uint64_t seq = 0;
   {
     std::lock_guard lock(mu_);
-    if (closing_) refuse = make_error_code(Errc::closed);
-    else if (failed_) refuse = failed_;
+    if (closing_)
+      refuse = make_error_code(Errc::closed);
+    else if (failed_)
+      refuse = failed_;
     else if (buffer_.size() + kFrameHeader + payload.size() > options_.max_buffered_bytes && !buffer_.empty()) {
       refuse = make_error_code(Errc::too_large);  // back-pressure: the disk is behind; the caller retries
     } else {

@@ -14,14 +14,17 @@
 // (page cache); the syncer thread takes everything written so far and fdatasyncs it, then completes those appends
 // in seq order. Writing the next group overlaps syncing the previous one, and one sync covers every append written
 // before it started (group commit). When the writer rolls to a new segment it syncs the old one itself first, so
-// a sync of the current file covers every frame written before it. Recovery (open) replays the longest valid prefix of frames and stops
-// at the first torn or corrupt frame (a crash mid-write); everything after it was never acknowledged and is
-// removed. trim() deletes whole segments below a seq once their data is committed elsewhere.
+// a sync of the current file covers every frame written before it. Recovery (open) replays the longest valid prefix of
+// frames and stops at the first torn or corrupt frame (a crash mid-write); everything after it was never acknowledged
+// and is removed. trim() deletes whole segments below a seq once their data is committed elsewhere.
 //
-// Threads: the writer and syncer threads do all blocking I/O; append() never blocks (it copies the payload into the buffer)
-// and its completion handler runs on the handler's associated executor (asio async_initiate).
+// Threads: the writer and syncer threads do all blocking I/O; append() never blocks (it copies the payload into the
+// buffer) and its completion handler runs on the handler's associated executor (asio async_initiate).
 #pragma once
 
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/post.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -34,10 +37,6 @@
 #include <thread>
 #include <vector>
 
-#include <asio/async_result.hpp>
-#include <asio/post.hpp>
-#include <asio/associated_executor.hpp>
-
 #include "base/result.h"
 #include "stream/errc.h"
 
@@ -45,11 +44,11 @@ namespace floe::stream {
 
 struct FileWalOptions {
   std::string dir;
-  uint64_t epoch = 0;                      // stamped on every frame (the broker epoch)
-  uint64_t segment_bytes = 64ull << 20;    // preallocated size of each segment file
-  size_t max_entry_bytes = 16u << 20;      // largest payload accepted
-  size_t max_buffered_bytes = 64u << 20;   // appends waiting for the writer; beyond this append fails with
-                                           // Errc::too_large (back-pressure: the disk is behind)
+  uint64_t epoch = 0;                     // stamped on every frame (the broker epoch)
+  uint64_t segment_bytes = 64ull << 20;   // preallocated size of each segment file
+  size_t max_entry_bytes = 16u << 20;     // largest payload accepted
+  size_t max_buffered_bytes = 64u << 20;  // appends waiting for the writer; beyond this append fails with
+                                          // Errc::too_large (back-pressure: the disk is behind)
   bool preallocate = true;
 };
 
@@ -139,11 +138,11 @@ class FileWal {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<uint8_t> buffer_;      // frames not yet handed to the writer
-  std::vector<size_t> frame_ends_;   // end offset of each frame in buffer_
-  std::vector<Pending> pending_;     // their completions, in seq order
-  std::vector<Written> written_;     // written, waiting for the syncer, in seq order
-  size_t unsynced_bytes_ = 0;        // bytes written and not yet synced (bounded by max_buffered_bytes)
+  std::vector<uint8_t> buffer_;     // frames not yet handed to the writer
+  std::vector<size_t> frame_ends_;  // end offset of each frame in buffer_
+  std::vector<Pending> pending_;    // their completions, in seq order
+  std::vector<Written> written_;    // written, waiting for the syncer, in seq order
+  size_t unsynced_bytes_ = 0;       // bytes written and not yet synced (bounded by max_buffered_bytes)
   bool writer_done_ = false;
   uint64_t buffer_first_seq_ = 0;
   uint64_t next_seq_ = 1;
@@ -151,7 +150,7 @@ class FileWal {
   uint64_t syncs_ = 0;
   std::error_code failed_;  // sticky: after an I/O error every append fails
   bool closing_ = false;
-  std::condition_variable sync_cv_;   // the syncer waits for written_; the writer waits for unsynced room
+  std::condition_variable sync_cv_;  // the syncer waits for written_; the writer waits for unsynced room
   std::thread writer_;
   std::thread syncer_;
 };

@@ -24,8 +24,13 @@ Status SegmentWriter::add(uint64_t stream_id, int64_t first_offset, int64_t last
   if (first_offset < 0 || last_offset < first_offset || batches.empty() || batches.size() > UINT32_MAX) {
     return Error{Errc::invalid_argument, "segment block: bad offsets or size"};
   }
-  BlockInfo b{stream_id, first_offset, last_offset, max_timestamp, data_.size(),
-              static_cast<uint32_t>(batches.size()), record::crc32c(batches)};
+  BlockInfo b{stream_id,
+              first_offset,
+              last_offset,
+              max_timestamp,
+              data_.size(),
+              static_cast<uint32_t>(batches.size()),
+              record::crc32c(batches)};
   if (!index_.empty() && !before(index_.back(), b)) {
     return Error{Errc::invalid_argument, "segment block: out of (stream, offset) order"};
   }
@@ -130,8 +135,8 @@ Result<SegmentIndex> SegmentIndex::parse_object(ByteSpan object, std::string_vie
 std::span<const BlockInfo> SegmentIndex::blocks_of(uint64_t stream_id) const {
   auto lo = std::lower_bound(blocks_.begin(), blocks_.end(), stream_id,
                              [](const BlockInfo& b, uint64_t s) { return b.stream_id < s; });
-  auto hi = std::upper_bound(lo, blocks_.end(), stream_id,
-                             [](uint64_t s, const BlockInfo& b) { return s < b.stream_id; });
+  auto hi =
+      std::upper_bound(lo, blocks_.end(), stream_id, [](uint64_t s, const BlockInfo& b) { return s < b.stream_id; });
   return {lo, hi};
 }
 

@@ -24,9 +24,12 @@ namespace {
 constexpr std::string_view kLog = "stream";
 constexpr size_t kEntryHeader = 32;  // WAL payload: stream u64, first i64, last i64, max timestamp i64, batches
 
+// Not thread_local: GCC 12 may cache a thread-local's address across a coroutine's suspension points.
 std::string random_hex(size_t bytes) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
   static const char* kHex = "0123456789abcdef";
+  std::lock_guard lock(mu);
   std::string out;
   for (size_t i = 0; i < bytes; ++i) {
     auto b = static_cast<uint8_t>(rng());
@@ -123,7 +126,7 @@ Status StreamStore::replay_wal() {
   opts.dir = config_.wal_dir;
   opts.epoch = config_.epoch;
   opts.max_entry_bytes = config_.max_append_bytes + kEntryHeader;
-  opts.segment_bytes = std::max<uint64_t>(64ull << 20, opts.max_entry_bytes + 64);
+  opts.segment_bytes = std::max<uint64_t>(config_.wal_segment_bytes, opts.max_entry_bytes + 64);
   Status replay_status = ok_status();
   auto wal = FileWal::open(opts, [&](const WalEntry& e) {
     if (!replay_status) return;

@@ -55,6 +55,7 @@ struct StreamStoreConfig {
   size_t log_cache_bytes = 128u << 20;             // committed batches kept in memory for tail reads
   size_t max_uncommitted_bytes = 256u << 20;       // durable, not yet uploaded; appends beyond fail (back-pressure)
   size_t max_append_bytes = 16u << 20;             // one append (the WAL entry bound)
+  uint64_t wal_segment_bytes = 64ull << 20;        // preallocated WAL segment size (at least one append)
   std::chrono::milliseconds object_timeout{30000};
   std::chrono::milliseconds retry_backoff{200};  // uploader retry after a failed PUT or commit
   // close() uploads what is durable but uncommitted. Off: a fast stop that leaves it in the WAL, replayed at the

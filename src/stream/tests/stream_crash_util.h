@@ -1,0 +1,44 @@
+// Shared by the StreamStore crash test and its child: the store settings and the content of each batch, a function
+// of (stream, tag, count) alone, so the checker needs nothing from the killed writer but its "ack" lines.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "protocol/record/batch_builder.h"
+#include "stream/stream_store.h"
+
+namespace floe::stream::testing {
+
+inline StreamStoreConfig crash_config(const std::string& root) {
+  StreamStoreConfig c;
+  c.wal_dir = root + "/wal";
+  c.upload_bytes = 256 << 10;  // upload often, so that kills land in every phase of put -> commit -> trim
+  c.upload_interval = std::chrono::milliseconds(10);
+  c.log_cache_bytes = 256 << 10;
+  c.max_uncommitted_bytes = 4 << 20;
+  c.max_append_bytes = 4 << 10;
+  c.wal_segment_bytes = 8 << 10;  // tiny segments: what is uncommitted spans several, so trims must pick right
+  return c;
+}
+
+inline std::string crash_value(uint64_t stream, int64_t tag, int i) {
+  return "s" + std::to_string(stream) + "-t" + std::to_string(tag) + "-r" + std::to_string(i);
+}
+
+inline Bytes crash_batch(uint64_t stream, int64_t tag, int count) {
+  record::BatchBuilder b;
+  std::vector<std::string> values;
+  for (int i = 0; i < count; ++i) values.push_back(crash_value(stream, tag, i));
+  for (const auto& v : values) {
+    record::NewRecord r;
+    r.value = ByteSpan(reinterpret_cast<const uint8_t*>(v.data()), v.size());
+    r.timestamp = tag & 0xffffff;
+    (void)b.add(r);
+  }
+  Bytes out;
+  (void)b.build(out);
+  return out;
+}
+
+}  // namespace floe::stream::testing
