@@ -5,6 +5,7 @@
 #include <cassert>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -18,6 +19,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
+  Result() requires std::is_default_constructible_v<T> : v_(T{}) {}  // (asio's co_spawn needs one)
   Result(T value) : v_(std::move(value)) {}     // NOLINT: implicit, like std::expected
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
