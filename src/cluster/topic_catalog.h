@@ -1,0 +1,77 @@
+// The topics of the cluster, kept in the metadata store and mirrored in memory.
+//
+// Key <root>topics/<name>, value (big-endian):
+//   +------------+---------------+-----------------+-----------+------------------------------------------+
+//   | version u8 | topic id (16) | partitions i32  | count u32 | count x (key: i16 len + bytes,           |
+//   |    (1)     |  (a UUID v4)  |                 |           |          value: i16 len + bytes)         |
+//   +------------+---------------+-----------------+-----------+------------------------------------------+
+// Only config overrides are stored; defaults come from topic_config.h. Partition p of a topic is the stream
+// stream_id_of(topic id, p): a deleted and re-created topic gets a new id, so it never sees the old data.
+//
+// This embedded-mode catalog is loaded once and updated by its own writes (one broker). Cluster mode feeds the same
+// in-memory view from a watch (DESIGN §5).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "base/result.h"
+#include "protocol/wire.h"
+
+namespace floe::meta {
+class MetaStore;
+}
+
+namespace floe::cluster {
+
+enum class CatalogErrc { ok = 0, topic_exists = 1, unknown_topic = 2, invalid_config = 3, invalid_partitions = 4,
+                         store_error = 5 };
+const std::error_category& catalog_category();
+inline std::error_code make_error_code(CatalogErrc e) { return {static_cast<int>(e), catalog_category()}; }
+
+struct TopicInfo {
+  std::string name;
+  proto::Uuid id{};
+  int32_t partitions = 0;
+  std::map<std::string, std::string> configs;  // overrides
+};
+
+uint64_t stream_id_of(const proto::Uuid& topic_id, int32_t partition);
+
+class TopicCatalog {
+ public:
+  static asio::awaitable<Result<std::unique_ptr<TopicCatalog>>> load(meta::MetaStore& meta, std::string root);
+
+  std::optional<TopicInfo> find(const std::string& name) const;
+  std::optional<TopicInfo> find(const proto::Uuid& id) const;
+  std::vector<TopicInfo> list() const;
+
+  // Creates a topic (configs validated; errors name the key). topic_exists when the name is taken.
+  asio::awaitable<Result<TopicInfo>> create(const std::string& name, int32_t partitions,
+                                            std::map<std::string, std::string> configs);
+  asio::awaitable<Status> remove(const std::string& name);
+  // Grows the topic to `total` partitions (never shrinks).
+  asio::awaitable<Status> set_partitions(const std::string& name, int32_t total);
+  // Replaces the config overrides.
+  asio::awaitable<Status> set_configs(const std::string& name, std::map<std::string, std::string> configs);
+
+ private:
+  TopicCatalog(meta::MetaStore& meta, std::string root) : meta_(meta), root_(std::move(root)) {}
+  asio::awaitable<Status> write(const TopicInfo& topic, bool create);
+
+  meta::MetaStore& meta_;
+  std::string root_;
+  mutable std::mutex mu_;
+  std::map<std::string, TopicInfo> topics_;
+};
+
+}  // namespace floe::cluster
+
+template <>
+struct std::is_error_code_enum<floe::cluster::CatalogErrc> : std::true_type {};
