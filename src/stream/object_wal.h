@@ -1,0 +1,270 @@
+// The object WAL (DESIGN §4 "object WAL", §5, §6): durable appends with no local disk. The broker's buffer becomes
+// one segment object every `flush_interval` (wal.flush.ms) or at `batch_bytes` (wal.batch.bytes), written with
+// put_if_absent under
+//
+//   <object_prefix>wal/<broker-id>/<broker-epoch>/<seq>        seq: 1, 2, ... zero-padded to 20 digits
+//
+// Object k is write-once with fixed bytes. Its last block is a WAL header block (stream id kWalHeaderStream) that
+// says what the object is (data or seal marker), for which broker, epoch and seq, and carries the writer token (a
+// random id per WAL instance, or the sealer's id in a marker):
+//
+//   +------------------+---------+-----------+----------+---------+----------------+--------------------+
+//   | magic "FLOEWAL1" | kind u8 | broker u64| epoch u64| seq u64 | token_len u16  | token (token_len B)|
+//   +------------------+---------+-----------+----------+---------+----------------+--------------------+
+//   big-endian; kind 1 = data (the writer's object), 2 = seal marker. The header block's index entry has
+//   first_offset = last_offset = seq. It is never part of the committed ranges.
+//
+// A data object's other blocks are the appended batches, one block per run of contiguous offsets of one stream,
+// sorted by (stream, offset) as segment_object.h requires. A seal marker has the header block only.
+//
+// Metadata (etcd semantics, DESIGN §5), under `meta_root`:
+//   <root>wal/<broker>/<epoch>/cursor    the highest committed seq (20 digits); absent: none yet
+//   <root>wal/<broker>/<epoch>/sealing   present once "sealing E" is recorded (value: who, for people)
+//   <root>wal/<broker>/<epoch>/seal      the seal seq (20 digits) once recorded: the marker's seq; the epoch's
+//                                        committed objects are exactly seqs 1 .. seal-1
+//   <root>objects/<object key>           ObjectRanges of a committed object (object_ranges.h; same key space as
+//                                        StreamStore's uploads, so one loader sees both)
+// Object k is committed in ONE txn: compares "sealing absent" and "cursor == k-1" (absent for k = 1); puts its
+// objects/ key and cursor = k. Commits run in seq order, after the PUT.
+//
+// Pipeline: at most `inflight` PUTs in flight; a PUT that fails or times out is retried with the identical bytes; a
+// "not created" answer is resolved by reading the key back: our token -> our earlier attempt won; a seal marker ->
+// the epoch is sealed. Acks (the append callbacks) are released strictly in seq order, once the object and every
+// earlier one are in the store. If object k cannot be written within `put_timeout` (the back-pressure bound), every
+// unacked append fails with WalErrc::ambiguous (a late PUT may still land and be recovered), the WAL records
+// "sealing E" for its own epoch and stops for good: it never skips or rewrites a seq and never runs the rest of the
+// seal (seal.h) on its own epoch. The owner registers again with a new epoch. A commit txn refused by its compares
+// (the epoch is being sealed) stops the WAL the same way.
+//
+// Threads: append() is thread-safe and never blocks (the buffer is bounded by max_buffered_bytes: beyond it the
+// append is refused with WalErrc::too_large). Everything else runs on a strand of the executor given to open();
+// append callbacks run on that strand (async_append posts to the handler's executor).
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "base/result.h"
+#include "stream/object_ranges.h"
+#include "stream/segment_object.h"
+
+namespace floe::objstore {
+class ObjectStore;
+}
+namespace floe::meta {
+class MetaStore;
+}
+
+namespace floe::stream {
+
+// Errors of the object WAL and the seal (category "floe.stream.objwal").
+enum class WalErrc {
+  ok = 0,
+  ambiguous = 1,     // outcome unknown: the data may or may not be recovered (Kafka: REQUEST_TIMED_OUT, retriable)
+  not_written,       // the WAL stopped before this data reached the log; it is not there (retriable)
+  too_large,         // an append over max_entry_bytes, or back-pressure (buffer full)
+  invalid_argument,  // empty batches, bad offsets, offsets overlapping the buffered ones, reserved stream id
+  closed,            // append after close(), or after the WAL stopped
+  unsafe_store,      // the object store does not enforce put_if_absent: the object WAL refuses it
+  epoch_in_use,      // the epoch already has WAL objects or metadata (an epoch is written by one WAL, once)
+  store_error,       // the object or metadata store failed past the retry bound (the sealer can be run again)
+  deposed,           // a sealer's guard key changed: another controller took over; nothing more was changed
+  corrupt,           // an object at a WAL key is not a WAL object of this epoch and seq
+  seal_conflict,     // a different seal seq is already recorded (must never happen; reported, never overwritten)
+};
+const std::error_category& wal_category();
+inline std::error_code make_error_code(WalErrc e) { return {static_cast<int>(e), wal_category()}; }
+
+inline constexpr uint64_t kWalHeaderStream = UINT64_MAX;  // stream id of the WAL header block (reserved)
+
+// Key names of one broker epoch (see the layout above).
+struct WalKeys {
+  std::string meta_root = "/floe/";
+  std::string object_prefix;
+  uint64_t broker_id = 0;
+  uint64_t epoch = 0;
+
+  static std::string seq_name(uint64_t seq);  // 20 digits
+  std::string object_dir() const;             // <object_prefix>wal/<broker>/<epoch>/
+  std::string object_key(uint64_t seq) const;
+  std::string meta_dir() const;  // <root>wal/<broker>/<epoch>/
+  std::string cursor_key() const;
+  std::string sealing_key() const;
+  std::string seal_key() const;
+  std::string commit_key(std::string_view object_key) const;  // <root>objects/<object key>
+  std::string commit_prefix() const;                           // commit_key(object_dir())
+};
+
+struct WalObjectHeader {
+  enum class Kind : uint8_t { data = 1, seal = 2 };
+  Kind kind = Kind::data;
+  uint64_t broker_id = 0;
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  std::string token;
+};
+
+// Parses a whole WAL object (every CRC checked) and returns its header; WalErrc::corrupt if it is not one.
+Result<WalObjectHeader> parse_wal_object(ByteSpan object, std::string_view name);
+// The bytes of a seal marker.
+Bytes build_seal_marker(uint64_t broker_id, uint64_t epoch, uint64_t seq, std::string_view token);
+// The committed ranges of a data object: its index without the header block.
+Result<ObjectRanges> wal_object_ranges(ByteSpan object, std::string key);
+
+struct ObjectWalOptions {
+  std::string meta_root = "/floe/";             // metadata key prefix, ends with '/'
+  std::string object_prefix;                    // object keys: <object_prefix>wal/<broker>/<epoch>/<seq>
+  uint64_t broker_id = 0;
+  uint64_t epoch = 0;                           // the broker epoch (the registration's revision)
+  std::chrono::milliseconds flush_interval{50};  // wal.flush.ms
+  size_t batch_bytes = 4u << 20;                // wal.batch.bytes: an object is cut at this size
+  size_t inflight = 4;                          // wal.inflight: PUTs in flight at most
+  size_t max_uncommitted_objects = 64;          // acked, waiting for their commit txn; the flusher waits beyond
+  size_t max_entry_bytes = 16u << 20;           // one append
+  size_t max_buffered_bytes = 64u << 20;        // appended and not yet acked; beyond, append -> too_large
+  std::chrono::milliseconds put_timeout{10000};     // back-pressure bound: object k written within this, or stop
+  std::chrono::milliseconds attempt_timeout{3000};  // one PUT / read-back attempt
+  std::chrono::milliseconds commit_timeout{10000};  // one commit txn, retries included
+  std::chrono::milliseconds retry_backoff{20};      // first retry delay; doubles up to 1 s, jittered
+  bool check_conditional_put = true;  // run objstore::enforces_conditional_put at open (tests of it only: off)
+};
+
+// One append: whole record batches of one stream covering [first_offset, last_offset].
+struct WalAppend {
+  uint64_t stream_id = 0;
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;
+  int64_t max_timestamp = 0;
+  Bytes batches;
+};
+
+struct ObjectWalStats {
+  uint64_t objects = 0;        // objects cut from the buffer
+  uint64_t put_attempts = 0;
+  uint64_t put_retries = 0;
+  uint64_t readbacks = 0;      // "not created" answers resolved by reading the key back
+  uint64_t readback_ours = 0;  // ... that found our own earlier attempt
+  uint64_t acked_seq = 0;      // highest seq whose appends were acked
+  uint64_t committed_seq = 0;  // the commit cursor as this WAL last wrote it
+  bool stopped = false;        // failed for good (see failure())
+};
+
+class ObjectWal {
+ public:
+  using Callback = std::function<void(std::error_code, uint64_t seq)>;
+
+  // Checks that the store enforces put_if_absent (else WalErrc::unsafe_store) and that the epoch is unused (no
+  // cursor, no "sealing", no object under its prefix: else WalErrc::epoch_in_use), then starts the flusher and the
+  // committer on a strand of `executor`. The stores must outlive the WAL.
+  static asio::awaitable<Result<std::unique_ptr<ObjectWal>>> open(asio::any_io_executor executor,
+                                                                  ObjectWalOptions options,
+                                                                  objstore::ObjectStore& objects,
+                                                                  meta::MetaStore& meta);
+  ~ObjectWal();  // close() must have completed
+
+  // Buffers the append; `done(ec, seq)` runs once, on the WAL strand, when the object holding it (seq) and every
+  // earlier object are in the store, or with the error. Never blocks. Returns false when refused at once (then
+  // `done` has run already, on this thread).
+  bool append(WalAppend entry, Callback done);
+
+  template <typename Token>
+  auto async_append(WalAppend entry, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code, uint64_t)>(
+        [this](auto handler, WalAppend e) {
+          auto ex = asio::get_associated_executor(handler);
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          append(std::move(e), [ex, shared](std::error_code ec, uint64_t seq) {
+            asio::post(ex, [shared, ec, seq]() mutable { (*shared)(ec, seq); });
+          });
+        },
+        token, std::move(entry));
+  }
+
+  // Stops accepting appends, writes and commits what is buffered, and waits for the PUTs and commits (bounded by
+  // put_timeout and commit_timeout). Idempotent; must complete before the WAL is destroyed.
+  asio::awaitable<void> close();
+
+  // The error that stopped the WAL for good (empty while running or after a clean close).
+  std::error_code failure() const;
+  ObjectWalStats stats() const;
+  // The PUT durations (first attempt to success) of the most recent objects, at most 8192, in microseconds.
+  std::vector<int64_t> put_micros() const;
+  const WalKeys& keys() const { return keys_; }
+  const std::string& token() const { return token_; }
+
+ private:
+  struct Pending {
+    WalAppend entry;
+    Callback done;
+  };
+  struct Obj;
+
+  ObjectWal(asio::any_io_executor executor, ObjectWalOptions options, objstore::ObjectStore& objects,
+            meta::MetaStore& meta);
+  asio::awaitable<Status> check_epoch_unused();
+  asio::awaitable<void> flusher();
+  asio::awaitable<void> put_task(std::shared_ptr<Obj> obj);
+  asio::awaitable<void> committer();
+  asio::awaitable<void> record_own_sealing();
+  std::shared_ptr<Obj> cut_object();  // strand; takes records from the buffer
+  void advance();                     // strand: acks in order, stops on a failed object
+  void stop(std::error_code why, uint64_t fenced_from);  // strand
+  void poke();                                            // any thread: wakes the flusher
+  void maybe_finished();                                  // strand
+
+  asio::strand<asio::any_io_executor> strand_;
+  ObjectWalOptions options_;
+  WalKeys keys_;
+  std::string token_;
+  objstore::ObjectStore& objects_;
+  meta::MetaStore& meta_;
+
+  // Guarded by mu_ (append runs on any thread).
+  mutable std::mutex mu_;
+  std::vector<Pending> buffer_;
+  size_t buffer_bytes_ = 0;
+  size_t unacked_bytes_ = 0;  // buffer + cut objects not yet acked
+  std::map<uint64_t, int64_t> buffer_last_;  // per stream, the last offset buffered since the last cut
+  bool accepting_ = true;
+  bool poke_posted_ = false;
+  std::error_code failure_;
+  ObjectWalStats stats_;
+  std::deque<int64_t> put_micros_;
+
+  // Strand only.
+  asio::steady_timer flush_wake_;
+  asio::steady_timer commit_wake_;
+  asio::steady_timer finished_;
+  bool wake_pending_ = false;
+  bool closing_ = false;
+  bool stopped_ = false;
+  bool flusher_done_ = false;
+  bool committer_done_ = false;
+  bool finished_flag_ = false;
+  bool sealing_recorded_ = false;       // record_own_sealing started
+  bool sealing_recorded_done_ = false;  // ... and finished
+  size_t puts_in_flight_ = 0;
+  uint64_t next_seq_ = 1;
+  std::deque<std::shared_ptr<Obj>> objs_;  // cut and not yet committed, in seq order
+};
+
+}  // namespace floe::stream
+
+template <>
+struct std::is_error_code_enum<floe::stream::WalErrc> : std::true_type {};
