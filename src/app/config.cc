@@ -103,6 +103,27 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.shutdown_drain_ms);
        },
        [](const ServeConfig& c) { return std::to_string(c.shutdown_drain_ms); }},
+      {"auto.create.topics.enable", "create a topic when a client asks for its metadata (true or false)",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         if (v != "true" && v != "false") return "expected true or false, got '" + v + "'";
+         c.auto_create_topics = v == "true";
+         return {};
+       },
+       [](const ServeConfig& c) { return std::string(c.auto_create_topics ? "true" : "false"); }},
+      {"num.partitions", "partitions of auto-created topics (and of CreateTopics asking for -1)",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 1, 100000, c.num_partitions); },
+       [](const ServeConfig& c) { return std::to_string(c.num_partitions); }},
+      {"upload.bytes", "file WAL: upload to object storage once this much data is not yet committed",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int64_t>(v, 4096, INT64_C(1) << 32, c.upload_bytes); },
+       [](const ServeConfig& c) { return std::to_string(c.upload_bytes); }},
+      {"upload.ms", "file WAL: upload at least this often while data is not yet committed",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int64_t>(v, 1, 3600000, c.upload_ms); },
+       [](const ServeConfig& c) { return std::to_string(c.upload_ms); }},
+      {"log.cache.bytes", "committed data kept in memory for reads at the tail",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.log_cache_bytes);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.log_cache_bytes); }},
       {"http", "admin HTTP address host:port (/metrics, /healthz, /readyz); port 0 picks a free one",
        [](ServeConfig& c, const std::string& v) -> std::string {
          auto hp = parse_host_port(v);

@@ -30,6 +30,11 @@ struct ServeConfig {
   unsigned io_threads = 1;
   int64_t shutdown_drain_ms = 30000;
   HostPort http{"127.0.0.1", 9644};  // admin HTTP endpoint (/metrics, /healthz, /readyz); port 0: ephemeral
+  bool auto_create_topics = true;     // auto.create.topics.enable
+  int32_t num_partitions = 1;         // partitions of auto-created topics and of CreateTopics with -1
+  int64_t upload_bytes = 8 << 20;     // upload.bytes: uncommitted data that triggers an upload to objects
+  int64_t upload_ms = 250;            // upload.ms: upload at least this often while data is uncommitted
+  int64_t log_cache_bytes = 128 << 20;  // log.cache.bytes: committed data kept in memory for tail reads
 };
 
 struct ConfigResult {

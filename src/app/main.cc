@@ -10,10 +10,13 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/use_future.hpp>
 
 #include "admin/admin_server.h"
 #include "app/config.h"
 #include "app/data_dir.h"
+#include "app/embedded_storage.h"
+#include "kafka/services.h"
 #include "base/log.h"
 #include "kafka/dispatcher.h"
 #include "metrics/metrics.h"
@@ -34,10 +37,13 @@ std::string host_port_text(const std::string& host, uint16_t port) {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-// The drain order on SIGTERM: readiness is already "draining"; once the Kafka listener has drained, the admin
-// endpoint stops (so /readyz and /metrics answer during the drain) and the io_context runs out of work.
-asio::awaitable<void> stop_http_after_kafka(floe::net::Server& kafka, floe::admin::AdminServer& http) {
+// The drain order on SIGTERM: readiness is already "draining"; once the Kafka listener has drained, the partition
+// logs close (uploading what is durable), then the admin endpoint stops (so /readyz and /metrics answer during the
+// drain) and the io_context runs out of work.
+asio::awaitable<void> stop_after_kafka(floe::net::Server& kafka, floe::app::EmbeddedStorage& storage,
+                                       floe::admin::AdminServer& http) {
   co_await kafka.wait_stopped();
+  co_await storage.close();
   http.stop();
 }
 
@@ -53,6 +59,12 @@ void add_net_collector(floe::metrics::Registry& registry, const floe::net::Serve
     e.family("floe_net_requests_total", "Request frames read, by listener", Type::counter);
     e.sample({{"listener", "kafka"}}, static_cast<double>(s.total_requests));
   });
+}
+
+// For start-up failures after the storage opened: close it before returning (the io threads are not running).
+void close_storage(asio::io_context& io, floe::app::EmbeddedStorage& storage) {
+  auto fut = asio::co_spawn(io, storage.close(), asio::use_future);
+  while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
 }
 
 int serve(const std::vector<std::string>& args) {
@@ -90,11 +102,21 @@ int serve(const std::vector<std::string>& args) {
   metrics::Registry registry;        // outlives everything that records into it
   admin::ReadinessState readiness;  // starting -> ready (io runs) -> draining (SIGTERM)
   asio::io_context io;
+  std::unique_ptr<app::EmbeddedStorage> storage = app::open_embedded_storage(io, cfg, error);
+  if (!storage) {
+    std::cerr << "floe serve: " << error << "\n";
+    return 1;
+  }
+  kafka::AppendWaiters appends;
+  kafka::Services services{*storage->catalog, *storage->streams, appends,
+                           kafka::BrokerSettings{cfg.auto_create_topics, cfg.num_partitions, storage->leader_epoch}};
   kafka::Dispatcher dispatcher(identity, &registry);
+  dispatcher.set_services(&services);
   net::Server server(io, net_cfg, dispatcher);
   if (auto ec = server.start()) {
     std::cerr << "floe serve: listen: cannot listen on " << cfg.listen.host << ":" << cfg.listen.port << ": "
               << ec.message() << "\n";
+    close_storage(io, *storage);
     return 1;
   }
   // With `listen` port 0 the advertised port is known only now; nothing is served before io runs.
@@ -109,6 +131,7 @@ int serve(const std::vector<std::string>& args) {
   if (auto ec = http.start()) {
     std::cerr << "floe serve: http: cannot listen on " << host_port_text(cfg.http.host, cfg.http.port) << ": "
               << ec.message() << "\n";
+    close_storage(io, *storage);
     return 1;
   }
   log::info("admin", "http listening on ", host_port_text(cfg.http.host, http.port()));
@@ -122,7 +145,7 @@ int serve(const std::vector<std::string>& args) {
     readiness.set_draining();  // first: /readyz answers 503 before the listener drains
     log::info(kLog, "readiness: not ready (draining)");
     server.stop();
-    asio::co_spawn(io, stop_http_after_kafka(server, http), asio::detached);
+    asio::co_spawn(io, stop_after_kafka(server, *storage, http), asio::detached);
   });
   // Ready once the io threads run (both listeners are bound by now).
   asio::post(io, [&readiness] {

@@ -4,14 +4,25 @@
 
 #include "kafka/api_handler.h"
 #include "kafka/api_versions.h"
+#include "kafka/fetch.h"
+#include "kafka/list_offsets.h"
 #include "kafka/metadata.h"
+#include "kafka/produce.h"
+#include "kafka/topics_admin.h"
 
 namespace floe::kafka {
 namespace {
 
 constexpr std::array kHandlers = {
+    ApiHandler{0, 3, 12, &handle_produce},
+    ApiHandler{1, 4, 17, &typed_handler<proto::FetchRequest, proto::FetchResponse, &handle_fetch>},
+    ApiHandler{2, 0, 9, &typed_handler<proto::ListOffsetsRequest, proto::ListOffsetsResponse, &handle_list_offsets>},
     ApiHandler{3, 0, 12, &typed_handler<proto::MetadataRequest, proto::MetadataResponse, &handle_metadata>},
     ApiHandler{18, 0, 4, &typed_handler<proto::ApiVersionsRequest, proto::ApiVersionsResponse, &handle_api_versions>},
+    ApiHandler{19, 0, 7,
+               &typed_handler<proto::CreateTopicsRequest, proto::CreateTopicsResponse, &handle_create_topics>},
+    ApiHandler{20, 0, 6,
+               &typed_handler<proto::DeleteTopicsRequest, proto::DeleteTopicsResponse, &handle_delete_topics>},
 };
 
 static_assert(std::is_sorted(kHandlers.begin(), kHandlers.end(),

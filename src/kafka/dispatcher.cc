@@ -166,7 +166,7 @@ asio::awaitable<net::Reply> Dispatcher::handle(net::ConnectionContext& conn, std
     co_return close_reply();
   }
 
-  RequestContext ctx{frame, conn, identity_};
+  RequestContext ctx{frame, conn, identity_, services_};
   HandlerOutcome out;
   bool failed = false;
   {

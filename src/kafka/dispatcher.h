@@ -28,6 +28,8 @@ class Registry;
 
 namespace floe::kafka {
 
+struct Services;
+
 class Dispatcher final : public net::RequestHandler {
  public:
   // `registry` (optional) must outlive the dispatcher.
@@ -37,6 +39,9 @@ class Dispatcher final : public net::RequestHandler {
   asio::awaitable<net::Reply> handle(net::ConnectionContext& conn, std::vector<uint8_t> frame) override;
 
   const BrokerIdentity& identity() const { return identity_; }
+  // The broker's topics and logs (services.h); before serving starts only. Without them only the APIs that need
+  // none answer (unit tests).
+  void set_services(Services* services) { services_ = services; }
   // Before serving starts only (the port may be known only once the listener is bound).
   void set_advertised_address(std::string host, int32_t port) {
     identity_.advertised_host = std::move(host);
@@ -46,6 +51,7 @@ class Dispatcher final : public net::RequestHandler {
  private:
   class Metrics;
   BrokerIdentity identity_;
+  Services* services_ = nullptr;
   std::unique_ptr<Metrics> metrics_;
 };
 

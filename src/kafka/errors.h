@@ -25,6 +25,7 @@ enum class Errc : int16_t {
   illegal_generation = 22,
   unknown_member_id = 25,
   topic_authorization_failed = 29,
+  group_authorization_failed = 30,
   unsupported_version = 35,
   topic_already_exists = 36,
   invalid_partitions = 37,
@@ -32,6 +33,11 @@ enum class Errc : int16_t {
   invalid_request = 42,
   unsupported_for_message_format = 43,
   invalid_config = 40,
+  not_controller = 41,
+  kafka_storage_error = 56,
+  transactional_id_authorization_failed = 53,
+  policy_violation = 44,
+  invalid_record = 87,
   unknown_topic_id = 100,
 };
 

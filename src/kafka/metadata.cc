@@ -2,7 +2,10 @@
 
 #include <cstdint>
 
+#include "base/log.h"
+#include "cluster/topic_catalog.h"
 #include "kafka/errors.h"
+#include "kafka/services.h"
 
 namespace floe::kafka {
 
@@ -15,6 +18,28 @@ bool valid_topic_name(const std::string& name) {
   }
   return true;
 }
+
+namespace {
+
+// One topic as Kafka shows it: every partition led by this broker; replicas = ISR = [this broker] (one shared log).
+void describe_topic(const Services& services, const BrokerIdentity& self, const cluster::TopicInfo& topic,
+                    proto::MetadataResponse& resp) {
+  auto& t = resp.topics.emplace_back();
+  t.name = topic.name;
+  t.topic_id = topic.id;
+  t.is_internal = !topic.name.empty() && topic.name.front() == '_' && topic.name.rfind("__", 0) == 0;
+  t.partitions.reserve(static_cast<size_t>(topic.partitions));
+  for (int32_t p = 0; p < topic.partitions; ++p) {
+    auto& part = t.partitions.emplace_back();
+    part.partition_index = p;
+    part.leader_id = self.node_id;
+    part.leader_epoch = services.settings.leader_epoch;
+    part.replica_nodes = {self.node_id};
+    part.isr_nodes = {self.node_id};
+  }
+}
+
+}  // namespace
 
 asio::awaitable<proto::MetadataResponse> handle_metadata(RequestContext& ctx, proto::MetadataRequest& req) {
   const BrokerIdentity& self = ctx.broker;
@@ -29,19 +54,42 @@ asio::awaitable<proto::MetadataResponse> handle_metadata(RequestContext& ctx, pr
 
   // v0: an empty list means every topic; v1+: null means every topic and an empty list none.
   const bool all_topics = !req.topics || (ctx.version() == 0 && req.topics->empty());
-  if (!all_topics) {
-    for (const auto& wanted : *req.topics) {
-      auto& t = resp.topics.emplace_back();
-      t.topic_id = wanted.topic_id;
-      if (!wanted.name) {  // v10+: asked by id only
-        t.name = std::nullopt;
-        t.error_code = code(Errc::unknown_topic_id);
-        continue;
-      }
-      t.name = wanted.name;
-      t.error_code = valid_topic_name(*wanted.name) ? code(Errc::unknown_topic_or_partition)
-                                                    : code(Errc::invalid_topic_exception);
+  Services* services = ctx.services;
+  if (all_topics) {
+    if (services) {
+      for (const cluster::TopicInfo& topic : services->catalog.list()) describe_topic(*services, self, topic, resp);
     }
+    co_return resp;
+  }
+  // Kafka creates topics on Metadata requests when the broker allows it and the client asks (v4+; always before).
+  const bool may_create = services && services->settings.auto_create_topics &&
+                          (ctx.version() < 4 || req.allow_auto_topic_creation);
+  for (const auto& wanted : *req.topics) {
+    std::optional<cluster::TopicInfo> topic;
+    if (services) topic = wanted.name ? services->catalog.find(*wanted.name) : services->catalog.find(wanted.topic_id);
+    if (!topic && wanted.name && may_create && valid_topic_name(*wanted.name)) {
+      auto created = co_await services->catalog.create(*wanted.name, services->settings.num_partitions, {});
+      if (created) {
+        log::info("kafka", "auto-created topic ", *wanted.name, " with ", created->partitions, " partition(s)");
+        topic = *created;
+      } else {
+        topic = services->catalog.find(*wanted.name);  // created concurrently by another request
+      }
+    }
+    if (topic) {
+      describe_topic(*services, self, *topic, resp);
+      continue;
+    }
+    auto& t = resp.topics.emplace_back();
+    t.topic_id = wanted.topic_id;
+    if (!wanted.name) {  // v10+: asked by id only
+      t.name = std::nullopt;
+      t.error_code = code(Errc::unknown_topic_id);
+      continue;
+    }
+    t.name = wanted.name;
+    t.error_code = valid_topic_name(*wanted.name) ? code(Errc::unknown_topic_or_partition)
+                                                  : code(Errc::invalid_topic_exception);
   }
   co_return resp;
 }

@@ -6,8 +6,9 @@
 namespace floe::kafka {
 
 // Metadata v0-12: this broker, the cluster id, the controller (this broker in embedded mode) and the requested
-// topics. Topics arrive with the topic catalog (CreateTopics, auto-creation); until then every named topic is
-// reported unknown, so clients fail fast instead of waiting for a leader.
+// topics from the catalog, every partition led by this broker with replicas = ISR = [this broker]. Named topics
+// that do not exist are created when auto.create.topics.enable is on and the client allows it (v4+), else
+// reported unknown (as every topic is without services, in dispatcher unit tests).
 asio::awaitable<proto::MetadataResponse> handle_metadata(RequestContext& ctx, proto::MetadataRequest& req);
 
 // Kafka's legal topic names: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".

@@ -521,7 +521,7 @@ Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(asio::any_io_executor
   if (config.dir.empty()) return Errc::invalid_argument;
   auto core = std::make_shared<Core>(executor, std::move(config));
   if (auto ec = core->recover()) return ec;
-  log::info("meta", "embedded store open at ", core->config.dir, ": revision ", core->state.revision(), ", ",
+  log::debug("meta", "embedded store open at ", core->config.dir, ": revision ", core->state.revision(), ", ",
             core->state.keys().size(), " keys, ", core->state.leases().size(), " leases, journal index ",
             core->last_index);
   auto loop = [core]() -> asio::awaitable<void> { co_await Core::expiry_loop(core); };

@@ -15,6 +15,7 @@
 #include "meta/meta_store.h"
 #include "objstore/object_store.h"
 #include "protocol/record/batch_view.h"
+#include "protocol/record/record_set.h"
 #include "protocol/wire.h"
 #include "stream/errc.h"
 
@@ -302,6 +303,74 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
     out.batches.insert(out.batches.end(), batch.bytes().begin(), batch.bytes().end());
   }
   co_return out;
+}
+
+asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp(uint64_t stream_id,
+                                                                                            int64_t timestamp) {
+  const bool want_max = timestamp == kMaxTimestamp;
+  // The candidate: a committed block or a cache entry whose max timestamp qualifies (first one; for the maximum,
+  // the first one holding it). Timestamps may be out of order, so every range is looked at.
+  std::shared_ptr<const Bytes> cached;
+  BlockInfo block;
+  std::string object_key;
+  int64_t start = 0;
+  int64_t best = -1;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end()) co_return std::optional<TimestampHit>();
+    const Stream& s = it->second;
+    start = s.start;
+    auto consider = [&](int64_t max_ts, int64_t last) {
+      if (last < s.start) return false;
+      if (want_max ? max_ts > best : (max_ts >= timestamp && best < 0)) {
+        best = want_max ? max_ts : 1;
+        return true;
+      }
+      return false;
+    };
+    for (const auto& [b, key] : s.blocks) {
+      if (consider(b.max_timestamp, b.last_offset)) {
+        block = b;
+        object_key = key;
+        cached.reset();
+      }
+    }
+    for (const Entry& e : s.entries) {
+      if (!e.durable || e.first < s.committed) continue;  // committed entries are in the blocks above
+      if (consider(e.max_timestamp, e.last)) {
+        cached = e.data;
+        object_key.clear();
+      }
+    }
+  }
+  if (best < 0) co_return std::optional<TimestampHit>();
+  std::string fetched;
+  ByteSpan bytes;
+  if (cached) {
+    bytes = ByteSpan(*cached);
+  } else {
+    auto got = co_await objects_.get(object_key, objstore::ByteRange{block.position, block.size},
+                                     objstore::Clock::now() + config_.object_timeout);
+    if (!got) co_return err(Errc::io_error, "stream: GET " + object_key + ": " + got.error.message());
+    fetched = std::move(got.value);
+    bytes = ByteSpan(reinterpret_cast<const uint8_t*>(fetched.data()), fetched.size());
+    if (Status st = verify_block(block, bytes, object_key); !st) co_return st.error();
+  }
+  const int64_t target = want_max ? best : timestamp;
+  record::BatchSplitter split(bytes);
+  for (record::BatchView batch; split.next(batch);) {
+    if (batch.header().max_timestamp < target) continue;
+    auto set = record::RecordSet::open(batch);
+    if (!set) continue;
+    auto reader = set->reader();
+    for (record::RecordView r; reader.next(r);) {
+      int64_t offset = r.offset(batch.header());
+      int64_t ts = r.timestamp(batch.header());
+      if (offset >= start && (want_max ? ts == target : ts >= target)) co_return TimestampHit{offset, ts};
+    }
+  }
+  co_return std::optional<TimestampHit>();
 }
 
 asio::awaitable<Status> StreamStore::trim(uint64_t stream_id, int64_t new_start) {

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,15 @@ class StreamStore {
   // Whole batches from the one holding `offset` on, at most max_bytes (but at least one batch), never past the
   // durable end. Empty at or past the durable end. Errors: out_of_range below the log start.
   asio::awaitable<Result<ReadResult>> read(uint64_t stream_id, int64_t offset, size_t max_bytes);
+
+  struct TimestampHit {
+    int64_t offset = -1;
+    int64_t timestamp = -1;
+  };
+  // ListOffsets by time: the first record at or after `timestamp` (or, with kMaxTimestamp, the first record with the
+  // largest timestamp), from the log start on. nullopt when there is none.
+  static constexpr int64_t kMaxTimestamp = -3;
+  asio::awaitable<Result<std::optional<TimestampHit>>> find_timestamp(uint64_t stream_id, int64_t timestamp);
 
   // Moves the log start offset forward (never back), committed to metadata before it returns.
   asio::awaitable<Status> trim(uint64_t stream_id, int64_t new_start);

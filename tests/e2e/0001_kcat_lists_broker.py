@@ -11,6 +11,7 @@ KCAT = shutil.which("kcat")
 
 @unittest.skipIf(KCAT is None, "kcat is not installed")
 class KcatListsBroker(h.BrokerTestCase):
+    broker_args = ("--auto-create-topics-enable", "false")  # unknown topics stay unknown
     broker_node_id = 7
 
     def kcat(self, *args):

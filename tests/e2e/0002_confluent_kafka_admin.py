@@ -13,6 +13,7 @@ except ImportError:  # pragma: no cover - only when the module is genuinely abse
 
 @unittest.skipIf(AdminClient is None, "confluent_kafka is not installed for this python")
 class ConfluentKafkaAdmin(h.BrokerTestCase):
+    broker_args = ("--auto-create-topics-enable", "false")  # unknown topics stay unknown
     broker_node_id = 3
 
     def admin(self):

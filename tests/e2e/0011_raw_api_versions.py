@@ -3,7 +3,7 @@
 
 import floe_harness as h
 
-EXPECTED = {h.API_API_VERSIONS: (0, 4), h.API_METADATA: (0, 12)}
+EXPECTED = {0: (3, 12), 1: (4, 17), 2: (0, 9), 3: (0, 12), 18: (0, 4), 19: (0, 7), 20: (0, 6)}
 
 
 class RawApiVersions(h.BrokerTestCase):

@@ -8,7 +8,7 @@ import floe_harness as h
 
 class RawMetadataVersions(h.BrokerTestCase):
     broker_node_id = 9
-    broker_args = ("--zone", "az-1")
+    broker_args = ("--zone", "az-1", "--auto-create-topics-enable", "false")  # named topics stay unknown
 
     @classmethod
     def setUpClass(cls):

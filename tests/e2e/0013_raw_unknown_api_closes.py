@@ -39,7 +39,7 @@ class RawUnknownApi(h.BrokerTestCase):
 
     def test_unimplemented_api(self):
         # Produce v9 is a real Kafka API that this broker does not implement yet.
-        self.assert_closes(h.encode_request(h.API_PRODUCE, 9, 5, b"\x00" * 16), "unsupported Produce v9")
+        self.assert_closes(h.encode_request(h.API_PRODUCE, 2, 5, b"\x00" * 16), "unsupported Produce v2")
 
     def test_unsupported_metadata_version(self):
         self.assert_closes(h.encode_request(h.API_METADATA, 13, 5, h.metadata_body(12)), "unsupported Metadata v13")

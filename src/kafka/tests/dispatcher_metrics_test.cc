@@ -80,13 +80,13 @@ TEST_F(DispatcherMetricsTest, CountsEveryRequestByApiVersionAndOutcome) {
   response_bytes += run(frame_of(md, 3, 1)).body.size();
   const std::size_t handled_bytes = request_bytes_;
 
-  // Failures: ApiVersions newer than ours (an error answer), Metadata v13 (closed), Produce (known, not
+  // Failures: ApiVersions newer than ours (an error answer), Metadata v13 (closed), DescribeAcls (known, not
   // implemented: closed), a malformed Metadata body, an unknown key, a truncated header.
   auto newer = run(header_only(18, 99));
   EXPECT_EQ(newer.action, net::Reply::Action::send);
   response_bytes += newer.body.size();
   EXPECT_EQ(run(frame_of(md, 3, 13)).action, net::Reply::Action::close);
-  EXPECT_EQ(run(header_only(0, 9)).action, net::Reply::Action::close);
+  EXPECT_EQ(run(header_only(29, 1)).action, net::Reply::Action::close);
   proto::Bytes bad = header_only(3, 12);
   bad.push_back(0xFF);
   EXPECT_EQ(run(bad).action, net::Reply::Action::close);
@@ -99,11 +99,11 @@ TEST_F(DispatcherMetricsTest, CountsEveryRequestByApiVersionAndOutcome) {
   EXPECT_EQ(requests("Metadata", "12"), 3u);  // 2 good + 1 malformed
   EXPECT_EQ(requests("Metadata", "1"), 1u);
   EXPECT_EQ(requests("Metadata", "13"), 1u);
-  EXPECT_EQ(requests("Produce", "9"), 1u);
+  EXPECT_EQ(requests("DescribeAcls", "1"), 1u);
 
   EXPECT_EQ(errors("ApiVersions", "UNSUPPORTED_VERSION"), 1u);
   EXPECT_EQ(errors("Metadata", "closed_unsupported_version"), 1u);
-  EXPECT_EQ(errors("Produce", "closed_unsupported_version"), 1u);
+  EXPECT_EQ(errors("DescribeAcls", "closed_unsupported_version"), 1u);
   EXPECT_EQ(errors("Metadata", "closed_malformed_request"), 1u);
   EXPECT_EQ(errors("unknown", "closed_unknown_api"), 1u);
   EXPECT_EQ(errors("unknown", "closed_malformed_header"), 1u);
@@ -111,7 +111,7 @@ TEST_F(DispatcherMetricsTest, CountsEveryRequestByApiVersionAndOutcome) {
   // Bytes: everything whose header parsed into a known API.
   const uint64_t in = bytes("floe_kafka_request_bytes_total", "ApiVersions") +
                       bytes("floe_kafka_request_bytes_total", "Metadata") +
-                      bytes("floe_kafka_request_bytes_total", "Produce");
+                      bytes("floe_kafka_request_bytes_total", "DescribeAcls");
   EXPECT_EQ(in, request_bytes_ - header_only(999, 0).size() - 2);
   EXPECT_GE(in, handled_bytes);
   const uint64_t out = bytes("floe_kafka_response_bytes_total", "ApiVersions") +

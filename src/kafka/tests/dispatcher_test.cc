@@ -9,6 +9,7 @@
 #include "kafka/errors.h"
 #include "protocol/msg/api_versions.h"
 #include "protocol/msg/metadata.h"
+#include "protocol/msg/describe_acls.h"
 #include "protocol/msg/produce.h"
 #include "protocol/request.h"
 
@@ -71,13 +72,13 @@ TEST_F(DispatcherTest, ApiVersionsEveryVersionListsImplementedApis) {
     req.client_software_version = "1.0";
     auto resp = decode_response<proto::ApiVersionsResponse>(run(frame_of(req, 18, v)), 18, v);
     EXPECT_EQ(resp.error_code, 0) << "v" << v;
-    bool has_metadata = false, has_produce = false;
+    bool has_metadata = false, has_describe_acls = false;
     for (const auto& k : resp.api_keys) {
       has_metadata = has_metadata || (k.api_key == 3 && k.min_version == 0 && k.max_version == 12);
-      has_produce = has_produce || k.api_key == 0;
+      has_describe_acls = has_describe_acls || k.api_key == 29;
     }
     EXPECT_TRUE(has_metadata);
-    EXPECT_FALSE(has_produce) << "advertises only what is implemented";
+    EXPECT_FALSE(has_describe_acls) << "advertises only what is implemented";
   }
 }
 
@@ -132,7 +133,9 @@ TEST_F(DispatcherTest, MetadataAllTopicsIsEmptyList) {
 
 TEST_F(DispatcherTest, UnimplementedApiClosesTheConnection) {
   proto::ProduceRequest req;
-  EXPECT_EQ(run(frame_of(req, 0, 9)).action, net::Reply::Action::close);
+  EXPECT_EQ(run(frame_of(req, 0, 2)).action, net::Reply::Action::close) << "Produce v2: message format v1 only";
+  proto::DescribeAclsRequest acls;
+  EXPECT_EQ(run(frame_of(acls, 29, 1)).action, net::Reply::Action::close) << "ACLs are not implemented";
 }
 
 TEST_F(DispatcherTest, UnknownApiKeyCloses) {

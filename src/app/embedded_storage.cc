@@ -1,0 +1,97 @@
+#include "app/embedded_storage.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/use_future.hpp>
+
+#include "cluster/topic_catalog.h"
+#include "meta/embedded_store.h"
+#include "objstore/file_store.h"
+#include "stream/stream_store.h"
+
+namespace floe::app {
+namespace {
+
+constexpr const char* kMetaRoot = "/floe/";
+
+// The partition leader epoch of this start: a counter per node in the metadata store, bumped at every start so
+// that clients holding an older epoch get FENCED_LEADER_EPOCH and refresh (DESIGN §6: restarts included).
+asio::awaitable<Result<int32_t>> bump_leader_epoch(meta::MetaStore& meta, int32_t node_id) {
+  const std::string key = std::string(kMetaRoot) + "brokers/" + std::to_string(node_id) + "/starts";
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto cur = co_await meta.get(key);
+    if (!cur) co_return Error{cur.error(), "meta: cannot read " + key + ": " + cur.error().message()};
+    int64_t starts = *cur ? std::stoll((*cur)->value) : 0;
+    meta::TxnRequest txn;
+    txn.compares.push_back(
+        meta::Compare::mod_revision(key, meta::Compare::Result::equal, *cur ? (*cur)->mod_revision : 0));
+    meta::PutRequest put;
+    put.key = key;
+    put.value = std::to_string(starts + 1);
+    txn.success.push_back(put);
+    auto r = co_await meta.txn(txn);
+    if (!r) co_return Error{r.error(), "meta: cannot update " + key + ": " + r.error().message()};
+    if (r->succeeded) co_return static_cast<int32_t>(std::min<int64_t>(starts + 1, INT32_MAX));
+  }
+  co_return Error{std::make_error_code(std::errc::resource_unavailable_try_again), "meta: " + key + " keeps changing"};
+}
+
+asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, EmbeddedStorage& s) {
+  auto catalog = co_await cluster::TopicCatalog::load(*s.meta, kMetaRoot);
+  if (!catalog) co_return catalog.error();
+  s.catalog = std::move(*catalog);
+  auto epoch = co_await bump_leader_epoch(*s.meta, cfg.node_id);
+  if (!epoch) co_return epoch.error();
+  s.leader_epoch = *epoch;
+  stream::StreamStoreConfig sc;
+  sc.wal_dir = cfg.data_dir + "/wal";
+  sc.meta_root = kMetaRoot;
+  sc.epoch = static_cast<uint64_t>(*epoch);
+  sc.upload_bytes = static_cast<size_t>(cfg.upload_bytes);
+  sc.upload_interval = std::chrono::milliseconds(cfg.upload_ms);
+  sc.log_cache_bytes = static_cast<size_t>(cfg.log_cache_bytes);
+  auto streams = co_await stream::StreamStore::open(io.get_executor(), sc, *s.objects, *s.meta);
+  if (!streams) co_return streams.error();
+  s.streams = std::move(*streams);
+  co_return ok_status();
+}
+
+}  // namespace
+
+EmbeddedStorage::EmbeddedStorage() = default;
+EmbeddedStorage::~EmbeddedStorage() = default;
+EmbeddedStorage::EmbeddedStorage(EmbeddedStorage&&) noexcept = default;
+EmbeddedStorage& EmbeddedStorage::operator=(EmbeddedStorage&&) noexcept = default;
+
+asio::awaitable<void> EmbeddedStorage::close() {
+  if (streams) co_await streams->close();
+  if (meta) meta->shutdown();
+}
+
+std::unique_ptr<EmbeddedStorage> open_embedded_storage(asio::io_context& io, const ServeConfig& cfg,
+                                                       std::string& error) {
+  auto s = std::make_unique<EmbeddedStorage>();
+  auto meta = meta::EmbeddedStore::open(io.get_executor(), meta::EmbeddedConfig{.dir = cfg.data_dir + "/meta"});
+  if (!meta) {
+    error = "data.dir: cannot open the metadata store in " + cfg.data_dir + "/meta: " + meta.error().message();
+    return nullptr;
+  }
+  s->meta = std::move(*meta);
+  auto objects = objstore::FileStore::open(cfg.data_dir + "/objects");
+  if (!objects.ok()) {
+    error = "data.dir: cannot open the object store in " + cfg.data_dir + "/objects: " + objects.error.message();
+    return nullptr;
+  }
+  s->objects = std::move(objects.value);
+  auto fut = asio::co_spawn(io, open_all(io, cfg, *s), asio::use_future);
+  while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
+  io.restart();
+  Status st = fut.get();
+  if (!st) {
+    error = "data.dir: " + st.error().message;
+    s->meta->shutdown();
+    return nullptr;
+  }
+  return s;
+}
+
+}  // namespace floe::app

@@ -1,0 +1,119 @@
+#include "kafka/fetch.h"
+
+#include <chrono>
+
+#include "cluster/topic_catalog.h"
+#include "kafka/errors.h"
+#include "kafka/services.h"
+#include "stream/errc.h"
+#include "stream/stream_store.h"
+
+namespace floe::kafka {
+namespace {
+
+constexpr int16_t kFetchSessionIdNotFound = 70;
+constexpr int16_t kFencedLeaderEpoch = 74;
+constexpr int16_t kUnknownLeaderEpoch = 75;
+constexpr int32_t kMaxWaitCapMs = 30000;  // a client's max_wait_ms beyond this is cut (bounds held requests)
+
+// One pass over every requested partition. Returns the bytes of records gathered.
+asio::awaitable<size_t> gather(RequestContext& ctx, proto::FetchRequest& req, proto::FetchResponse& resp,
+                               bool& any_error) {
+  Services& services = *ctx.services;
+  const bool by_id = ctx.version() >= 13;
+  size_t total = 0;
+  const auto max_bytes = static_cast<size_t>(std::max(req.max_bytes, 0));
+  resp.responses.clear();
+  for (const auto& ft : req.topics) {
+    auto& topic_resp = resp.responses.emplace_back();
+    topic_resp.topic = ft.topic;
+    topic_resp.topic_id = ft.topic_id;
+    std::optional<cluster::TopicInfo> topic =
+        by_id ? services.catalog.find(ft.topic_id) : services.catalog.find(ft.topic);
+    for (const auto& fp : ft.partitions) {
+      auto& p = topic_resp.partitions.emplace_back();
+      p.partition_index = fp.partition;
+      p.records = proto::RecordsView::of({});  // empty, not null: clients read a size of -1 as a protocol error
+      p.high_watermark = -1;
+      p.last_stable_offset = -1;
+      p.log_start_offset = -1;
+      if (!topic) {
+        p.error_code = by_id ? code(Errc::unknown_topic_id) : code(Errc::unknown_topic_or_partition);
+        any_error = true;
+        continue;
+      }
+      if (fp.partition < 0 || fp.partition >= topic->partitions) {
+        p.error_code = code(Errc::unknown_topic_or_partition);
+        any_error = true;
+        continue;
+      }
+      const int32_t epoch = services.settings.leader_epoch;
+      if (fp.current_leader_epoch >= 0 && fp.current_leader_epoch != epoch) {
+        p.error_code = fp.current_leader_epoch < epoch ? kFencedLeaderEpoch : kUnknownLeaderEpoch;
+        any_error = true;
+        continue;
+      }
+      const uint64_t stream = cluster::stream_id_of(topic->id, fp.partition);
+      stream::StreamEnds ends = services.store.ends(stream);
+      p.high_watermark = ends.durable;
+      p.last_stable_offset = ends.durable;
+      p.log_start_offset = ends.start;
+      if (fp.fetch_offset < ends.start || fp.fetch_offset > ends.durable) {
+        p.error_code = code(Errc::offset_out_of_range);
+        any_error = true;
+        continue;
+      }
+      if (fp.fetch_offset == ends.durable) continue;
+      if (total > 0 && total >= max_bytes) continue;  // the response is full; at least one batch went in already
+      size_t limit =
+          std::min(static_cast<size_t>(std::max(fp.partition_max_bytes, 1)), total > 0 ? max_bytes - total : max_bytes);
+      auto r = co_await services.store.read(stream, fp.fetch_offset, limit);
+      if (!r) {
+        p.error_code = r.error().code == stream::Errc::out_of_range ? code(Errc::offset_out_of_range)
+                                                                    : code(Errc::kafka_storage_error);
+        any_error = true;
+        continue;
+      }
+      p.high_watermark = r->high_watermark;
+      p.last_stable_offset = r->high_watermark;
+      p.log_start_offset = r->log_start;
+      if (!r->batches.empty()) {
+        auto bytes = std::make_shared<proto::Bytes>(std::move(r->batches));
+        total += bytes->size();
+        p.records = proto::RecordsView::of(proto::ByteSpan(*bytes), bytes);
+      }
+    }
+  }
+  co_return total;
+}
+
+}  // namespace
+
+asio::awaitable<proto::FetchResponse> handle_fetch(RequestContext& ctx, proto::FetchRequest& req) {
+  proto::FetchResponse resp;
+  resp.session_id = 0;
+  if (!ctx.services) {
+    resp.error_code = code(Errc::unknown_server_error);
+    co_return resp;
+  }
+  if (req.session_id != 0) {
+    resp.error_code = kFetchSessionIdNotFound;
+    co_return resp;
+  }
+  Services& services = *ctx.services;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::clamp(req.max_wait_ms, 0, kMaxWaitCapMs));
+  for (;;) {
+    const uint64_t epoch = services.appends.epoch();
+    bool any_error = false;
+    size_t bytes = co_await gather(ctx, req, resp, any_error);
+    if (any_error || bytes >= static_cast<size_t>(std::max(req.min_bytes, 0)) ||
+        std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
+    co_await services.appends.wait_until(deadline, epoch);
+  }
+  co_return resp;
+}
+
+}  // namespace floe::kafka

@@ -1,0 +1,155 @@
+#include "kafka/produce.h"
+
+#include <chrono>
+
+#include "base/log.h"
+#include "cluster/topic_catalog.h"
+#include "cluster/topic_config.h"
+#include "kafka/errors.h"
+#include "kafka/run_all.h"
+#include "kafka/services.h"
+#include "protocol/msg/produce.h"
+#include "protocol/record/batch_view.h"
+#include "protocol/record/record_set.h"
+#include "stream/errc.h"
+#include "stream/stream_store.h"
+
+namespace floe::kafka {
+namespace {
+
+using PartitionResponse = proto::ProduceResponse::PartitionProduceResponse;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Kafka's answer for a failed append: retriable where the client should retry.
+int16_t append_error(std::error_code ec) {
+  if (ec == stream::Errc::too_large) return code(Errc::request_timed_out);    // back-pressure: uploads are behind
+  if (ec == stream::Errc::closed) return code(Errc::not_leader_or_follower);  // shutting down: go elsewhere
+  if (ec == stream::Errc::invalid_argument) return code(Errc::corrupt_message);
+  return code(Errc::kafka_storage_error);
+}
+
+// Validates and copies one partition's records; on success `out` holds batches ready to append.
+int16_t prepare(const proto::RecordsView& records, const cluster::TopicInfo& topic, proto::Bytes& out,
+                int64_t& log_append_time, std::string& message) {
+  if (records.null || records.data.empty()) {
+    message = "no records";
+    return code(Errc::corrupt_message);
+  }
+  const int64_t max_batch = cluster::topic_config_int(topic.configs, "max.message.bytes");
+  const bool append_time = cluster::topic_config_value(topic.configs, "message.timestamp.type") == "LogAppendTime";
+  record::BatchSplitter split(records.data);
+  for (record::BatchView batch; split.next(batch);) {
+    if (static_cast<int64_t>(batch.bytes().size()) > max_batch) {
+      message = "batch of " + std::to_string(batch.bytes().size()) + " bytes is over max.message.bytes " +
+                std::to_string(max_batch);
+      return code(Errc::message_too_large);
+    }
+    if (batch.header().is_control()) {
+      message = "control batches are written by the broker only";
+      return code(Errc::invalid_record);
+    }
+    record::ValidateOptions opts;
+    opts.max_decompressed = static_cast<size_t>(std::max<int64_t>(max_batch, 1) * 64);
+    if (record::RecordError e = record::validate_batch(batch, opts); e != record::RecordError::ok) {
+      message = record::describe(e);
+      return record::kafka_error_code(e);
+    }
+  }
+  if (split.error() != record::RecordError::ok) {
+    message = record::describe(split.error());
+    return record::kafka_error_code(split.error());
+  }
+  out.assign(records.data.begin(), records.data.end());
+  log_append_time = -1;
+  if (append_time) {
+    log_append_time = now_ms();
+    record::BatchSplitter again{proto::ByteSpan(out)};
+    std::span<uint8_t> all(out.data(), out.size());
+    for (record::BatchView batch; again.next(batch);) {
+      auto at = static_cast<size_t>(batch.bytes().data() - out.data());
+      (void)record::set_max_timestamp(all.subspan(at, batch.bytes().size()), record::TimestampType::log_append_time,
+                                      log_append_time);
+    }
+  }
+  return 0;
+}
+
+// `topic` by value: the coroutine starts later (run_all), after the caller's copy is gone.
+asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo topic,
+                                        const proto::ProduceRequest::PartitionProduceData& data,
+                                        PartitionResponse& resp) {
+  resp.index = data.index;
+  if (data.index < 0 || data.index >= topic.partitions) {
+    resp.error_code = code(Errc::unknown_topic_or_partition);
+    co_return;
+  }
+  proto::Bytes batches;
+  int64_t append_time = -1;
+  std::string message;
+  if (int16_t err = prepare(data.records, topic, batches, append_time, message); err != 0) {
+    resp.error_code = err;
+    resp.error_message = topic.name + "-" + std::to_string(data.index) + ": " + message;
+    resp.base_offset = -1;
+    co_return;
+  }
+  const uint64_t stream = cluster::stream_id_of(topic.id, data.index);
+  auto r = co_await services.store.append(stream, std::move(batches), services.settings.leader_epoch);
+  if (!r) {
+    resp.error_code = append_error(r.error().code);
+    resp.error_message = r.error().message;
+    resp.base_offset = -1;
+    log::warn("kafka", "produce to ", topic.name, "-", data.index, ": ", r.error().message);
+    co_return;
+  }
+  services.appends.notify();
+  resp.base_offset = *r;
+  resp.log_append_time_ms = append_time;
+  resp.log_start_offset = services.store.ends(stream).start;
+}
+
+}  // namespace
+
+asio::awaitable<HandlerOutcome> handle_produce(RequestContext& ctx) {
+  proto::ProduceRequest req;
+  proto::Reader r(ctx.frame.body);
+  if (!req.decode(r, ctx.version()) || !r.at_end()) co_return HandlerOutcome::malformed();
+  proto::ProduceResponse resp;
+  const bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
+  Services* services = ctx.services;
+
+  std::vector<asio::awaitable<void>> appends;
+  resp.responses.reserve(req.topic_data.size());
+  for (const auto& topic_data : req.topic_data) {
+    auto& topic_resp = resp.responses.emplace_back();
+    topic_resp.name = topic_data.name;
+    topic_resp.partition_responses.resize(topic_data.partition_data.size());
+    std::optional<cluster::TopicInfo> topic = services ? services->catalog.find(topic_data.name) : std::nullopt;
+    for (size_t i = 0; i < topic_data.partition_data.size(); ++i) {
+      auto& p = topic_resp.partition_responses[i];
+      p.index = topic_data.partition_data[i].index;
+      p.base_offset = -1;
+      if (!acks_ok) {
+        p.error_code = code(Errc::invalid_required_acks);
+      } else if (req.transactional_id) {
+        p.error_code = code(Errc::transactional_id_authorization_failed);  // transactions are not built yet
+      } else if (!topic) {
+        p.error_code = code(Errc::unknown_topic_or_partition);
+      } else {
+        appends.push_back(produce_partition(*services, *topic, topic_data.partition_data[i], p));
+      }
+    }
+  }
+  co_await run_all(std::move(appends));
+  if (req.acks == 0) co_return HandlerOutcome{HandlerOutcome::Kind::no_response, {}};
+  HandlerOutcome out;
+  proto::Writer w(out.frame);
+  proto::write_response_header(w, *ctx.frame.api, ctx.version(), ctx.correlation_id());
+  resp.encode(w, ctx.version());
+  co_return out;
+}
+
+}  // namespace floe::kafka

@@ -1,0 +1,32 @@
+// What the data and admin handlers use beyond the request: the topic catalog, the partition logs, the fetch
+// long-poll waiters and the broker's settings. Owned by the app; null in dispatcher unit tests, where only the
+// APIs that need none of it (ApiVersions, Metadata of the broker itself) answer.
+#pragma once
+
+#include <cstdint>
+
+#include "kafka/append_waiters.h"
+
+namespace floe::cluster {
+class TopicCatalog;
+}
+namespace floe::stream {
+class StreamStore;
+}
+
+namespace floe::kafka {
+
+struct BrokerSettings {
+  bool auto_create_topics = true;  // auto.create.topics.enable
+  int32_t num_partitions = 1;      // num.partitions, for auto-created topics and CreateTopics with -1
+  int32_t leader_epoch = 0;        // the epoch of every partition this broker leads (bumped at each start)
+};
+
+struct Services {
+  cluster::TopicCatalog& catalog;
+  stream::StreamStore& store;
+  AppendWaiters& appends;
+  BrokerSettings settings;
+};
+
+}  // namespace floe::kafka
