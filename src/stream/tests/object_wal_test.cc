@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -184,6 +185,19 @@ class CrashingMeta final : public meta::MetaStore {
   std::atomic<int> budget_;
   std::string die_on_key_;
   std::atomic<bool> dead_{false};
+};
+
+// Runs `f` once: at run() or at the end of the scope.
+class ScopeExit {
+ public:
+  explicit ScopeExit(std::function<void()> f) : f_(std::move(f)) {}
+  ~ScopeExit() { run(); }
+  void run() {
+    if (f_) std::exchange(f_, nullptr)();
+  }
+
+ private:
+  std::function<void()> f_;
 };
 
 // What a producer saw: per offset, acked or failed (with the error).
@@ -811,6 +825,12 @@ TEST_F(ObjectWalTest, SealRaceWithZombieWriter100Rounds) {
         std::this_thread::sleep_for(std::chrono::microseconds(100 + rng() % 300));
       }
     });
+    // On any exit (an ASSERT included): stop the producer, close the zombie.
+    ScopeExit cleanup([&] {
+      stop = true;
+      if (producer.joinable()) producer.join();
+      close_wal(zt, *zombie);
+    });
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 15000));
     const bool two = round % 3 == 0;
     IoThread st2;
@@ -830,9 +850,7 @@ TEST_F(ObjectWalTest, SealRaceWithZombieWriter100Rounds) {
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 8000));
     for (int i = 0; i < 400 && !zombie->failure(); ++i) std::this_thread::sleep_for(5ms);
     EXPECT_TRUE(zombie->failure()) << "the zombie never noticed the seal";
-    stop = true;
-    producer.join();
-    close_wal(zt, *zombie);
+    cleanup.run();
     ASSERT_TRUE(out.wait_answered(static_cast<size_t>(appended.load()), 10s));
     if (two) {
       ASSERT_EQ(second.wait_for(30s), std::future_status::ready);
