@@ -52,6 +52,7 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
   auto streams = co_await stream::StreamStore::open(io.get_executor(), sc, *s.objects, *s.meta);
   if (!streams) co_return streams.error();
   s.streams = std::move(*streams);
+  if (Status st = co_await s.producer_states.rebuild_all(*s.catalog, *s.streams); !st) co_return st;
   co_return ok_status();
 }
 
@@ -59,8 +60,6 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
 
 EmbeddedStorage::EmbeddedStorage() = default;
 EmbeddedStorage::~EmbeddedStorage() = default;
-EmbeddedStorage::EmbeddedStorage(EmbeddedStorage&&) noexcept = default;
-EmbeddedStorage& EmbeddedStorage::operator=(EmbeddedStorage&&) noexcept = default;
 
 asio::awaitable<void> EmbeddedStorage::close() {
   if (streams) co_await streams->close();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "app/config.h"
+#include "kafka/producer_states.h"
 
 namespace floe::meta {
 class MetaStore;
@@ -29,12 +30,11 @@ struct EmbeddedStorage {
   std::unique_ptr<objstore::ObjectStore> objects;
   std::unique_ptr<cluster::TopicCatalog> catalog;
   std::unique_ptr<stream::StreamStore> streams;
+  kafka::ProducerStates producer_states;  // rebuilt from the logs at open
   int32_t leader_epoch = 0;  // one more than at the previous start of this node
 
   EmbeddedStorage();
   ~EmbeddedStorage();
-  EmbeddedStorage(EmbeddedStorage&&) noexcept;
-  EmbeddedStorage& operator=(EmbeddedStorage&&) noexcept;
 
   // Closes the partition logs (uploading what is durable) and stops the metadata store.
   asio::awaitable<void> close();

@@ -17,6 +17,7 @@
 #include "app/data_dir.h"
 #include "app/embedded_storage.h"
 #include "kafka/services.h"
+#include "producer/producer_id_allocator.h"
 #include "base/log.h"
 #include "kafka/dispatcher.h"
 #include "metrics/metrics.h"
@@ -108,7 +109,8 @@ int serve(const std::vector<std::string>& args) {
     return 1;
   }
   kafka::AppendWaiters appends;
-  kafka::Services services{*storage->catalog, *storage->streams, appends,
+  producer::ProducerIdAllocator producer_ids(*storage->meta);
+  kafka::Services services{*storage->catalog, *storage->streams, appends, producer_ids, storage->producer_states,
                            kafka::BrokerSettings{cfg.auto_create_topics, cfg.num_partitions, storage->leader_epoch}};
   kafka::Dispatcher dispatcher(identity, &registry);
   dispatcher.set_services(&services);

@@ -5,6 +5,7 @@
 #include "kafka/api_handler.h"
 #include "kafka/api_versions.h"
 #include "kafka/fetch.h"
+#include "kafka/init_producer_id.h"
 #include "kafka/list_offsets.h"
 #include "kafka/metadata.h"
 #include "kafka/produce.h"
@@ -23,6 +24,8 @@ constexpr std::array kHandlers = {
                &typed_handler<proto::CreateTopicsRequest, proto::CreateTopicsResponse, &handle_create_topics>},
     ApiHandler{20, 0, 6,
                &typed_handler<proto::DeleteTopicsRequest, proto::DeleteTopicsResponse, &handle_delete_topics>},
+    ApiHandler{22, 0, 5,
+               &typed_handler<proto::InitProducerIdRequest, proto::InitProducerIdResponse, &handle_init_producer_id>},
 };
 
 static_assert(std::is_sorted(kHandlers.begin(), kHandlers.end(),

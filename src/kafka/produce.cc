@@ -8,6 +8,7 @@
 #include "kafka/errors.h"
 #include "kafka/run_all.h"
 #include "kafka/services.h"
+#include "producer/producer_state.h"
 #include "protocol/msg/produce.h"
 #include "protocol/record/batch_view.h"
 #include "protocol/record/record_set.h"
@@ -97,18 +98,73 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
     co_return;
   }
   const uint64_t stream = cluster::stream_id_of(topic.id, data.index);
-  auto r = co_await services.store.append(stream, std::move(batches), services.settings.leader_epoch);
-  if (!r) {
-    resp.error_code = append_error(r.error().code);
-    resp.error_message = r.error().message;
+  auto first = record::BatchView::parse(proto::ByteSpan(batches));
+  const producer::BatchMeta meta = producer::BatchMeta::from_header(first->header());
+  if (meta.idempotent() && first->bytes().size() != batches.size()) {
+    resp.error_code = code(Errc::invalid_record);
+    resp.error_message = "an idempotent producer must send one batch per partition";
     resp.base_offset = -1;
-    log::warn("kafka", "produce to ", topic.name, "-", data.index, ": ", r.error().message);
     co_return;
   }
-  services.appends.notify();
-  resp.base_offset = *r;
-  resp.log_append_time_ms = append_time;
-  resp.log_start_offset = services.store.ends(stream).start;
+  producer::ProducerStateTable& table = services.producer_states.table(stream);
+  // A retry whose in-flight original failed may be asked again; bounded.
+  for (int round = 0; round < 3; ++round) {
+    producer::Decision decision;
+    // Runs under the stream's offset lock: the sequence reservation happens in offset order.
+    auto admit = [&]() -> std::error_code {
+      decision = table.check_and_reserve(meta);
+      return decision.kind == producer::Decision::Kind::append ? std::error_code()
+                                                               : std::make_error_code(std::errc::operation_canceled);
+    };
+    // An idempotent batch may need a second round (its in-flight original failed): keep the bytes.
+    proto::Bytes attempt = meta.idempotent() ? batches : std::move(batches);
+    auto r = co_await services.store.append(stream, std::move(attempt), services.settings.leader_epoch, admit);
+    switch (decision.kind) {
+      case producer::Decision::Kind::append:
+        if (!r) {
+          // A WAL failure may still leave the batch on disk (it reappears after a restart): ambiguous.
+          decision.reservation.fail(r.error().code == stream::Errc::io_error);
+          resp.error_code = append_error(r.error().code);
+          resp.error_message = r.error().message;
+          resp.base_offset = -1;
+          log::warn("kafka", "produce to ", topic.name, "-", data.index, ": ", r.error().message);
+          co_return;
+        }
+        decision.reservation.complete(*r);
+        services.appends.notify();
+        resp.base_offset = *r;
+        resp.log_append_time_ms = append_time;
+        resp.log_start_offset = services.store.ends(stream).start;
+        co_return;
+      case producer::Decision::Kind::duplicate:
+        resp.base_offset = decision.duplicate.base_offset;
+        resp.log_start_offset = services.store.ends(stream).start;
+        co_return;
+      case producer::Decision::Kind::wait: {
+        producer::WaitOutcome w = co_await decision.wait.result();
+        if (w.error == producer::Errc::original_failed) continue;
+        if (w.error != producer::Errc::ok) {
+          resp.error_code = producer::kafka_error_code(w.error);
+          resp.base_offset = -1;
+          co_return;
+        }
+        resp.base_offset = w.offsets.base_offset;
+        resp.log_start_offset = services.store.ends(stream).start;
+        co_return;
+      }
+      case producer::Decision::Kind::error:
+        if (!r && r.error().code != std::errc::operation_canceled) {  // refused before the idempotence check
+          resp.error_code = append_error(r.error().code);
+          resp.error_message = r.error().message;
+        } else {
+          resp.error_code = producer::kafka_error_code(decision.error);
+        }
+        resp.base_offset = -1;
+        co_return;
+    }
+  }
+  resp.error_code = code(Errc::request_timed_out);  // the original kept failing: retriable
+  resp.base_offset = -1;
 }
 
 }  // namespace

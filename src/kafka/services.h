@@ -6,12 +6,16 @@
 #include <cstdint>
 
 #include "kafka/append_waiters.h"
+#include "kafka/producer_states.h"
 
 namespace floe::cluster {
 class TopicCatalog;
 }
 namespace floe::stream {
 class StreamStore;
+}
+namespace floe::producer {
+class ProducerIdAllocator;
 }
 
 namespace floe::kafka {
@@ -26,6 +30,8 @@ struct Services {
   cluster::TopicCatalog& catalog;
   stream::StreamStore& store;
   AppendWaiters& appends;
+  producer::ProducerIdAllocator& producer_ids;
+  ProducerStates& producer_states;
   BrokerSettings settings;
 };
 

@@ -169,7 +169,8 @@ StreamEnds StreamStore::ends(uint64_t stream_id) const {
   return {it->second.start, it->second.committed, it->second.durable};
 }
 
-asio::awaitable<Result<int64_t>> StreamStore::append(uint64_t stream_id, Bytes batches, int32_t leader_epoch) {
+asio::awaitable<Result<int64_t>> StreamStore::append(uint64_t stream_id, Bytes batches, int32_t leader_epoch,
+                                                     Admit admit) {
   if (batches.empty() || batches.size() > config_.max_append_bytes) {
     co_return err(Errc::too_large, "stream: append of " + std::to_string(batches.size()) + " bytes");
   }
@@ -177,7 +178,7 @@ asio::awaitable<Result<int64_t>> StreamStore::append(uint64_t stream_id, Bytes b
   auto token = asio::use_awaitable;
   using Outcome = std::pair<std::error_code, int64_t>;
   // A named local, not a temporary inside the co_await expression: GCC 12 destroys such temporaries twice.
-  auto initiate = [this, stream_id, data, leader_epoch](auto handler) {
+  auto initiate = [this, stream_id, data, leader_epoch, &admit](auto handler) {
     auto done = std::make_shared<decltype(handler)>(std::move(handler));
     auto complete = [done](std::error_code ec, int64_t first) {
       auto ex = asio::get_associated_executor(*done);
@@ -187,6 +188,9 @@ asio::awaitable<Result<int64_t>> StreamStore::append(uint64_t stream_id, Bytes b
     if (closing_) return complete(make_error_code(Errc::closed), 0);
     if (uncommitted_bytes_ + data->size() > config_.max_uncommitted_bytes) {
       return complete(make_error_code(Errc::too_large), 0);  // back-pressure: uploads are behind
+    }
+    if (admit) {
+      if (std::error_code refused = admit()) return complete(refused, 0);
     }
     Stream& s = streams_[stream_id];
     Entry entry;

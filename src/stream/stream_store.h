@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -92,7 +93,13 @@ class StreamStore {
   // stamps `leader_epoch`; completes when durable with the first batch's base offset. Errors: too_large (over
   // max_append_bytes, or back-pressure: too much uncommitted data), closed, io_error (the WAL failed; ambiguous:
   // the data may reappear after a restart).
-  asio::awaitable<Result<int64_t>> append(uint64_t stream_id, Bytes batches, int32_t leader_epoch);
+  //
+  // `admit`, when given, runs under the stream's offset-assigning lock just before offsets are assigned, so whatever
+  // it decides (e.g. an idempotence check reserving a producer sequence) happens in offset order; an error from it
+  // cancels the append, which completes with that error.
+  using Admit = std::function<std::error_code()>;
+  asio::awaitable<Result<int64_t>> append(uint64_t stream_id, Bytes batches, int32_t leader_epoch,
+                                          Admit admit = {});
 
   // Whole batches from the one holding `offset` on, at most max_bytes (but at least one batch), never past the
   // durable end. Empty at or past the durable end. Errors: out_of_range below the log start.

@@ -3,7 +3,7 @@
 
 import floe_harness as h
 
-EXPECTED = {0: (3, 12), 1: (4, 17), 2: (0, 9), 3: (0, 12), 18: (0, 4), 19: (0, 7), 20: (0, 6)}
+EXPECTED = {0: (3, 12), 1: (4, 17), 2: (0, 9), 3: (0, 12), 18: (0, 4), 19: (0, 7), 20: (0, 6), 22: (0, 5)}
 
 
 class RawApiVersions(h.BrokerTestCase):
