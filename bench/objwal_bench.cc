@@ -64,11 +64,11 @@ struct Outcome {
   double seconds = 0;
 };
 
-Outcome run_one(const Args& a, floe::objstore::ObjectStore& objects, floe::meta::MetaStore& meta, uint64_t epoch) {
+// `io` runs on its own thread for the whole program and outlives the stores (objstore's BlockingPool touches the
+// caller's io_context just after posting a completion).
+Outcome run_one(const Args& a, asio::io_context& io, floe::objstore::ObjectStore& objects, floe::meta::MetaStore& meta,
+                uint64_t epoch) {
   using namespace floe;
-  asio::io_context io{1};
-  auto work = asio::make_work_guard(io);
-  std::thread io_thread([&] { io.run(); });
   stream::ObjectWalOptions o;
   o.broker_id = 1;
   o.epoch = epoch;
@@ -80,8 +80,6 @@ Outcome run_one(const Args& a, floe::objstore::ObjectStore& objects, floe::meta:
                     .get();
   if (!opened->ok()) {
     std::fprintf(stderr, "open: %s\n", opened->error().message.c_str());
-    work.reset();
-    io_thread.join();
     return out;
   }
   auto wal = std::move(opened->value());
@@ -123,8 +121,6 @@ Outcome run_one(const Args& a, floe::objstore::ObjectStore& objects, floe::meta:
   out.objects = st.objects;
   out.retries = st.put_retries;
   out.failed = failed.load() + (sent - answered.load());
-  work.reset();
-  io_thread.join();
   return out;
 }
 
@@ -163,6 +159,9 @@ int main(int argc, char** argv) {
   asio::io_context meta_io{1};
   auto meta_work = asio::make_work_guard(meta_io);
   std::thread meta_thread([&] { meta_io.run(); });
+  asio::io_context wal_io{1};
+  auto wal_work = asio::make_work_guard(wal_io);
+  std::thread wal_thread([&] { wal_io.run(); });
   meta::EmbeddedConfig mc;
   mc.dir = (root / "meta").string();
   auto meta = meta::EmbeddedStore::open(meta_io.get_executor(), mc);
@@ -174,14 +173,18 @@ int main(int argc, char** argv) {
   std::shared_ptr<objstore::ObjectStore> file_store(std::move(files.value));
   std::printf("object WAL ack latency: %.1f s at %d appends/s of %zu B (%.2f MB/s)\n", a.seconds, a.rate, a.bytes,
               a.rate * static_cast<double>(a.bytes) / 1e6);
-  print("file://", a, run_one(a, *file_store, **meta, 1));
+  print("file://", a, run_one(a, wal_io, *file_store, **meta, 1));
   objstore::FaultStore cloud(file_store, objstore::FaultConfig::cloud_profile());
-  print("file:// + cloud profile", a, run_one(a, cloud, **meta, 2));
+  print("file:// + cloud profile", a, run_one(a, wal_io, cloud, **meta, 2));
   Args wide = a;
   wide.inflight = a.inflight * 2;
-  print("file:// + cloud profile", wide, run_one(wide, cloud, **meta, 3));
+  print("file:// + cloud profile", wide, run_one(wide, wal_io, cloud, **meta, 3));
   std::printf("target under the cloud profile: ack p99 < 500 ms\n");
   (*meta)->shutdown();
+  meta->reset();
+  file_store.reset();  // joins the file store's pool before the io contexts go
+  wal_work.reset();
+  wal_thread.join();
   meta_work.reset();
   meta_thread.join();
   fs::remove_all(root);

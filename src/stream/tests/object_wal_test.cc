@@ -349,7 +349,13 @@ class ObjectWalTest : public ::testing::Test {
   }
 
   fs::path root_;
+  // The io threads outlive the stores (declared first, destroyed last): objstore's BlockingPool touches the
+  // caller's io_context (work guard reset) just after posting a completion, so an io_context must not be destroyed
+  // while the FileStore can still complete an operation for it.
   IoThread main_;
+  IoThread w_;   // the writer's
+  IoThread z_;   // the zombie's
+  IoThread s2_;  // a second sealer's
   std::shared_ptr<objstore::ObjectStore> files_;
   std::unique_ptr<meta::MetaStore> meta_;
 };
@@ -357,7 +363,7 @@ class ObjectWalTest : public ::testing::Test {
 // Round trip: appends of 3 streams become objects whose blocks hold exactly the appended bytes, are committed
 // (cursor + one key per object) and the broker's next start (self-seal, no guard) recovers all of them.
 TEST_F(ObjectWalTest, RoundTrip) {
-  IoThread w;
+  IoThread& w = w_;
   auto wal = open_wal(w, options(100), *files_, *meta_);
   ASSERT_TRUE(wal);
   Outcomes out;
@@ -428,7 +434,7 @@ TEST_F(ObjectWalTest, AcksInSeqOrderWithSeveralPutsInFlight) {
   fc.delay(objstore::Op::put, objstore::Latency::lognormal(4ms, 40ms));
   auto faulty = std::make_shared<objstore::FaultStore>(files_, fc);
   CountingStore counting(*faulty);
-  IoThread w;
+  IoThread& w = w_;
   auto o = options(101);
   o.flush_interval = 1ms;
   o.inflight = 4;
@@ -478,7 +484,7 @@ TEST_F(ObjectWalTest, AmbiguousPutResolvedByReadBackOfWriterToken) {
   objstore::FaultConfig fc;
   fc.ambiguous(objstore::Op::put, 0.5).seed = 42;
   auto faulty = std::make_shared<objstore::FaultStore>(files_, fc);
-  IoThread w;
+  IoThread& w = w_;
   auto o = options(102);
   o.check_conditional_put = false;  // the self-test would see the injected errors
   auto wal = open_wal(w, o, *faulty, *meta_);
@@ -501,7 +507,7 @@ TEST_F(ObjectWalTest, AmbiguousPutResolvedByReadBackOfWriterToken) {
 // Rules out V_412OK (3) and V_NOPUTSEAL (13) from the writer's side: "not created" on a key that holds a seal marker
 // means sealed: the appends in it and after fail as not written, never acked, and the WAL stops.
 TEST_F(ObjectWalTest, NotCreatedOnASealMarkerStopsTheWriter) {
-  IoThread w;
+  IoThread& w = w_;
   auto wal = open_wal(w, options(103), *files_, *meta_);
   ASSERT_TRUE(wal);
   Outcomes out;
@@ -534,7 +540,7 @@ TEST_F(ObjectWalTest, NotCreatedOnASealMarkerStopsTheWriter) {
 // of the seal itself (no marker, no seal record). The controller's seal then recovers everything acked.
 TEST_F(ObjectWalTest, OutageFailsAmbiguouslyAndRecordsSealing) {
   auto faulty = std::make_shared<objstore::FaultStore>(files_, objstore::FaultConfig{});
-  IoThread w;
+  IoThread& w = w_;
   auto o = options(104);
   o.put_timeout = 300ms;
   o.attempt_timeout = 50ms;
@@ -580,7 +586,7 @@ TEST_F(ObjectWalTest, OutageFailsAmbiguouslyAndRecordsSealing) {
 // Rules out V_NOSEALCMP (9) and V_NOGUARDS (11): once "sealing E" is recorded the writer's commit txn fails (the
 // WAL stops, the cursor does not move); the seal commits the acked object instead.
 TEST_F(ObjectWalTest, WriterCommitAfterSealingRecordedFails) {
-  IoThread w;
+  IoThread& w = w_;
   auto wal = open_wal(w, options(105), *files_, *meta_);
   ASSERT_TRUE(wal);
   Outcomes out;
@@ -608,7 +614,7 @@ TEST_F(ObjectWalTest, WriterCommitAfterSealingRecordedFails) {
 // The start-up self-test: a store that lets a second If-None-Match PUT through is refused.
 TEST_F(ObjectWalTest, RefusesAStoreWithoutConditionalPut) {
   UnconditionalStore bad(*files_);
-  IoThread w;
+  IoThread& w = w_;
   auto r = run_on(w.io, ObjectWal::open(w.io.get_executor(), options(106), bad, *meta_));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, make_error_code(WalErrc::unsafe_store));
@@ -619,7 +625,7 @@ TEST_F(ObjectWalTest, RefusesAStoreWithoutConditionalPut) {
 TEST_F(ObjectWalTest, DeposedSealerChangesNothing) {
   auto g = run_on(main_.io, meta_->put(meta::PutRequest{"/floe/controller", "c1", 0, false}));
   ASSERT_TRUE(g.ok());
-  IoThread w;
+  IoThread& w = w_;
   auto wal = open_wal(w, options(107), *files_, *meta_);
   ASSERT_TRUE(wal);
   Outcomes out;
@@ -643,7 +649,7 @@ TEST_F(ObjectWalTest, DeposedSealerChangesNothing) {
 // Rules out V_GCMARK (8): the sweep of a sealed epoch deletes late arrivals above the seal and never the marker (nor
 // anything below it); a zombie's PUT at the sealed seq still fails afterwards.
 TEST_F(ObjectWalTest, SweepNeverDeletesTheSealMarker) {
-  IoThread w;
+  IoThread& w = w_;
   auto wal = open_wal(w, options(108), *files_, *meta_);
   ASSERT_TRUE(wal);
   Outcomes out;
@@ -692,7 +698,7 @@ TEST_F(ObjectWalTest, SealerDiesMidSealAndAnotherResumes) {
   for (int budget = 0; budget <= 9; ++budget) {
     SCOPED_TRACE("sealer dies after " + std::to_string(budget) + " txns");
     const uint64_t epoch = 200 + static_cast<uint64_t>(budget);
-    IoThread w;
+    IoThread& w = w_;
     std::set<int64_t> acked = write_uncommitted(this, w, *files_, *meta_, epoch, 4);
     ASSERT_FALSE(acked.empty());
     // Controller 1 holds the guard; it dies mid-seal.
@@ -736,7 +742,7 @@ TEST_F(ObjectWalTest, SealerDiesMidSealAndAnotherResumes) {
 // Rules out V_S412BLIND (5) and V_NOMARK (6): the first sealer writes its marker and dies before recording the seal;
 // the second reads the marker back at that seq, stops there, records it as the seal and never commits it as data.
 TEST_F(ObjectWalTest, TwoSealersOverlapTheSecondStopsAtTheFirstsMarker) {
-  IoThread w;
+  IoThread& w = w_;
   std::set<int64_t> acked = write_uncommitted(this, w, *files_, *meta_, 300, 3);
   CrashingMeta dies_recording(*meta_, 1000, WalKeys{"/floe/", "", 7, 300}.seal_key());  // dies recording the seal
   auto s1 = seal_options(300, "first");
@@ -807,7 +813,7 @@ TEST_F(ObjectWalTest, SealRaceWithZombieWriter100Rounds) {
   for (int round = 0; round < 100; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const uint64_t epoch = 1000 + static_cast<uint64_t>(round);
-    IoThread zt;  // the zombie's io thread
+    IoThread& zt = z_;  // the zombie's io thread
     auto o = options(epoch);
     o.flush_interval = std::chrono::milliseconds(1 + rng() % 3);
     o.inflight = 4;
@@ -833,7 +839,7 @@ TEST_F(ObjectWalTest, SealRaceWithZombieWriter100Rounds) {
     });
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 15000));
     const bool two = round % 3 == 0;
-    IoThread st2;
+    IoThread& st2 = s2_;
     std::future<Result<SealResult>> second;
     if (two) {
       auto s = seal_options(epoch, "self");  // the broker's own next start racing the controller (FAILOVER 2)
