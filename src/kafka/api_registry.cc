@@ -4,6 +4,7 @@
 
 #include "kafka/api_handler.h"
 #include "kafka/api_versions.h"
+#include "kafka/configs_admin.h"
 #include "kafka/fetch.h"
 #include "kafka/init_producer_id.h"
 #include "kafka/list_offsets.h"
@@ -24,8 +25,22 @@ constexpr std::array kHandlers = {
                &typed_handler<proto::CreateTopicsRequest, proto::CreateTopicsResponse, &handle_create_topics>},
     ApiHandler{20, 0, 6,
                &typed_handler<proto::DeleteTopicsRequest, proto::DeleteTopicsResponse, &handle_delete_topics>},
+    ApiHandler{21, 0, 2,
+               &typed_handler<proto::DeleteRecordsRequest, proto::DeleteRecordsResponse, &handle_delete_records>},
     ApiHandler{22, 0, 5,
                &typed_handler<proto::InitProducerIdRequest, proto::InitProducerIdResponse, &handle_init_producer_id>},
+    ApiHandler{32, 0, 4,
+               &typed_handler<proto::DescribeConfigsRequest, proto::DescribeConfigsResponse, &handle_describe_configs>},
+    ApiHandler{33, 0, 2,
+               &typed_handler<proto::AlterConfigsRequest, proto::AlterConfigsResponse, &handle_alter_configs>},
+    ApiHandler{37, 0, 3,
+               &typed_handler<proto::CreatePartitionsRequest, proto::CreatePartitionsResponse,
+                              &handle_create_partitions>},
+    ApiHandler{44, 0, 1,
+               &typed_handler<proto::IncrementalAlterConfigsRequest, proto::IncrementalAlterConfigsResponse,
+                              &handle_incremental_alter_configs>},
+    ApiHandler{60, 0, 1,
+               &typed_handler<proto::DescribeClusterRequest, proto::DescribeClusterResponse, &handle_describe_cluster>},
 };
 
 static_assert(std::is_sorted(kHandlers.begin(), kHandlers.end(),

@@ -1,0 +1,288 @@
+#include "kafka/configs_admin.h"
+
+#include <map>
+
+#include "base/log.h"
+#include "cluster/topic_catalog.h"
+#include "cluster/topic_config.h"
+#include "kafka/errors.h"
+#include "kafka/services.h"
+#include "stream/errc.h"
+#include "stream/stream_store.h"
+
+namespace floe::kafka {
+namespace {
+
+constexpr int8_t kResourceTopic = 2;
+constexpr int8_t kResourceBroker = 4;
+constexpr int8_t kSourceTopic = 1;    // DYNAMIC_TOPIC_CONFIG
+constexpr int8_t kSourceStatic = 4;   // STATIC_BROKER_CONFIG
+constexpr int8_t kSourceDefault = 5;  // DEFAULT_CONFIG
+constexpr int8_t kTypeString = 2, kTypeInt = 3, kTypeLong = 5, kTypeBoolean = 1;
+constexpr int8_t kOpSet = 0, kOpDelete = 1;
+
+int8_t config_type(std::string_view key) {
+  if (key == "max.message.bytes" || key == "min.insync.replicas" || key == "segment.bytes") return kTypeInt;
+  if (key == "retention.ms" || key == "retention.bytes" || key == "segment.ms") return kTypeLong;
+  return kTypeString;
+}
+
+int16_t catalog_error(std::error_code ec) {
+  if (ec == cluster::CatalogErrc::unknown_topic) return code(Errc::unknown_topic_or_partition);
+  if (ec == cluster::CatalogErrc::invalid_config) return code(Errc::invalid_config);
+  if (ec == cluster::CatalogErrc::invalid_partitions) return code(Errc::invalid_partitions);
+  return code(Errc::unknown_server_error);
+}
+
+bool wanted(const std::optional<std::vector<std::string>>& keys, std::string_view key) {
+  if (!keys) return true;
+  for (const auto& k : *keys) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+template <typename Resp>
+void refuse_broker_alter(Resp& r) {
+  r.error_code = code(Errc::invalid_request);
+  r.error_message = "broker configs are static in Floe: set them with flags, FLOE_* variables or the config file";
+}
+
+}  // namespace
+
+asio::awaitable<proto::DescribeConfigsResponse> handle_describe_configs(RequestContext& ctx,
+                                                                        proto::DescribeConfigsRequest& req) {
+  proto::DescribeConfigsResponse resp;
+  Services* services = ctx.services;
+  for (const auto& res : req.resources) {
+    auto& out = resp.results.emplace_back();
+    out.resource_type = res.resource_type;
+    out.resource_name = res.resource_name;
+    if (res.resource_type == kResourceTopic) {
+      std::optional<cluster::TopicInfo> topic = services ? services->catalog.find(res.resource_name) : std::nullopt;
+      if (!topic) {
+        out.error_code = code(Errc::unknown_topic_or_partition);
+        out.error_message = "topic " + res.resource_name + " does not exist";
+        continue;
+      }
+      for (const auto& key : cluster::topic_config_keys()) {
+        if (!wanted(res.configuration_keys, key.name)) continue;
+        auto& c = out.configs.emplace_back();
+        c.name = std::string(key.name);
+        auto it = topic->configs.find(c.name);
+        c.value = it != topic->configs.end() ? it->second : std::string(key.default_value);
+        c.is_default = it == topic->configs.end();
+        c.config_source = c.is_default ? kSourceDefault : kSourceTopic;
+        c.config_type = config_type(key.name);
+        if (req.include_documentation) c.documentation = std::string(key.doc);
+      }
+    } else if (res.resource_type == kResourceBroker) {
+      if (res.resource_name != std::to_string(ctx.broker.node_id) && !res.resource_name.empty()) {
+        out.error_code = code(Errc::invalid_request);
+        out.error_message = "this broker is " + std::to_string(ctx.broker.node_id);
+        continue;
+      }
+      std::vector<std::tuple<std::string, std::string, int8_t>> settings = {
+          {"broker.id", std::to_string(ctx.broker.node_id), kTypeInt},
+          {"broker.rack", ctx.broker.rack.value_or(""), kTypeString},
+      };
+      if (services) {
+        settings.emplace_back("auto.create.topics.enable", services->settings.auto_create_topics ? "true" : "false",
+                              kTypeBoolean);
+        settings.emplace_back("num.partitions", std::to_string(services->settings.num_partitions), kTypeInt);
+      }
+      for (const auto& [name, value, type] : settings) {
+        if (!wanted(res.configuration_keys, name)) continue;
+        auto& c = out.configs.emplace_back();
+        c.name = name;
+        c.value = value;
+        c.read_only = true;
+        c.config_source = kSourceStatic;
+        c.config_type = type;
+      }
+    } else {
+      out.error_code = code(Errc::invalid_request);
+      out.error_message = "unsupported resource type " + std::to_string(res.resource_type);
+    }
+  }
+  co_return resp;
+}
+
+asio::awaitable<proto::AlterConfigsResponse> handle_alter_configs(RequestContext& ctx,
+                                                                  proto::AlterConfigsRequest& req) {
+  proto::AlterConfigsResponse resp;
+  Services* services = ctx.services;
+  for (const auto& res : req.resources) {
+    auto& out = resp.responses.emplace_back();
+    out.resource_type = res.resource_type;
+    out.resource_name = res.resource_name;
+    if (res.resource_type == kResourceBroker) {
+      refuse_broker_alter(out);
+      continue;
+    }
+    if (res.resource_type != kResourceTopic || !services) {
+      out.error_code = code(Errc::invalid_request);
+      continue;
+    }
+    std::map<std::string, std::string> configs;
+    std::optional<std::string> bad;
+    for (const auto& c : res.configs) {
+      if (!c.value) continue;
+      if (auto e = cluster::validate_topic_config(c.name, *c.value)) bad = *e;
+      configs[c.name] = *c.value;
+    }
+    if (bad) {
+      out.error_code = code(Errc::invalid_config);
+      out.error_message = *bad;
+      continue;
+    }
+    if (!services->catalog.find(res.resource_name)) {
+      out.error_code = code(Errc::unknown_topic_or_partition);
+      continue;
+    }
+    if (req.validate_only) continue;
+    auto st = co_await services->catalog.set_configs(res.resource_name, configs);
+    if (!st) {
+      out.error_code = catalog_error(st.error().code);
+      out.error_message = st.error().message;
+    }
+  }
+  co_return resp;
+}
+
+asio::awaitable<proto::IncrementalAlterConfigsResponse> handle_incremental_alter_configs(
+    RequestContext& ctx, proto::IncrementalAlterConfigsRequest& req) {
+  proto::IncrementalAlterConfigsResponse resp;
+  Services* services = ctx.services;
+  for (const auto& res : req.resources) {
+    auto& out = resp.responses.emplace_back();
+    out.resource_type = res.resource_type;
+    out.resource_name = res.resource_name;
+    if (res.resource_type == kResourceBroker) {
+      refuse_broker_alter(out);
+      continue;
+    }
+    std::optional<cluster::TopicInfo> topic;
+    if (res.resource_type == kResourceTopic && services) topic = services->catalog.find(res.resource_name);
+    if (!topic) {
+      out.error_code =
+          res.resource_type == kResourceTopic ? code(Errc::unknown_topic_or_partition) : code(Errc::invalid_request);
+      continue;
+    }
+    std::map<std::string, std::string> configs = topic->configs;
+    std::optional<std::string> bad;
+    for (const auto& c : res.configs) {
+      if (c.config_operation == kOpSet) {
+        if (!c.value) {
+          bad = "SET of " + c.name + " needs a value";
+        } else if (auto e = cluster::validate_topic_config(c.name, *c.value)) {
+          bad = *e;
+        } else {
+          configs[c.name] = *c.value;
+        }
+      } else if (c.config_operation == kOpDelete) {
+        if (!cluster::find_topic_config(c.name)) bad = "unknown topic config " + c.name;
+        configs.erase(c.name);
+      } else {
+        bad = c.name + " is not a list config: APPEND and SUBTRACT do not apply";
+      }
+    }
+    if (bad) {
+      out.error_code = code(Errc::invalid_config);
+      out.error_message = *bad;
+      continue;
+    }
+    if (req.validate_only) continue;
+    auto st = co_await services->catalog.set_configs(res.resource_name, configs);
+    if (!st) {
+      out.error_code = catalog_error(st.error().code);
+      out.error_message = st.error().message;
+    }
+  }
+  co_return resp;
+}
+
+asio::awaitable<proto::CreatePartitionsResponse> handle_create_partitions(RequestContext& ctx,
+                                                                          proto::CreatePartitionsRequest& req) {
+  proto::CreatePartitionsResponse resp;
+  Services* services = ctx.services;
+  for (const auto& t : req.topics) {
+    auto& out = resp.results.emplace_back();
+    out.name = t.name;
+    std::optional<cluster::TopicInfo> topic = services ? services->catalog.find(t.name) : std::nullopt;
+    if (!topic) {
+      out.error_code = code(Errc::unknown_topic_or_partition);
+      continue;
+    }
+    if (t.assignments && !t.assignments->empty()) {
+      out.error_code = code(Errc::invalid_request);
+      out.error_message = "manual replica assignment is not supported: the log is shared";
+      continue;
+    }
+    if (t.count <= topic->partitions) {
+      out.error_code = code(Errc::invalid_partitions);
+      out.error_message =
+          "topic " + t.name + " has " + std::to_string(topic->partitions) + " partitions; the new count must be larger";
+      continue;
+    }
+    if (req.validate_only) continue;
+    auto st = co_await services->catalog.set_partitions(t.name, t.count);
+    if (!st) {
+      out.error_code = catalog_error(st.error().code);
+      out.error_message = st.error().message;
+      continue;
+    }
+    log::info("kafka", "topic ", t.name, " now has ", t.count, " partitions");
+  }
+  co_return resp;
+}
+
+asio::awaitable<proto::DeleteRecordsResponse> handle_delete_records(RequestContext& ctx,
+                                                                    proto::DeleteRecordsRequest& req) {
+  proto::DeleteRecordsResponse resp;
+  Services* services = ctx.services;
+  for (const auto& t : req.topics) {
+    auto& out = resp.topics.emplace_back();
+    out.name = t.name;
+    std::optional<cluster::TopicInfo> topic = services ? services->catalog.find(t.name) : std::nullopt;
+    for (const auto& p : t.partitions) {
+      auto& r = out.partitions.emplace_back();
+      r.partition_index = p.partition_index;
+      r.low_watermark = -1;
+      if (!topic || p.partition_index < 0 || p.partition_index >= topic->partitions) {
+        r.error_code = code(Errc::unknown_topic_or_partition);
+        continue;
+      }
+      const uint64_t stream = cluster::stream_id_of(topic->id, p.partition_index);
+      const stream::StreamEnds ends = services->store.ends(stream);
+      const int64_t target = p.offset == -1 ? ends.durable : p.offset;
+      if (target < 0 || target > ends.durable) {
+        r.error_code = code(Errc::offset_out_of_range);
+        continue;
+      }
+      auto st = co_await services->store.trim(stream, target);
+      if (!st) {
+        r.error_code = code(Errc::kafka_storage_error);
+        continue;
+      }
+      r.low_watermark = services->store.ends(stream).start;
+    }
+  }
+  co_return resp;
+}
+
+asio::awaitable<proto::DescribeClusterResponse> handle_describe_cluster(RequestContext& ctx,
+                                                                        proto::DescribeClusterRequest& req) {
+  proto::DescribeClusterResponse resp;
+  resp.endpoint_type = req.endpoint_type;
+  resp.cluster_id = ctx.broker.cluster_id;
+  resp.controller_id = ctx.broker.node_id;
+  auto& b = resp.brokers.emplace_back();
+  b.broker_id = ctx.broker.node_id;
+  b.host = ctx.broker.advertised_host;
+  b.port = ctx.broker.advertised_port;
+  b.rack = ctx.broker.rack;
+  co_return resp;
+}
+
+}  // namespace floe::kafka
