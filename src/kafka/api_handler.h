@@ -26,9 +26,15 @@ using HandlerFn = asio::awaitable<HandlerOutcome> (*)(RequestContext&);
 
 struct ApiHandler {
   int16_t key;
-  int16_t min_version;
+  int16_t min_version;  // requests below are refused (the connection is closed)
   int16_t max_version;
   HandlerFn fn;
+  // What ApiVersions advertises as the minimum when it differs (-1: min_version). Produce advertises v0 like Kafka
+  // 4 (KAFKA-18659): librdkafka < 2.8 enables gzip, snappy and lz4 only when Produce v0-v2 are advertised, and it
+  // never sends them to a broker that also offers v3+.
+  int16_t advertised_min_version = -1;
+
+  int16_t advertised_min() const { return advertised_min_version >= 0 ? advertised_min_version : min_version; }
 };
 
 // Every API Floe implements, ascending by key.

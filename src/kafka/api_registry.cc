@@ -16,7 +16,7 @@ namespace floe::kafka {
 namespace {
 
 constexpr std::array kHandlers = {
-    ApiHandler{0, 3, 12, &handle_produce},
+    ApiHandler{0, 3, 12, &handle_produce, 0},
     ApiHandler{1, 4, 17, &typed_handler<proto::FetchRequest, proto::FetchResponse, &handle_fetch>},
     ApiHandler{2, 0, 9, &typed_handler<proto::ListOffsetsRequest, proto::ListOffsetsResponse, &handle_list_offsets>},
     ApiHandler{3, 0, 12, &typed_handler<proto::MetadataRequest, proto::MetadataResponse, &handle_metadata>},

@@ -7,7 +7,7 @@ namespace {
 
 std::vector<proto::ApiVersionsResponse::ApiVersion> supported_versions() {
   std::vector<proto::ApiVersionsResponse::ApiVersion> out;
-  for (const ApiHandler& h : implemented_apis()) out.push_back({h.key, h.min_version, h.max_version, {}});
+  for (const ApiHandler& h : implemented_apis()) out.push_back({h.key, h.advertised_min(), h.max_version, {}});
   return out;
 }
 
