@@ -71,12 +71,14 @@ class BlockingPool {
     job->run = [state, work](std::error_code skip) mutable {
       Result<T> result = skip ? Result<T>(skip) : state->second();
       auto ex = work.get_executor();
-      asio::post(ex, [state, result = std::move(result)]() mutable {
+      // The work guard travels with the completion: resetting it here, after the post, could touch an io_context
+      // that the completion let finish and be destroyed in the meantime.
+      asio::post(ex, [state, result = std::move(result), work = std::move(work)]() mutable {
         auto s = asio::get_associated_cancellation_slot(state->first);
         if (s.is_connected()) s.clear();
         std::move(state->first)(std::move(result));
+        work.reset();
       });
-      work.reset();
     };
     if (!enqueue(job)) job->run(make_error_code(Errc::busy));
   }
