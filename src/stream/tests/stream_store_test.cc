@@ -2,6 +2,7 @@
 #include "stream/stream_store.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -229,13 +230,23 @@ TEST_F(StreamStoreTest, KillNineNeverLosesAnAcknowledgedAppend) {
       ::_exit(127);
     }
     ::close(out[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(15 + rng() % 60));
+    // Kill at a random moment after the child started appending (its first ack), whatever the machine's load.
+    std::string text;
+    char buf[8192];
+    const auto started_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (text.find('\n') == std::string::npos && std::chrono::steady_clock::now() < started_by) {
+      pollfd pfd{out[0], POLLIN, 0};
+      if (::poll(&pfd, 1, 100) > 0) {
+        ssize_t n = ::read(out[0], buf, sizeof buf);
+        if (n <= 0) break;
+        text.append(buf, static_cast<size_t>(n));
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 60));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status)) << "child exited by itself, status " << status;
-    std::string text;
-    char buf[8192];
     for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
     ::close(out[0]);
 
