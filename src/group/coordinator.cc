@@ -318,6 +318,7 @@ struct GroupCoordinator::Impl {
 
   asio::awaitable<void> store_in_background(GroupPtr g) {
     auto r = co_await store_group(g, metadata_value(*g));
+    --g->pending_writes;
     if (!r) log::warn("group", "storing group ", g->id, " failed: ", r.error().message);
   }
 
@@ -502,7 +503,10 @@ struct GroupCoordinator::Impl {
     if (g.leader == member_id) elect_leader(g);
     switch (g.state) {
       case GroupState::stable:
-      case GroupState::completing_rebalance: prepare_rebalance(g); break;
+      case GroupState::completing_rebalance:
+        prepare_rebalance(g);
+        maybe_complete_join(g);  // nobody left to wait for: the group goes Empty at once
+        break;
       case GroupState::preparing_rebalance: maybe_complete_join(g); break;
       default: break;
     }
@@ -530,6 +534,7 @@ struct GroupCoordinator::Impl {
       g.leader.reset();
       transition(g, GroupState::empty);
       auto self = partitions.at(g.partition).groups.at(g.id);
+      ++g.pending_writes;  // until the store below runs (keeps the retention scan off the group)
       spawn(store_in_background(self));
       return;
     }
@@ -556,6 +561,7 @@ struct GroupCoordinator::Impl {
 
   void run_timers() {
     const int64_t t = now();
+    if (next_retention_scan == 0) next_retention_scan = t + cfg.retention_check_interval_ms;  // first: one interval on
     bool retention_scan = t >= next_retention_scan;
     if (retention_scan) next_retention_scan = t + cfg.retention_check_interval_ms;
     for (auto& [p, ps] : partitions) {
