@@ -1,5 +1,6 @@
 // The `floe` binary. `floe serve` runs a broker; more subcommands (admin, drill, bench) arrive with their issues.
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -79,6 +80,8 @@ int serve(const std::vector<std::string>& args) {
     std::cerr << "floe serve: " << parsed.error << "\n";
     return 2;
   }
+  // Paths are resolved once, against the working directory at start (the stores below want absolute ones).
+  parsed.config.data_dir = std::filesystem::absolute(parsed.config.data_dir).lexically_normal().string();
   const app::ServeConfig& cfg = parsed.config;
   log::set_level(cfg.log_level);
 

@@ -12,10 +12,8 @@ KCAT = shutil.which("kcat")
 
 @unittest.skipIf(KCAT is None, "kcat is not installed")
 class RelativeDataDir(unittest.TestCase):
-    # Floe bug: `floe serve --data-dir ./d` (and plain `floe serve`, whose default is ./floe-data) exits at start
-    # with "data.dir: cannot open the object store in ./d/objects: invalid argument": the file:// object store
-    # rejects a relative path. Remove expectedFailure once relative data dirs work.
-    @unittest.expectedFailure
+    # `floe serve --data-dir ./d` (and plain `floe serve`, whose default is ./floe-data) resolves the path against
+    # the working directory at start; this once failed because the file:// object store wants an absolute root.
     def test_relative_data_dir(self):
         b = h.Broker(data_dir=os.path.join(".", "relative-data"))  # Broker runs floe with cwd = its temp dir
         try:
