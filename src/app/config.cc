@@ -113,6 +113,11 @@ const std::vector<Option>& options() {
       {"num.partitions", "partitions of auto-created topics (and of CreateTopics asking for -1)",
        [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 1, 100000, c.num_partitions); },
        [](const ServeConfig& c) { return std::to_string(c.num_partitions); }},
+      {"offsets.topic.num.partitions", "partitions of __consumer_offsets (fixed once the topic exists)",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int32_t>(v, 1, 1000, c.offsets_topic_partitions);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.offsets_topic_partitions); }},
       {"upload.bytes", "file WAL: upload to object storage once this much data is not yet committed",
        [](ServeConfig& c, const std::string& v) { return parse_int<int64_t>(v, 4096, INT64_C(1) << 32, c.upload_bytes); },
        [](const ServeConfig& c) { return std::to_string(c.upload_bytes); }},

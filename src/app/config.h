@@ -32,6 +32,7 @@ struct ServeConfig {
   HostPort http{"127.0.0.1", 9644};  // admin HTTP endpoint (/metrics, /healthz, /readyz); port 0: ephemeral
   bool auto_create_topics = true;     // auto.create.topics.enable
   int32_t num_partitions = 1;         // partitions of auto-created topics and of CreateTopics with -1
+  int32_t offsets_topic_partitions = 50;  // offsets.topic.num.partitions: partitions of __consumer_offsets
   int64_t upload_bytes = 8 << 20;     // upload.bytes: uncommitted data that triggers an upload to objects
   int64_t upload_ms = 250;            // upload.ms: upload at least this often while data is uncommitted
   int64_t log_cache_bytes = 128 << 20;  // log.cache.bytes: committed data kept in memory for tail reads

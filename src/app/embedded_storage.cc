@@ -2,8 +2,12 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/use_future.hpp>
+#include <map>
 
 #include "cluster/topic_catalog.h"
+#include "group/coordinator.h"
+#include "kafka/group_wiring.h"
+#include "kafka/stream_group_log.h"
 #include "meta/embedded_store.h"
 #include "objstore/file_store.h"
 #include "stream/stream_store.h"
@@ -53,6 +57,17 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
   if (!streams) co_return streams.error();
   s.streams = std::move(*streams);
   if (Status st = co_await s.producer_states.rebuild_all(*s.catalog, *s.streams); !st) co_return st;
+
+  // Consumer groups live in __consumer_offsets, an ordinary topic on the same streams (DESIGN §8), created on the
+  // first FindCoordinator (kafka/group_wiring.h); an existing one loads now.
+  const auto existing = s.catalog->find(kafka::kOffsetsTopic);
+  s.group_log = std::make_unique<kafka::StreamGroupLog>(*s.catalog, *s.streams, *epoch);
+  group::GroupConfig gc;
+  gc.offsets_partitions = existing ? existing->partitions : cfg.offsets_topic_partitions;
+  s.offsets_partitions_ = gc.offsets_partitions;
+  s.groups = std::make_unique<group::GroupCoordinator>(io.get_executor(), *s.group_log, gc);
+  s.groups->start();
+  if (Status st = co_await kafka::load_offsets_topic(*s.catalog, *s.groups); !st) co_return st;
   co_return ok_status();
 }
 
@@ -61,7 +76,10 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
 EmbeddedStorage::EmbeddedStorage() = default;
 EmbeddedStorage::~EmbeddedStorage() = default;
 
+int32_t EmbeddedStorage::offsets_partitions() const { return offsets_partitions_; }
+
 asio::awaitable<void> EmbeddedStorage::close() {
+  if (groups) co_await groups->stop();
   if (streams) co_await streams->close();
   if (meta) meta->shutdown();
 }

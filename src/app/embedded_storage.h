@@ -22,6 +22,12 @@ class TopicCatalog;
 namespace floe::stream {
 class StreamStore;
 }
+namespace floe::group {
+class GroupCoordinator;
+}
+namespace floe::kafka {
+class StreamGroupLog;
+}
 
 namespace floe::app {
 
@@ -30,13 +36,18 @@ struct EmbeddedStorage {
   std::unique_ptr<objstore::ObjectStore> objects;
   std::unique_ptr<cluster::TopicCatalog> catalog;
   std::unique_ptr<stream::StreamStore> streams;
-  kafka::ProducerStates producer_states;  // rebuilt from the logs at open
-  int32_t leader_epoch = 0;  // one more than at the previous start of this node
+  kafka::ProducerStates producer_states;             // rebuilt from the logs at open
+  std::unique_ptr<kafka::StreamGroupLog> group_log;  // __consumer_offsets on the streams
+  std::unique_ptr<group::GroupCoordinator> groups;   // leads every __consumer_offsets partition
+  int32_t offsets_partitions() const;                // of __consumer_offsets, existing or to be created
+  int32_t leader_epoch = 0;                          // one more than at the previous start of this node
 
   EmbeddedStorage();
   ~EmbeddedStorage();
 
-  // Closes the partition logs (uploading what is durable) and stops the metadata store.
+  int32_t offsets_partitions_ = 0;
+
+  // Stops the group coordinator, closes the partition logs (uploading what is durable), stops the metadata store.
   asio::awaitable<void> close();
 };
 

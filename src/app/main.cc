@@ -17,6 +17,7 @@
 #include "app/config.h"
 #include "app/data_dir.h"
 #include "app/embedded_storage.h"
+#include "kafka/group_wiring.h"
 #include "kafka/services.h"
 #include "producer/producer_id_allocator.h"
 #include "base/log.h"
@@ -116,6 +117,11 @@ int serve(const std::vector<std::string>& args) {
   kafka::Services services{*storage->catalog, *storage->streams, appends, producer_ids, storage->producer_states,
                            kafka::BrokerSettings{cfg.auto_create_topics, cfg.num_partitions, storage->leader_epoch}};
   kafka::Dispatcher dispatcher(identity, &registry);
+  // Reads the dispatcher's identity, whose advertised address is final before serving starts.
+  kafka::SingleBrokerLocator locator(*storage->catalog, *storage->groups, dispatcher.identity(),
+                                    storage->offsets_partitions());
+  services.groups = storage->groups.get();
+  services.coordinator_locator = &locator;
   dispatcher.set_services(&services);
   net::Server server(io, net_cfg, dispatcher);
   if (auto ec = server.start()) {

@@ -1474,8 +1474,10 @@ struct GroupCoordinator::Impl {
     }
     ps.records_since_snapshot = replayed;
     ps.loading = false;
-    log::info("group", "loaded __consumer_offsets partition ", p, ": ", ps.groups.size(), " groups from ", replayed,
-              " records");
+    if (replayed > 0) {  // empty partitions (most of them, usually) are not worth a line each
+      log::info("group", "loaded __consumer_offsets partition ", p, ": ", ps.groups.size(), " groups from ",
+                replayed, " records");
+    }
     co_return ok_status();
   }
 

@@ -6,6 +6,9 @@
 #include "kafka/api_versions.h"
 #include "kafka/configs_admin.h"
 #include "kafka/fetch.h"
+#include "kafka/group_wiring.h"
+#include "net/request_handler.h"
+#include "group/kafka_api.h"
 #include "kafka/init_producer_id.h"
 #include "kafka/list_offsets.h"
 #include "kafka/metadata.h"
@@ -15,11 +18,24 @@
 namespace floe::kafka {
 namespace {
 
+using G = group::KafkaGroupApis<RequestContext, &group_coordinator, &coordinator_locator>;
+
 constexpr std::array kHandlers = {
     ApiHandler{0, 3, 12, &handle_produce, 0},
     ApiHandler{1, 4, 17, &typed_handler<proto::FetchRequest, proto::FetchResponse, &handle_fetch>},
     ApiHandler{2, 0, 9, &typed_handler<proto::ListOffsetsRequest, proto::ListOffsetsResponse, &handle_list_offsets>},
     ApiHandler{3, 0, 12, &typed_handler<proto::MetadataRequest, proto::MetadataResponse, &handle_metadata>},
+    ApiHandler{8, 0, 9, &typed_handler<proto::OffsetCommitRequest, proto::OffsetCommitResponse, &G::offset_commit>},
+    ApiHandler{9, 0, 9, &typed_handler<proto::OffsetFetchRequest, proto::OffsetFetchResponse, &G::offset_fetch>},
+    ApiHandler{10, 0, 6,
+               &typed_handler<proto::FindCoordinatorRequest, proto::FindCoordinatorResponse, &G::find_coordinator>},
+    ApiHandler{11, 0, 9, &typed_handler<proto::JoinGroupRequest, proto::JoinGroupResponse, &G::join_group>},
+    ApiHandler{12, 0, 4, &typed_handler<proto::HeartbeatRequest, proto::HeartbeatResponse, &G::heartbeat>},
+    ApiHandler{13, 0, 5, &typed_handler<proto::LeaveGroupRequest, proto::LeaveGroupResponse, &G::leave_group>},
+    ApiHandler{14, 0, 5, &typed_handler<proto::SyncGroupRequest, proto::SyncGroupResponse, &G::sync_group>},
+    ApiHandler{15, 0, 5,
+               &typed_handler<proto::DescribeGroupsRequest, proto::DescribeGroupsResponse, &G::describe_groups>},
+    ApiHandler{16, 0, 5, &typed_handler<proto::ListGroupsRequest, proto::ListGroupsResponse, &G::list_groups>},
     ApiHandler{18, 0, 4, &typed_handler<proto::ApiVersionsRequest, proto::ApiVersionsResponse, &handle_api_versions>},
     ApiHandler{19, 0, 7,
                &typed_handler<proto::CreateTopicsRequest, proto::CreateTopicsResponse, &handle_create_topics>},
@@ -36,9 +52,11 @@ constexpr std::array kHandlers = {
     ApiHandler{37, 0, 3,
                &typed_handler<proto::CreatePartitionsRequest, proto::CreatePartitionsResponse,
                               &handle_create_partitions>},
+    ApiHandler{42, 0, 2, &typed_handler<proto::DeleteGroupsRequest, proto::DeleteGroupsResponse, &G::delete_groups>},
     ApiHandler{44, 0, 1,
                &typed_handler<proto::IncrementalAlterConfigsRequest, proto::IncrementalAlterConfigsResponse,
                               &handle_incremental_alter_configs>},
+    ApiHandler{47, 0, 0, &typed_handler<proto::OffsetDeleteRequest, proto::OffsetDeleteResponse, &G::offset_delete>},
     ApiHandler{60, 0, 1,
                &typed_handler<proto::DescribeClusterRequest, proto::DescribeClusterResponse, &handle_describe_cluster>},
 };

@@ -194,6 +194,8 @@ asio::awaitable<HandlerOutcome> handle_produce(RequestContext& ctx) {
         p.error_code = code(Errc::transactional_id_authorization_failed);  // transactions are not built yet
       } else if (!topic) {
         p.error_code = code(Errc::unknown_topic_or_partition);
+      } else if (topic->name == "__consumer_offsets") {
+        p.error_code = code(Errc::invalid_topic_exception);  // written by the group coordinator only
       } else {
         appends.push_back(produce_partition(*services, *topic, topic_data.partition_data[i], p));
       }

@@ -17,6 +17,10 @@ class StreamStore;
 namespace floe::producer {
 class ProducerIdAllocator;
 }
+namespace floe::group {
+class GroupCoordinator;
+class CoordinatorLocator;
+}
 
 namespace floe::kafka {
 
@@ -33,6 +37,8 @@ struct Services {
   producer::ProducerIdAllocator& producer_ids;
   ProducerStates& producer_states;
   BrokerSettings settings;
+  group::GroupCoordinator* groups = nullptr;                    // the consumer-group coordinator
+  group::CoordinatorLocator* coordinator_locator = nullptr;     // who coordinates which __consumer_offsets partition
 };
 
 }  // namespace floe::kafka

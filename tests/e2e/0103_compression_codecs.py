@@ -115,8 +115,7 @@ class CompressionCodecs(h.BrokerTestCase):
             self.assertLess(n, uncompressed // 2, "%s batches came back uncompressed" % codec)
 
     # librdkafka 2.0.2 enables lz4 only when the broker advertises FindCoordinator v0 (its "LZ4" feature dates
-    # brokers by that API). Remove expectedFailure once the group coordinator is served.
-    @unittest.expectedFailure
+    # brokers by that API), which Floe does now that it serves consumer groups.
     def test_librdkafka_compresses_lz4(self):
         uncompressed = sum(len(v) for _, v, _ in messages(0))
         n = self.produce_and_read_back("lz4", "compressed-lz4", 1052)

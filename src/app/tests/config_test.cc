@@ -99,7 +99,8 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
   EXPECT_EQ(line,
             "node.id=3 listen=127.0.0.1:9092 advertise=(listen) zone=\"z 1\" data.dir=./floe-data log.level=warn "
             "socket.request.max.bytes=104857600 connections.max.idle.ms=600000 io.threads=1 "
-            "shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 upload.bytes=8388608 "
+            "shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 offsets.topic.num.partitions=50 "
+            "upload.bytes=8388608 "
             "upload.ms=250 log.cache.bytes=134217728 http=127.0.0.1:0");
 }
 
