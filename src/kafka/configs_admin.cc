@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "cluster/topic_catalog.h"
 #include "cluster/topic_config.h"
+#include "kafka/catalog_errors.h"
 #include "kafka/errors.h"
 #include "kafka/services.h"
 #include "stream/errc.h"
@@ -27,12 +28,6 @@ int8_t config_type(std::string_view key) {
   return kTypeString;
 }
 
-int16_t catalog_error(std::error_code ec) {
-  if (ec == cluster::CatalogErrc::unknown_topic) return code(Errc::unknown_topic_or_partition);
-  if (ec == cluster::CatalogErrc::invalid_config) return code(Errc::invalid_config);
-  if (ec == cluster::CatalogErrc::invalid_partitions) return code(Errc::invalid_partitions);
-  return code(Errc::unknown_server_error);
-}
 
 bool wanted(const std::optional<std::vector<std::string>>& keys, std::string_view key) {
   if (!keys) return true;
@@ -143,7 +138,7 @@ asio::awaitable<proto::AlterConfigsResponse> handle_alter_configs(RequestContext
     if (req.validate_only) continue;
     auto st = co_await services->catalog.set_configs(res.resource_name, configs);
     if (!st) {
-      out.error_code = catalog_error(st.error().code);
+      out.error_code = catalog_error_code(st.error().code);
       out.error_message = st.error().message;
     }
   }
@@ -195,7 +190,7 @@ asio::awaitable<proto::IncrementalAlterConfigsResponse> handle_incremental_alter
     if (req.validate_only) continue;
     auto st = co_await services->catalog.set_configs(res.resource_name, configs);
     if (!st) {
-      out.error_code = catalog_error(st.error().code);
+      out.error_code = catalog_error_code(st.error().code);
       out.error_message = st.error().message;
     }
   }
@@ -228,7 +223,7 @@ asio::awaitable<proto::CreatePartitionsResponse> handle_create_partitions(Reques
     if (req.validate_only) continue;
     auto st = co_await services->catalog.set_partitions(t.name, t.count);
     if (!st) {
-      out.error_code = catalog_error(st.error().code);
+      out.error_code = catalog_error_code(st.error().code);
       out.error_message = st.error().message;
       continue;
     }

@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "cluster/topic_catalog.h"
 #include "cluster/topic_config.h"
+#include "kafka/catalog_errors.h"
 #include "kafka/errors.h"
 #include "kafka/metadata.h"
 #include "kafka/services.h"
@@ -13,13 +14,6 @@ namespace {
 constexpr int8_t kConfigSourceDefault = 5;  // DEFAULT_CONFIG
 constexpr int8_t kConfigSourceTopic = 1;    // DYNAMIC_TOPIC_CONFIG
 
-int16_t catalog_error(std::error_code ec) {
-  if (ec == cluster::CatalogErrc::topic_exists) return code(Errc::topic_already_exists);
-  if (ec == cluster::CatalogErrc::unknown_topic) return code(Errc::unknown_topic_or_partition);
-  if (ec == cluster::CatalogErrc::invalid_config) return code(Errc::invalid_config);
-  if (ec == cluster::CatalogErrc::invalid_partitions) return code(Errc::invalid_partitions);
-  return code(Errc::unknown_server_error);
-}
 
 }  // namespace
 
@@ -75,7 +69,7 @@ asio::awaitable<proto::CreateTopicsResponse> handle_create_topics(RequestContext
     }
     auto created = co_await services->catalog.create(ct.name, partitions, configs);
     if (!created) {
-      fail(catalog_error(created.error().code), created.error().message);
+      fail(catalog_error_code(created.error().code), created.error().message);
       continue;
     }
     log::info("kafka", "created topic ", ct.name, " with ", partitions, " partition(s)");
@@ -118,7 +112,7 @@ asio::awaitable<proto::DeleteTopicsResponse> handle_delete_topics(RequestContext
     r.topic_id = topic->id;
     auto st = co_await services->catalog.remove(topic->name);
     if (!st) {
-      r.error_code = catalog_error(st.error().code);
+      r.error_code = catalog_error_code(st.error().code);
       r.error_message = st.error().message;
       continue;
     }
