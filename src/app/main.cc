@@ -14,6 +14,7 @@
 #include <asio/use_future.hpp>
 
 #include "admin/admin_server.h"
+#include "admincli/admin_cli.h"
 #include "app/config.h"
 #include "app/data_dir.h"
 #include "app/embedded_storage.h"
@@ -174,7 +175,8 @@ int serve(const std::vector<std::string>& args) {
 void usage() {
   std::cerr << "usage: floe <command> [options]\n\n"
             << "commands:\n"
-            << "  serve   run a broker (floe serve --help for its settings)\n";
+            << "  serve   run a broker (floe serve --help for its settings)\n"
+            << floe::admincli::admin_commands_usage();
 }
 
 }  // namespace
@@ -189,6 +191,8 @@ int main(int argc, char** argv) {
   std::string command = args[0];
   args.erase(args.begin());
   if (command == "serve") return serve(args);
+  if (floe::admincli::is_admin_command(command))
+    return floe::admincli::run_admin_command(command, args, std::cout, std::cerr, &getenv_lookup);
   std::cerr << "floe: unknown command '" << command << "'\n";
   usage();
   return 2;
