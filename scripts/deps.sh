@@ -9,7 +9,7 @@ packages=(
   libasio-dev libssl-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  kcat python3-confluent-kafka python3-kafka nodejs npm etcd-server etcd-client
+  kcat librdkafka-dev python3-confluent-kafka python3-kafka nodejs npm etcd-server etcd-client
 )
 
 missing=()

@@ -1,0 +1,688 @@
+// End-to-end benchmark (issue 6): a real Kafka client (librdkafka's C API) against `floe serve` on its file WAL,
+// next to librdkafka's in-memory mock cluster (not durable; the reference) and this machine's own fsync latency,
+// all measured in the same run.
+//
+// usage: floe_bench_e2e [--floe PATH] [--seconds S] [--mib N] [--reps N] [--dir DIR] [--upload-ms MS]
+//   --floe      the floe binary (default $FLOE_BIN, else ./build/floe; a bare first argument works too)
+//   --seconds   bound per produce / latency / consume case (default 3)
+//   --mib       bound in MiB per produce case (default 200)
+//   --reps      repetitions of the produce and consume cases; the median is printed (default 3)
+//   --dir       where the temporary data directory goes (default .); fsync is measured there
+//   --upload-ms floe's upload interval (default 250)
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kRecord = 1024;
+constexpr uint64_t kMagic = 0x466c6f6542656e63ull;  // "FloeBenc"
+
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+double secs(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
+
+[[noreturn]] void die(const std::string& msg);
+
+// ---------------------------------------------------------------------------------------------------------------
+// The machine's own baseline: 4 KiB pwrite + fdatasync, 300 times, on the data directory's file system.
+double fsync_p99_ms(const std::string& dir) {
+  std::string path = dir + "/fsync-probe.bin";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) die("open " + path + ": " + std::strerror(errno));
+  std::vector<uint8_t> block(4096, 0xab);
+  std::vector<double> lat;
+  for (int i = 0; i < 300; ++i) {
+    int64_t t = now_ns();
+    if (::pwrite(fd, block.data(), 4096, static_cast<off_t>(i) * 4096) != 4096 || ::fdatasync(fd) != 0) {
+      die(std::string("fsync probe: ") + std::strerror(errno));
+    }
+    lat.push_back(static_cast<double>(now_ns() - t) / 1e6);
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return percentile(lat, 0.99);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The floe child process, always stopped by PID.
+pid_t g_floe = -1;
+
+void stop_floe() {
+  if (g_floe <= 0) return;
+  pid_t pid = g_floe;
+  g_floe = -1;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 150; ++i) {  // 15 s for a graceful drain, then SIGKILL
+    int st;
+    if (::waitpid(pid, &st, WNOHANG) == pid) return;
+    ::usleep(100 * 1000);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+std::string g_tmp;  // removed at exit
+
+void cleanup() {
+  stop_floe();
+  if (!g_tmp.empty()) {
+    std::error_code ec;
+    fs::remove_all(g_tmp, ec);
+    g_tmp.clear();
+  }
+}
+
+void die(const std::string& msg) {
+  std::fprintf(stderr, "floe_bench_e2e: %s\n", msg.c_str());
+  cleanup();
+  std::exit(1);
+}
+
+void on_signal(int sig) {
+  if (g_floe > 0) ::kill(g_floe, SIGKILL);
+  std::_Exit(128 + sig);
+}
+
+int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof(a);
+  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    die("cannot pick a free port");
+  }
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+bool port_open(int port) {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(s);
+  return ok;
+}
+
+// Starts floe and waits (at most 20 s) until its Kafka port accepts connections; returns the bootstrap address.
+std::string start_floe(const std::string& bin, const std::string& data_dir, const std::string& log,
+                       int upload_ms, bool no_cache) {
+  int port = free_port();
+  std::string listen = "127.0.0.1:" + std::to_string(port);
+  std::vector<std::string> args = {bin,        "serve",    "--listen",    listen, "--http",
+                                   "127.0.0.1:0", "--data-dir", data_dir, "--upload-ms", std::to_string(upload_ms)};
+  if (no_cache) {
+    args.push_back("--log-cache-bytes");
+    args.push_back("0");
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) die("fork failed");
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    std::_Exit(127);
+  }
+  g_floe = pid;
+  for (int i = 0; i < 200; ++i) {
+    int st;
+    if (::waitpid(pid, &st, WNOHANG) == pid) {
+      g_floe = -1;
+      die("floe exited at start (status " + std::to_string(st) + "); see " + log);
+    }
+    if (port_open(port)) return listen;
+    ::usleep(100 * 1000);
+  }
+  die("floe did not listen within 20 s; see " + log);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Clients. Both targets get exactly the same settings; only bootstrap.servers differs.
+void set(rd_kafka_conf_t* c, const char* k, const std::string& v) {
+  char err[512];
+  if (rd_kafka_conf_set(c, k, v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) die(std::string(k) + ": " + err);
+}
+
+struct DeliveryStats {
+  std::atomic<uint64_t> ok{0}, bytes{0}, failed{0};
+  std::string first_error;
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  auto* s = static_cast<DeliveryStats*>(opaque);
+  if (m->err) {
+    if (s->failed++ == 0) s->first_error = rd_kafka_err2str(m->err);
+  } else {
+    s->ok++;
+    s->bytes += m->len;
+  }
+}
+
+rd_kafka_t* new_producer(const std::string& bootstrap, const char* codec, DeliveryStats* stats) {
+  rd_kafka_conf_t* c = rd_kafka_conf_new();
+  set(c, "bootstrap.servers", bootstrap);
+  set(c, "acks", "all");
+  set(c, "linger.ms", "5");
+  set(c, "compression.type", codec);
+  // batch.size, batch.num.messages, queue.buffering.max.*, max.in.flight: librdkafka's defaults.
+  rd_kafka_conf_set_opaque(c, stats);
+  rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+  if (!rk) die(std::string("producer: ") + err);
+  return rk;
+}
+
+// A consumer reading one partition from a given offset: the simple (assign-style) consumer API, since librdkafka
+// 2.0 refuses rd_kafka_assign() without a group.id and Floe does not serve consumer groups yet. Fetch settings are
+// librdkafka's defaults except fetch.wait.max.ms.
+struct Consumer {
+  rd_kafka_t* rk = nullptr;
+  rd_kafka_topic_t* rkt = nullptr;
+};
+
+Consumer new_consumer(const std::string& bootstrap, const std::string& topic, int64_t offset) {
+  rd_kafka_conf_t* c = rd_kafka_conf_new();
+  set(c, "bootstrap.servers", bootstrap);
+  set(c, "enable.partition.eof", "false");
+  // A read that reaches the end of the log waits at most 10 ms on the broker (librdkafka's default, 500 ms, would
+  // stall every re-read of the consume-from-cache case).
+  set(c, "fetch.wait.max.ms", "10");
+  char err[512];
+  Consumer k;
+  k.rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+  if (!k.rk) die(std::string("consumer: ") + err);
+  k.rkt = rd_kafka_topic_new(k.rk, topic.c_str(), nullptr);
+  if (rd_kafka_consume_start(k.rkt, 0, offset) != 0) {
+    die("consume_start " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+  }
+  return k;
+}
+
+ssize_t consume_batch(Consumer& k, int timeout_ms, std::vector<rd_kafka_message_t*>& msgs) {
+  return rd_kafka_consume_batch(k.rkt, 0, timeout_ms, msgs.data(), msgs.size());
+}
+
+void close_consumer(Consumer& k) {
+  rd_kafka_consume_stop(k.rkt, 0);
+  rd_kafka_topic_destroy(k.rkt);
+  rd_kafka_destroy(k.rk);
+}
+
+// 1 KiB JSON-like values: a few random fields in fixed text, so lz4 has something realistic to do.
+std::vector<std::string> make_payloads() {
+  std::vector<std::string> out;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  auto rnd = [&] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int i = 0; i < 64; ++i) {
+    std::string s;
+    while (s.size() < kRecord) {
+      char buf[160];
+      std::snprintf(buf, sizeof(buf),
+                    "{\"user\":%" PRIu64 ",\"event\":\"click\",\"page\":\"/p/%" PRIx64 "\",\"ms\":%" PRIu64
+                    ",\"ok\":true},",
+                    rnd() % 1000000, rnd(), rnd() % 100000);
+      s += buf;
+    }
+    s.resize(kRecord);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+const std::vector<std::string>& payloads() {
+  static const std::vector<std::string> p = make_payloads();
+  return p;
+}
+
+// Produce one warm-up record and wait for it: creates the topic (auto-create on Floe) and connects.
+void warm_up(rd_kafka_t* rk, rd_kafka_topic_t* rkt, DeliveryStats* st) {
+  const std::string& p = payloads()[0];
+  if (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, const_cast<char*>(p.data()), p.size(), nullptr, 0, nullptr) != 0) {
+    die("warm-up produce failed");
+  }
+  rd_kafka_flush(rk, 20000);
+  if (st->ok != 1) die("warm-up record not acknowledged: " + st->first_error);
+  st->ok = 0;
+  st->bytes = 0;
+}
+
+struct ProduceResult {
+  double mib_s = 0, msgs_s = 0;
+  uint64_t records = 0;
+};
+
+ProduceResult produce(const std::string& bootstrap, const std::string& topic, const char* codec, double seconds,
+                      uint64_t max_bytes) {
+  DeliveryStats st;
+  rd_kafka_t* rk = new_producer(bootstrap, codec, &st);
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  warm_up(rk, rkt, &st);
+  const auto& pl = payloads();
+  uint64_t sent = 0;
+  int64_t t0 = now_ns(), stop = t0 + static_cast<int64_t>(seconds * 1e9);
+  while (sent * kRecord < max_bytes) {
+    if ((sent & 255) == 0 && now_ns() >= stop) break;
+    const std::string& p = pl[sent % pl.size()];
+    if (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, const_cast<char*>(p.data()), p.size(), nullptr, 0, nullptr) ==
+        0) {
+      ++sent;
+      if ((sent & 1023) == 0) rd_kafka_poll(rk, 0);
+    } else if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 1);
+    } else {
+      die(std::string("produce: ") + rd_kafka_err2str(rd_kafka_last_error()));
+    }
+  }
+  rd_kafka_flush(rk, 60000);
+  int64_t t1 = now_ns();
+  if (st.failed) die(topic + ": " + std::to_string(st.failed.load()) + " records failed: " + st.first_error);
+  if (st.ok != sent) die(topic + ": not every record was acknowledged within 60 s");
+  ProduceResult r;
+  r.records = sent + 1;
+  r.mib_s = static_cast<double>(st.bytes) / (1 << 20) / secs(t1 - t0);
+  r.msgs_s = static_cast<double>(sent) / secs(t1 - t0);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+  return r;
+}
+
+int64_t high_watermark(const std::string& bootstrap, const std::string& topic) {
+  DeliveryStats st;
+  rd_kafka_t* rk = new_producer(bootstrap, "none", &st);
+  int64_t lo = 0, hi = 0;
+  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), 0, &lo, &hi, 10000);
+  rd_kafka_destroy(rk);
+  if (e) die("watermarks of " + topic + ": " + rd_kafka_err2str(e));
+  return hi;
+}
+
+// Reads [from, to) with one consumer, bounded by `seconds` once the first record arrives (10 s for that); with
+// `again`, reads the same range over and over (stop, start at `from`, same connection) until `seconds` pass.
+// Returns MiB/s of record values, timed from the first consume_start.
+double consume(const std::string& bootstrap, const std::string& topic, int64_t from, int64_t to, double seconds,
+               bool again) {
+  Consumer k = new_consumer(bootstrap, topic, from);
+  std::vector<rd_kafka_message_t*> msgs(1000);
+  uint64_t bytes = 0;
+  int64_t t0 = now_ns(), first_deadline = t0 + 10'000'000'000, deadline = 0;
+  for (;;) {
+    int64_t next = from;
+    while (next < to) {
+      int64_t now = now_ns();
+      if ((deadline && now >= deadline) || (!deadline && now >= first_deadline)) break;
+      ssize_t n = consume_batch(k, 100, msgs);
+      for (ssize_t i = 0; i < n; ++i) {
+        rd_kafka_message_t* m = msgs[i];
+        if (m->err == 0) {
+          if (!deadline) deadline = now_ns() + static_cast<int64_t>(seconds * 1e9);
+          if (m->offset >= next && m->offset < to) {
+            bytes += m->len;
+            next = m->offset + 1;
+          }
+        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          std::fprintf(stderr, "consume %s: %s\n", topic.c_str(), rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+      }
+    }
+    if (!again || next < to || now_ns() >= deadline) break;
+    rd_kafka_consume_stop(k.rkt, 0);
+    if (rd_kafka_consume_start(k.rkt, 0, from) != 0) die("consume_start " + topic);
+  }
+  int64_t t1 = now_ns();
+  close_consumer(k);
+  if (bytes == 0) die("consumed nothing from " + topic + " within 10 s");
+  return static_cast<double>(bytes) / (1 << 20) / secs(t1 - t0);
+}
+
+struct Latency {
+  double p50_ms = 0, p99_ms = 0;
+  uint64_t samples = 0, lost = 0;
+};
+
+// Open loop: record i is due at t0 + i / rate, carries its due time and is timed from then (so a stalled producer
+// or broker shows up as latency, not as a lower rate). A consumer assigned at the topic's end reads them back.
+Latency e2e_latency(const std::string& bootstrap, const std::string& topic, double rate, double seconds) {
+  DeliveryStats st;
+  rd_kafka_t* rk = new_producer(bootstrap, "none", &st);
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  warm_up(rk, rkt, &st);
+  int64_t start_offset = high_watermark(bootstrap, topic);
+  // Start at the warm-up record so that the consumer is known to be fetching at the tail before the load starts
+  // (the mock cluster keeps only about 5 MiB per partition: a consumer that starts late finds its offset gone).
+  Consumer ck = new_consumer(bootstrap, topic, start_offset - 1);
+  std::atomic<bool> live{false};
+
+  const int64_t warm_ns = 500'000'000;  // the first 0.5 s is not counted
+  const uint64_t total = static_cast<uint64_t>(rate * seconds);
+  std::atomic<int64_t> t0{0};
+  std::vector<double> lat;
+  lat.reserve(total);
+  std::atomic<bool> producer_done{false};
+  std::thread reader([&] {
+    std::vector<rd_kafka_message_t*> msgs(1000);
+    uint64_t got = 0;
+    int64_t give_up = 0;
+    int errors = 0;
+    while (got < total) {
+      if (producer_done && !give_up) give_up = now_ns() + 10'000'000'000;
+      if (give_up && now_ns() >= give_up) break;
+      ssize_t n = consume_batch(ck, 50, msgs);
+      int64_t now = now_ns();
+      for (ssize_t i = 0; i < n; ++i) {
+        rd_kafka_message_t* m = msgs[i];
+        if (m->err == 0) live = true;
+        uint64_t magic;
+        int64_t due;
+        if (m->err == 0 && m->len >= 16) {
+          std::memcpy(&magic, m->payload, 8);
+          std::memcpy(&due, static_cast<char*>(m->payload) + 8, 8);
+          if (magic == kMagic) {
+            ++got;
+            if (due >= t0 + warm_ns) lat.push_back(static_cast<double>(now - due) / 1e6);
+          }
+        } else if (m->err && errors++ < 3) {
+          std::fprintf(stderr, "latency consumer %s: %s\n", topic.c_str(), rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+      }
+    }
+  });
+
+  for (int w = 0; w < 1000 && !live; ++w) ::usleep(10 * 1000);  // at most 10 s
+  if (!live) std::fprintf(stderr, "latency %s: the consumer saw nothing within 10 s\n", bootstrap.c_str());
+  std::string buf = payloads()[1];
+  int64_t start = now_ns() + 10'000'000;
+  t0 = start;
+  const double interval_ns = 1e9 / rate;
+  uint64_t i = 0;
+  while (i < total) {
+    int64_t now = now_ns();
+    int64_t due = start + static_cast<int64_t>(static_cast<double>(i) * interval_ns);
+    if (due > now) {
+      rd_kafka_poll(rk, 0);
+      timespec ts{static_cast<time_t>(due / 1000000000), static_cast<long>(due % 1000000000)};
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+      continue;
+    }
+    std::memcpy(buf.data(), &kMagic, 8);
+    std::memcpy(buf.data() + 8, &due, 8);
+    if (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, buf.data(), buf.size(), nullptr, 0, nullptr) == 0) {
+      ++i;
+    } else if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 1);
+    } else {
+      die(std::string("produce: ") + rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    if (now > start + static_cast<int64_t>((seconds + 30) * 1e9)) break;  // hard bound if the broker stalls
+  }
+  rd_kafka_flush(rk, 30000);
+  producer_done = true;
+  reader.join();
+  close_consumer(ck);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+
+  Latency r;
+  r.samples = lat.size();
+  uint64_t counted = total - std::min<uint64_t>(total, static_cast<uint64_t>(rate * secs(warm_ns)));
+  r.lost = counted > lat.size() ? counted - lat.size() : 0;
+  r.p50_ms = percentile(lat, 0.5);
+  r.p99_ms = percentile(lat, 0.99);
+  return r;
+}
+
+struct Figures {
+  double prod_none = 0, prod_lz4 = 0, max_msgs_s = 0;
+  Latency lat;
+  double cons_cache = 0, cons_object = 0;
+  int64_t none_records = 0;
+};
+
+struct Options {
+  std::string floe_bin;
+  double seconds = 3;
+  uint64_t mib = 200;
+  int reps = 3;
+  std::string dir = ".";
+  int upload_ms = 250;
+};
+
+void run_produce(const std::string& name, const std::string& bootstrap, const Options& o, Figures& f,
+                 rd_kafka_mock_cluster_t* mock) {
+  std::vector<double> none, lz4, rate;
+  for (int r = 0; r < o.reps; ++r) {
+    for (const char* codec : {"none", "lz4"}) {
+      std::string topic = std::string("prod-") + codec + "-r" + std::to_string(r);
+      if (mock) rd_kafka_mock_topic_create(mock, topic.c_str(), 1, 1);
+      ProduceResult p = produce(bootstrap, topic, codec, o.seconds, o.mib << 20);
+      std::printf("  %-5s produce %-4s rep %d: %8.1f MiB/s (%" PRIu64 " records)\n", name.c_str(), codec, r + 1,
+                  p.mib_s, p.records);
+      std::fflush(stdout);
+      if (std::string(codec) == "none") {
+        none.push_back(p.mib_s);
+        rate.push_back(p.msgs_s);
+      } else {
+        lz4.push_back(p.mib_s);
+      }
+    }
+  }
+  f.prod_none = median(none);
+  f.prod_lz4 = median(lz4);
+  f.max_msgs_s = median(rate);
+}
+
+void run_consume_cache(const std::string& name, const std::string& bootstrap, const Options& o, Figures& f) {
+  // The last rep's uncompressed topic: its newest 3 MiB, read over and over for --seconds. The window is small
+  // because the mock cluster keeps only about 5 MiB per partition; Floe's log cache holds 128 MiB by default.
+  std::string topic = "prod-none-r" + std::to_string(o.reps - 1);
+  int64_t hi = high_watermark(bootstrap, topic);
+  int64_t from = std::max<int64_t>(0, hi - 3072);
+  std::vector<double> v;
+  for (int r = 0; r < o.reps; ++r) {
+    v.push_back(consume(bootstrap, topic, from, hi, o.seconds, true));
+    std::printf("  %-5s consume (cache) rep %d: %8.1f MiB/s (offsets %" PRId64 "..%" PRId64 ", repeatedly)\n",
+                name.c_str(), r + 1, v.back(), from, hi);
+    std::fflush(stdout);
+  }
+  f.cons_cache = median(v);
+}
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: floe_bench_e2e [--floe PATH] [--seconds S] [--mib N] [--reps N] [--dir DIR] "
+               "[--upload-ms MS]\n");
+  std::exit(2);
+}
+
+std::string ratio(double a, double b) {
+  char buf[32];
+  if (b <= 0) return "-";
+  std::snprintf(buf, sizeof(buf), "%.2fx", a / b);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  const char* env = std::getenv("FLOE_BIN");
+  o.floe_bin = env && *env ? env : "./build/floe";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) usage();
+      return argv[++i];
+    };
+    if (a == "--floe") o.floe_bin = val();
+    else if (a == "--seconds") o.seconds = std::atof(val().c_str());
+    else if (a == "--mib") o.mib = std::strtoull(val().c_str(), nullptr, 10);
+    else if (a == "--reps") o.reps = std::atoi(val().c_str());
+    else if (a == "--dir") o.dir = val();
+    else if (a == "--upload-ms") o.upload_ms = std::atoi(val().c_str());
+    else if (a == "-h" || a == "--help") usage();
+    else if (i == 1 && a[0] != '-') o.floe_bin = a;
+    else usage();
+  }
+  if (o.seconds <= 0 || o.mib == 0 || o.reps < 1 || o.upload_ms < 1) usage();
+  if (::access(o.floe_bin.c_str(), X_OK) != 0) die("no floe binary at " + o.floe_bin + " (--floe or FLOE_BIN)");
+  o.floe_bin = fs::absolute(o.floe_bin).string();
+
+  ::signal(SIGINT, on_signal);
+  ::signal(SIGTERM, on_signal);
+  ::signal(SIGPIPE, SIG_IGN);
+  std::atexit(cleanup);
+
+  std::string tmpl = (fs::absolute(o.dir) / "floe-bench-e2e.XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) die("mkdtemp in " + o.dir + ": " + std::strerror(errno));
+  g_tmp = tmpl;
+  std::string data_dir = g_tmp + "/data", log = g_tmp + "/floe.log";
+  fs::create_directories(data_dir);
+
+  std::printf("floe_bench_e2e: librdkafka %s, floe %s, data in %s\n", rd_kafka_version_str(), o.floe_bin.c_str(),
+              g_tmp.c_str());
+  std::printf("cases bounded by %.1f s and %" PRIu64 " MiB; produce and consume: median of %d reps\n\n", o.seconds,
+              o.mib, o.reps);
+  std::fflush(stdout);
+
+  double fsync_p99 = fsync_p99_ms(data_dir);
+  std::printf("machine baseline: 4 KiB write + fdatasync p99 %.3f ms (300 samples, in %s)\n\n", fsync_p99,
+              data_dir.c_str());
+  std::fflush(stdout);
+
+  // The reference: librdkafka's mock cluster (in memory, in this process, not durable).
+  char err[512];
+  rd_kafka_t* dummy = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof(err));
+  if (!dummy) die(std::string("mock handle: ") + err);
+  rd_kafka_mock_cluster_t* mock = rd_kafka_mock_cluster_new(dummy, 1);
+  if (!mock) die("rd_kafka_mock_cluster_new failed");
+  std::string mock_bs = rd_kafka_mock_cluster_bootstraps(mock);
+
+  std::string floe_bs = start_floe(o.floe_bin, data_dir, log, o.upload_ms, false);
+
+  Figures fl, mk;
+  run_produce("floe", floe_bs, o, fl, nullptr);
+  run_produce("mock", mock_bs, o, mk, mock);
+
+  // Both at the same offered load: half of the slower one's measured uncompressed produce rate.
+  double rate = std::min(fl.max_msgs_s, mk.max_msgs_s) / 2;
+  std::printf("  e2e latency at %.0f records/s (%.1f MiB/s), %.1f s each\n", rate, rate * kRecord / (1 << 20),
+              o.seconds);
+  std::fflush(stdout);
+  fl.lat = e2e_latency(floe_bs, "latency", rate, o.seconds);
+  rd_kafka_mock_topic_create(mock, "latency", 1, 1);
+  mk.lat = e2e_latency(mock_bs, "latency", rate, o.seconds);
+  for (auto* f : {&fl, &mk}) {
+    std::printf("  %-5s e2e: p50 %.3f ms  p99 %.3f ms  (%" PRIu64 " samples, %" PRIu64 " missing)\n",
+                f == &fl ? "floe" : "mock", f->lat.p50_ms, f->lat.p99_ms, f->lat.samples, f->lat.lost);
+  }
+  std::fflush(stdout);
+
+  run_consume_cache("floe", floe_bs, o, fl);
+  run_consume_cache("mock", mock_bs, o, mk);
+
+  // Floe from object storage: let uploads happen, restart with no log cache, read every rep's uncompressed topic.
+  ::usleep(static_cast<useconds_t>(std::max(4 * o.upload_ms, 1000)) * 1000);
+  std::vector<int64_t> his;
+  for (int r = 0; r < o.reps; ++r) his.push_back(high_watermark(floe_bs, "prod-none-r" + std::to_string(r)));
+  stop_floe();
+  floe_bs = start_floe(o.floe_bin, data_dir, log, o.upload_ms, true);
+  {
+    std::vector<double> v;
+    for (int r = 0; r < o.reps; ++r) {
+      v.push_back(consume(floe_bs, "prod-none-r" + std::to_string(r), 0, his[r], o.seconds, false));
+      std::printf("  floe  consume (object storage, --log-cache-bytes 0) rep %d: %8.1f MiB/s (%" PRId64
+                  " records)\n",
+                  r + 1, v.back(), his[r]);
+      std::fflush(stdout);
+    }
+    fl.cons_object = median(v);
+  }
+  stop_floe();
+  rd_kafka_mock_cluster_destroy(mock);
+  rd_kafka_destroy(dummy);
+
+  std::printf("\n%-44s %12s %12s %8s\n", "figure", "floe", "mock", "ratio");
+  auto row = [](const char* name, double a, double b, const char* unit) {
+    char fa[32], fb[32];
+    std::snprintf(fa, sizeof(fa), "%.1f %s", a, unit);
+    if (b >= 0) std::snprintf(fb, sizeof(fb), "%.1f %s", b, unit);
+    else std::snprintf(fb, sizeof(fb), "-");
+    std::printf("%-44s %12s %12s %8s\n", name, fa, fb, b >= 0 ? ratio(a, b).c_str() : "-");
+  };
+  auto row_ms = [](const char* name, double a, double b) {
+    char fa[32], fb[32];
+    std::snprintf(fa, sizeof(fa), "%.3f ms", a);
+    std::snprintf(fb, sizeof(fb), "%.3f ms", b);
+    std::printf("%-44s %12s %12s %8s\n", name, fa, fb, ratio(a, b).c_str());
+  };
+  row("produce acks=all, 1 KiB, none (MiB/s)", fl.prod_none, mk.prod_none, "");
+  row("produce acks=all, 1 KiB, lz4 (MiB/s)", fl.prod_lz4, mk.prod_lz4, "");
+  row_ms("e2e latency p50 at half load", fl.lat.p50_ms, mk.lat.p50_ms);
+  row_ms("e2e latency p99 at half load", fl.lat.p99_ms, mk.lat.p99_ms);
+  row("consume from log cache (MiB/s)", fl.cons_cache, mk.cons_cache, "");
+  row("consume from object storage (MiB/s)", fl.cons_object, -1, "");
+  std::printf("fsync p99 (4 KiB write + fdatasync): %.3f ms\n\n", fsync_p99);
+
+  double lim = 3 * fsync_p99 + 2;
+  bool t1 = fl.prod_none >= mk.prod_none && fl.prod_lz4 >= mk.prod_lz4;
+  bool t2 = fl.lat.p99_ms <= lim;
+  std::printf("target: durable produce >= 1.0x mock: none %s, lz4 %s  -> %s\n", ratio(fl.prod_none, mk.prod_none).c_str(),
+              ratio(fl.prod_lz4, mk.prod_lz4).c_str(), t1 ? "MET" : "NOT MET");
+  std::printf("target: e2e p99 on the file WAL at half load <= 3 x fsync p99 + 2 ms = %.3f ms: %.3f ms -> %s\n", lim,
+              fl.lat.p99_ms, t2 ? "MET" : "NOT MET");
+  cleanup();
+  return 0;
+}
