@@ -11,6 +11,10 @@ import unittest
 import floe_harness as h
 
 KCAT = shutil.which("kcat")
+try:
+    from confluent_kafka import Consumer
+except ImportError:  # pragma: no cover - only when the module is genuinely absent
+    Consumer = None
 CLI_TIMEOUT = 20
 
 
@@ -159,6 +163,37 @@ class AdminCli(h.BrokerTestCase):
         self.assertEqual(self.fails(1, "group", "describe", "no-such-group"),
                          "floe group: describe no-such-group: GROUP_ID_NOT_FOUND: group no-such-group does not exist")
         self.assertIn("missing GROUP", self.fails(2, "group", "describe"))
+
+    @unittest.skipIf(Consumer is None, "confluent_kafka is not installed for this python")
+    def test_group_describe_live_member(self):
+        self.ok("topic", "create", "live", "--partitions", "2")
+        self.produce("live", 0, ["x", "y"])
+        consumer = Consumer({"bootstrap.servers": self.broker.bootstrap, "group.id": "live-group",
+                             "client.id": "cli-e2e-consumer", "auto.offset.reset": "earliest",
+                             "enable.auto.commit": False})
+        try:
+            consumer.subscribe(["live"])
+            got, deadline = [], time.monotonic() + 20
+            while len(got) < 2 and time.monotonic() < deadline:
+                m = consumer.poll(0.5)
+                if m is not None and not m.error():
+                    got.append(m.value())
+                    consumer.commit(m, asynchronous=False)
+            self.assertEqual(got, [b"x", b"y"])
+            out = self.ok("group", "describe", "live-group")
+            self.assertTrue(out.startswith("Group: live-group  State: Stable  Protocol: consumer/range  Members: 1"),
+                            out)
+            parts = {r["PARTITION"]: r for r in table(out, "TOPIC")}
+            self.assertEqual(sorted(parts), ["0", "1"])
+            self.assertEqual((parts["0"]["COMMITTED"], parts["0"]["LOG-END"], parts["0"]["LAG"]), ("2", "2", "0"))
+            self.assertEqual((parts["1"]["COMMITTED"], parts["1"]["LAG"]), ("-", "-"))
+            for r in parts.values():
+                self.assertEqual(r["CLIENT-ID"], "cli-e2e-consumer")
+                self.assertTrue(r["MEMBER"].startswith("cli-e2e-consumer-"), r)
+            groups = {r["GROUP"]: r for r in table(self.ok("group", "list"), "GROUP")}
+            self.assertEqual(groups["live-group"]["STATE"], "Stable")
+        finally:
+            consumer.close()
 
     # -- reaching the broker --------------------------------------------------------------------------------------
 
