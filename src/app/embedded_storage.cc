@@ -56,7 +56,7 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
   auto streams = co_await stream::StreamStore::open(io.get_executor(), sc, *s.objects, *s.meta);
   if (!streams) co_return streams.error();
   s.streams = std::move(*streams);
-  if (Status st = co_await s.producer_states.rebuild_all(*s.catalog, *s.streams); !st) co_return st;
+  if (Status st = co_await s.producer_states.rebuild_all(*s.catalog, *s.streams, *epoch); !st) co_return st;
 
   // Consumer groups live in __consumer_offsets, an ordinary topic on the same streams (DESIGN §8), created on the
   // first FindCoordinator (kafka/group_wiring.h); an existing one loads now.

@@ -12,6 +12,7 @@
 #include "kafka/init_producer_id.h"
 #include "kafka/list_offsets.h"
 #include "kafka/metadata.h"
+#include "kafka/offset_for_leader_epoch.h"
 #include "kafka/produce.h"
 #include "kafka/topics_admin.h"
 
@@ -45,6 +46,9 @@ constexpr std::array kHandlers = {
                &typed_handler<proto::DeleteRecordsRequest, proto::DeleteRecordsResponse, &handle_delete_records>},
     ApiHandler{22, 0, 5,
                &typed_handler<proto::InitProducerIdRequest, proto::InitProducerIdResponse, &handle_init_producer_id>},
+    ApiHandler{23, 0, 4,
+               &typed_handler<proto::OffsetForLeaderEpochRequest, proto::OffsetForLeaderEpochResponse,
+                              &handle_offset_for_leader_epoch>},
     ApiHandler{32, 0, 4,
                &typed_handler<proto::DescribeConfigsRequest, proto::DescribeConfigsResponse, &handle_describe_configs>},
     ApiHandler{33, 0, 2,

@@ -13,7 +13,8 @@ producer::ProducerStateTable& ProducerStates::table(uint64_t stream_id) {
   return *t;
 }
 
-asio::awaitable<Status> ProducerStates::rebuild_all(const cluster::TopicCatalog& catalog, stream::StreamStore& store) {
+asio::awaitable<Status> ProducerStates::rebuild_all(const cluster::TopicCatalog& catalog, stream::StreamStore& store,
+                                                    int32_t leader_epoch) {
   for (const cluster::TopicInfo& topic : catalog.list()) {
     for (int32_t p = 0; p < topic.partitions; ++p) {
       const uint64_t stream = cluster::stream_id_of(topic.id, p);
@@ -29,10 +30,13 @@ asio::awaitable<Status> ProducerStates::rebuild_all(const cluster::TopicCatalog&
           const int64_t last = batch.header().base_offset + batch.header().last_offset_delta;
           if (last < next) continue;
           t.observe(batch.header());
+          store.observe_epoch(stream, batch.header().partition_leader_epoch, batch.header().base_offset);
           next = last + 1;
         }
         if (next == before) break;  // nothing readable at `next` (cannot happen on a healthy log): stop, do not spin
       }
+      // This start's epoch begins at the log end, as a new leader's does (even before it writes).
+      store.observe_epoch(stream, leader_epoch, store.ends(stream).durable);
     }
   }
   co_return ok_status();

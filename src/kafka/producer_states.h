@@ -27,8 +27,10 @@ class ProducerStates {
   // The table of `stream_id`, created empty on first use.
   producer::ProducerStateTable& table(uint64_t stream_id);
 
-  // Replays every partition's batches from its log start (start-up, before serving).
-  asio::awaitable<Status> rebuild_all(const cluster::TopicCatalog& catalog, stream::StreamStore& store);
+  // Replays every partition's batches from its log start (start-up, before serving); the same pass feeds the
+  // streams' leader-epoch histories.
+  asio::awaitable<Status> rebuild_all(const cluster::TopicCatalog& catalog, stream::StreamStore& store,
+                                      int32_t leader_epoch);
 
  private:
   std::mutex mu_;

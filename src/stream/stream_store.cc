@@ -150,6 +150,9 @@ Status StreamStore::replay_wal() {
       return;
     }
     entry.data = std::make_shared<const Bytes>(e.payload.begin() + kEntryHeader, e.payload.end());
+    if (auto first_batch = record::BatchView::parse(ByteSpan(*entry.data))) {
+      note_epoch_locked(s, first_batch->header().partition_leader_epoch, entry.first);
+    }
     entry.wal_seq = e.seq;
     entry.durable = true;
     uncommitted_bytes_ += entry.data->size();
@@ -211,6 +214,7 @@ asio::awaitable<Result<int64_t>> StreamStore::append(uint64_t stream_id, Bytes b
     }
     entry.last = next - 1;
     entry.data = data;
+    note_epoch_locked(s, leader_epoch, entry.first);
     s.next = next;
     uncommitted_bytes_ += data->size();
     s.entries.push_back(entry);
@@ -516,6 +520,38 @@ asio::awaitable<Status> StreamStore::upload_once() {
     if (!r) log::warn(kLog, r.error().message);
   });
   co_return ok_status();
+}
+
+void StreamStore::note_epoch_locked(Stream& s, int32_t epoch, int64_t offset) {
+  constexpr size_t kMaxEpochs = 1000;
+  if (epoch < 0) return;
+  auto it = s.epochs.find(epoch);
+  if (it != s.epochs.end()) {
+    it->second = std::min(it->second, offset);
+    return;
+  }
+  s.epochs.emplace(epoch, offset);
+  if (s.epochs.size() > kMaxEpochs) s.epochs.erase(s.epochs.begin());
+}
+
+void StreamStore::observe_epoch(uint64_t stream_id, int32_t epoch, int64_t offset) {
+  std::lock_guard lock(mu_);
+  note_epoch_locked(streams_[stream_id], epoch, offset);
+}
+
+std::pair<int32_t, int64_t> StreamStore::epoch_end_offset(uint64_t stream_id, int32_t epoch) const {
+  // Kafka's rules (its leader epoch cache): the latest epoch ends at the log end; an epoch above every known one
+  // is undefined; below every known one it ends where the oldest known epoch began; otherwise the largest epoch
+  // at or below it ends where the next one began.
+  std::lock_guard lock(mu_);
+  auto it = streams_.find(stream_id);
+  if (epoch < 0 || it == streams_.end() || it->second.epochs.empty()) return {-1, -1};
+  const auto& epochs = it->second.epochs;
+  if (epochs.rbegin()->first == epoch) return {epoch, it->second.durable};
+  auto higher = epochs.upper_bound(epoch);
+  if (higher == epochs.end()) return {-1, -1};
+  if (higher == epochs.begin()) return {epoch, higher->second};
+  return {std::prev(higher)->first, higher->second};
 }
 
 void StreamStore::evict_committed_locked() {

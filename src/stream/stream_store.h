@@ -114,6 +114,14 @@ class StreamStore {
   static constexpr int64_t kMaxTimestamp = -3;
   asio::awaitable<Result<std::optional<TimestampHit>>> find_timestamp(uint64_t stream_id, int64_t timestamp);
 
+  // Leader epochs (DESIGN §6, OffsetForLeaderEpoch): each stream keeps a bounded epoch -> first offset history,
+  // fed by appends (their leader epoch), the WAL replay and observe_epoch() (a scan of older data at start-up).
+  void observe_epoch(uint64_t stream_id, int32_t epoch, int64_t offset);
+  // Kafka's answer for `epoch` (its leader epoch cache rules): the latest epoch ends at the high watermark; for an
+  // older one, the largest known epoch at or below it ends where the next began (below every known epoch: the
+  // asked epoch, ending where the oldest known began); {-1, -1} above every known epoch.
+  std::pair<int32_t, int64_t> epoch_end_offset(uint64_t stream_id, int32_t epoch) const;
+
   // Moves the log start offset forward (never back), committed to metadata before it returns.
   asio::awaitable<Status> trim(uint64_t stream_id, int64_t new_start);
 
@@ -143,6 +151,7 @@ class StreamStore {
     int64_t next = 0;           // next offset to assign
     std::deque<Entry> entries;  // ascending offsets: [committed cached...][uncommitted durable...][in flight...]
     std::vector<std::pair<BlockInfo, std::string>> blocks;  // committed blocks (with object key), ascending
+    std::map<int32_t, int64_t> epochs;  // leader epoch -> first offset written in it (bounded, oldest dropped)
   };
 
   StreamStore(asio::any_io_executor executor, StreamStoreConfig config, objstore::ObjectStore& objects,
@@ -153,6 +162,7 @@ class StreamStore {
   asio::awaitable<Status> upload_once();
   void on_durable(uint64_t stream_id, int64_t first, std::error_code ec);
   void evict_committed_locked();
+  static void note_epoch_locked(Stream& s, int32_t epoch, int64_t offset);
 
   asio::any_io_executor executor_;
   StreamStoreConfig config_;

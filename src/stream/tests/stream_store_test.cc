@@ -202,6 +202,25 @@ TEST_F(StreamStoreTest, TrimMovesTheStartForwardDurably) {
   EXPECT_EQ(store_->ends(4).durable, 10);
 }
 
+TEST_F(StreamStoreTest, LeaderEpochHistoryAnswersOffsetForLeaderEpoch) {
+  StreamStoreConfig fast_stop = config();
+  fast_stop.upload_on_close = false;
+  open_store(fast_stop);
+  EXPECT_EQ(store_->epoch_end_offset(1, 3), (std::pair<int32_t, int64_t>{-1, -1})) << "nothing known yet";
+  ASSERT_EQ(run(store_->append(1, make_batch(0, 4), 3)).value(), 0);
+  ASSERT_EQ(run(store_->append(1, make_batch(1, 2), 3)).value(), 4);
+  ASSERT_EQ(run(store_->append(1, make_batch(2, 3), 5)).value(), 6);
+  EXPECT_EQ(store_->epoch_end_offset(1, 2), (std::pair<int32_t, int64_t>{2, 0})) << "below the oldest epoch";
+  EXPECT_EQ(store_->epoch_end_offset(1, 3), (std::pair<int32_t, int64_t>{3, 6}));
+  EXPECT_EQ(store_->epoch_end_offset(1, 4), (std::pair<int32_t, int64_t>{3, 6})) << "epoch 4 never wrote: 3 ends at 6";
+  EXPECT_EQ(store_->epoch_end_offset(1, 5), (std::pair<int32_t, int64_t>{5, 9})) << "the latest ends at the HWM";
+  EXPECT_EQ(store_->epoch_end_offset(1, 9), (std::pair<int32_t, int64_t>{-1, -1})) << "above every known epoch";
+  close_store();
+  open_store(fast_stop);  // the history of WAL-replayed data comes back from the batches' stamped epochs
+  EXPECT_EQ(store_->epoch_end_offset(1, 3), (std::pair<int32_t, int64_t>{3, 6}));
+  EXPECT_EQ(store_->epoch_end_offset(1, 5), (std::pair<int32_t, int64_t>{5, 9}));
+}
+
 TEST_F(StreamStoreTest, BadAppendsAreRefused) {
   open_store(config());
   EXPECT_FALSE(run(store_->append(1, Bytes{}, 0)));
