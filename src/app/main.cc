@@ -121,6 +121,8 @@ int serve(const std::vector<std::string>& args) {
   // Reads the dispatcher's identity, whose advertised address is final before serving starts.
   kafka::SingleBrokerLocator locator(*storage->catalog, *storage->groups, dispatcher.identity(),
                                     storage->offsets_partitions());
+  kafka::DataMetrics data_metrics(registry);
+  services.data_metrics = &data_metrics;
   services.groups = storage->groups.get();
   services.coordinator_locator = &locator;
   dispatcher.set_services(&services);

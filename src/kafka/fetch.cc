@@ -113,6 +113,15 @@ asio::awaitable<proto::FetchResponse> handle_fetch(RequestContext& ctx, proto::F
     }
     co_await services.appends.wait_until(deadline, epoch);
   }
+  if (services.data_metrics) {  // counted once, from the response actually sent
+    for (const auto& t : resp.responses) {
+      std::string name = t.topic;
+      if (name.empty()) {
+        if (auto topic = services.catalog.find(t.topic_id)) name = topic->name;
+      }
+      for (const auto& p : t.partitions) services.data_metrics->fetched(name, p.records.data);
+    }
+  }
   co_return resp;
 }
 

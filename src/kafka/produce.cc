@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "cluster/topic_catalog.h"
 #include "cluster/topic_config.h"
+#include "kafka/data_metrics.h"
 #include "kafka/errors.h"
 #include "kafka/run_all.h"
 #include "kafka/services.h"
@@ -107,6 +108,8 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
     co_return;
   }
   producer::ProducerStateTable& table = services.producer_states.table(stream);
+  const uint64_t batches_size = batches.size();
+  const uint64_t records = record_count(proto::ByteSpan(batches));
   // A retry whose in-flight original failed may be asked again; bounded.
   for (int round = 0; round < 3; ++round) {
     producer::Decision decision;
@@ -132,6 +135,7 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
         }
         decision.reservation.complete(*r);
         services.appends.notify();
+        if (services.data_metrics) services.data_metrics->produced(topic.name, batches_size, records);
         resp.base_offset = *r;
         resp.log_append_time_ms = append_time;
         resp.log_start_offset = services.store.ends(stream).start;

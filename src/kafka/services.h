@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kafka/append_waiters.h"
+#include "kafka/data_metrics.h"
 #include "kafka/producer_states.h"
 
 namespace floe::cluster {
@@ -39,6 +40,7 @@ struct Services {
   BrokerSettings settings;
   group::GroupCoordinator* groups = nullptr;                    // the consumer-group coordinator
   group::CoordinatorLocator* coordinator_locator = nullptr;     // who coordinates which __consumer_offsets partition
+  DataMetrics* data_metrics = nullptr;                          // per-topic traffic counters (optional)
 };
 
 }  // namespace floe::kafka

@@ -5,6 +5,7 @@ and the start-up log carries the effective configuration."""
 import http.client
 import re
 import shutil
+import subprocess
 import signal
 import tempfile
 import socket
@@ -228,6 +229,26 @@ class HttpMetrics(unittest.TestCase):
         except OSError:
             pass  # closed by the test once /readyz was seen
 
+
+
+class TopicTrafficMetrics(unittest.TestCase):
+    scrape = HttpMetrics.scrape  # the scrape helper only, not HttpMetrics' tests
+
+    @unittest.skipIf(shutil.which("kcat") is None, "kcat is not installed")
+    def test_topic_counters_match_what_was_produced_and_consumed(self):
+        with h.Broker() as b:
+            lines = "".join("record-%d\n" % i for i in range(250))
+            subprocess.run(["kcat", "-P", "-b", b.bootstrap, "-t", "traffic", "-X", "acks=all"],
+                           input=lines.encode(), check=True, timeout=30)
+            out = subprocess.run(["kcat", "-C", "-b", b.bootstrap, "-t", "traffic", "-o", "beginning", "-e", "-q"],
+                                 capture_output=True, check=True, timeout=30).stdout
+            self.assertEqual(out.count(b"\n"), 250)
+            m = self.scrape(b)
+            self.assertEqual(value(m, "floe_topic_records_in_total", topic="traffic"), 250)
+            self.assertEqual(value(m, "floe_topic_records_out_total", topic="traffic"), 250)
+            bytes_in = value(m, "floe_topic_bytes_in_total", topic="traffic")
+            self.assertGreater(bytes_in, 250 * len("record-0"))
+            self.assertEqual(value(m, "floe_topic_bytes_out_total", topic="traffic"), bytes_in)
 
 if __name__ == "__main__":
     h.main()
