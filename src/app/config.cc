@@ -129,6 +129,16 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.log_cache_bytes);
        },
        [](const ServeConfig& c) { return std::to_string(c.log_cache_bytes); }},
+      {"log.retention.check.interval.ms", "how often topic retention (retention.ms, retention.bytes) is applied",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 10, INT64_C(1) << 40, c.retention_check_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.retention_check_ms); }},
+      {"object.gc.grace.ms", "how long an object no partition references is kept before it is deleted",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.object_gc_grace_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.object_gc_grace_ms); }},
       {"http", "admin HTTP address host:port (/metrics, /healthz, /readyz); port 0 picks a free one",
        [](ServeConfig& c, const std::string& v) -> std::string {
          auto hp = parse_host_port(v);

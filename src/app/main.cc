@@ -19,6 +19,7 @@
 #include "app/data_dir.h"
 #include "app/embedded_storage.h"
 #include "kafka/group_wiring.h"
+#include "kafka/retention.h"
 #include "kafka/services.h"
 #include "producer/producer_id_allocator.h"
 #include "base/log.h"
@@ -44,9 +45,10 @@ std::string host_port_text(const std::string& host, uint16_t port) {
 // The drain order on SIGTERM: readiness is already "draining"; once the Kafka listener has drained, the partition
 // logs close (uploading what is durable), then the admin endpoint stops (so /readyz and /metrics answer during the
 // drain) and the io_context runs out of work.
-asio::awaitable<void> stop_after_kafka(floe::net::Server& kafka, floe::app::EmbeddedStorage& storage,
-                                       floe::admin::AdminServer& http) {
+asio::awaitable<void> stop_after_kafka(floe::net::Server& kafka, floe::kafka::RetentionTask& retention,
+                                       floe::app::EmbeddedStorage& storage, floe::admin::AdminServer& http) {
   co_await kafka.wait_stopped();
+  co_await retention.stop();
   co_await storage.close();
   http.stop();
 }
@@ -121,6 +123,8 @@ int serve(const std::vector<std::string>& args) {
   // Reads the dispatcher's identity, whose advertised address is final before serving starts.
   kafka::SingleBrokerLocator locator(*storage->catalog, *storage->groups, dispatcher.identity(),
                                     storage->offsets_partitions());
+  kafka::RetentionTask retention(io.get_executor(), services, std::chrono::milliseconds(cfg.retention_check_ms),
+                                 std::chrono::milliseconds(cfg.object_gc_grace_ms));
   kafka::DataMetrics data_metrics(registry);
   services.data_metrics = &data_metrics;
   services.groups = storage->groups.get();
@@ -159,7 +163,7 @@ int serve(const std::vector<std::string>& args) {
     readiness.set_draining();  // first: /readyz answers 503 before the listener drains
     log::info(kLog, "readiness: not ready (draining)");
     server.stop();
-    asio::co_spawn(io, stop_after_kafka(server, *storage, http), asio::detached);
+    asio::co_spawn(io, stop_after_kafka(server, retention, *storage, http), asio::detached);
   });
   // Ready once the io threads run (both listeners are bound by now).
   asio::post(io, [&readiness] {
@@ -169,6 +173,7 @@ int serve(const std::vector<std::string>& args) {
   log::info(kLog, "broker ", identity.node_id, " of cluster ", identity.cluster_id, " listening on ",
             cfg.listen.host, ":", server.port(), " (advertised ", adv.host, ":", adv.port, "), data in ",
             cfg.data_dir);
+  retention.start();
   net::run_io_threads(io, cfg.io_threads);
   log::info(kLog, "stopped");
   return 0;

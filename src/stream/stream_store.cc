@@ -401,6 +401,79 @@ asio::awaitable<Status> StreamStore::trim(uint64_t stream_id, int64_t new_start)
   co_return ok_status();
 }
 
+asio::awaitable<Result<int64_t>> StreamStore::apply_retention(uint64_t stream_id, int64_t retention_ms,
+                                                             int64_t retention_bytes, int64_t now_ms) {
+  int64_t new_start = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end()) co_return int64_t{0};
+    const Stream& s = it->second;
+    new_start = s.start;
+    uint64_t live_bytes = 0;
+    for (const auto& [b, key] : s.blocks) {
+      if (b.last_offset >= s.start) live_bytes += b.size;
+    }
+    for (const auto& [b, key] : s.blocks) {
+      if (b.last_offset < new_start) continue;
+      const bool too_old = retention_ms >= 0 && b.max_timestamp < now_ms - retention_ms;
+      const bool too_big = retention_bytes >= 0 && live_bytes > static_cast<uint64_t>(retention_bytes);
+      if (!too_old && !too_big) break;
+      new_start = b.last_offset + 1;
+      live_bytes -= b.size;
+    }
+    if (new_start <= s.start) co_return s.start;
+  }
+  if (Status st = co_await trim(stream_id, new_start); !st) co_return st.error();
+  co_return new_start;
+}
+
+asio::awaitable<Result<size_t>> StreamStore::collect_garbage(std::chrono::milliseconds grace) {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(mu_);
+    std::map<std::string, bool> live;  // object key -> some block still at or above its stream's start
+    for (const auto& [id, s] : streams_) {
+      for (const auto& [b, key] : s.blocks) live[key] = live[key] || b.last_offset >= s.start;
+    }
+    for (auto it = unreferenced_since_.begin(); it != unreferenced_since_.end();) {
+      it = live.count(it->first) && !live[it->first] ? std::next(it) : unreferenced_since_.erase(it);
+    }
+    for (const auto& [key, alive] : live) {
+      if (alive) continue;
+      auto [it, fresh] = unreferenced_since_.emplace(key, now);
+      if (!fresh && now - it->second >= grace) due.push_back(key);
+    }
+  }
+  size_t deleted = 0;
+  for (const std::string& key : due) {
+    meta::DeleteRequest del;
+    del.key = config_.meta_root + "objects/" + key;
+    auto r = co_await meta_.del(del);
+    if (!r) co_return err(Errc::io_error, "stream: uncommit " + key + ": " + r.error().message());
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, s] : streams_) {
+        std::erase_if(s.blocks, [&](const auto& b) { return b.second == key; });
+      }
+      unreferenced_since_.erase(key);
+    }
+    // The metadata no longer names it; a failed delete only leaves an orphan for a later sweep.
+    auto ec = co_await objects_.remove(key, objstore::Clock::now() + config_.object_timeout);
+    if (ec) log::warn(kLog, "delete of unreferenced object ", key, " failed: ", ec.message());
+    ++deleted;
+  }
+  co_return deleted;
+}
+
+std::vector<uint64_t> StreamStore::stream_ids() const {
+  std::lock_guard lock(mu_);
+  std::vector<uint64_t> out;
+  for (const auto& [id, s] : streams_) out.push_back(id);
+  return out;
+}
+
 asio::awaitable<void> StreamStore::uploader() {
   for (;;) {
     {

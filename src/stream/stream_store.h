@@ -125,6 +125,20 @@ class StreamStore {
   // Moves the log start offset forward (never back), committed to metadata before it returns.
   asio::awaitable<Status> trim(uint64_t stream_id, int64_t new_start);
 
+  // Retention (topic retention.ms / retention.bytes; -1 = none): moves the log start past whole committed blocks
+  // whose newest record is older than now - retention_ms, and past the oldest committed blocks while the stream
+  // holds more than retention_bytes. Uncommitted data is never trimmed here. Returns the (new) log start.
+  asio::awaitable<Result<int64_t>> apply_retention(uint64_t stream_id, int64_t retention_ms, int64_t retention_bytes,
+                                                   int64_t now_ms);
+
+  // Deletes the objects none of whose blocks is at or above its stream's log start, once they have stayed
+  // unreferenced for `grace` (a reader that planned a GET before the trim still finds them): first the metadata
+  // key, then the object. Returns how many objects were deleted.
+  asio::awaitable<Result<size_t>> collect_garbage(std::chrono::milliseconds grace);
+
+  // Every stream this store knows (with data, a start, or committed blocks).
+  std::vector<uint64_t> stream_ids() const;
+
   // Uploads and commits everything durable now.
   asio::awaitable<Status> flush();
 
@@ -177,6 +191,7 @@ class StreamStore {
   size_t uncommitted_bytes_ = 0;
   size_t cached_committed_bytes_ = 0;
   uint64_t uploads_ = 0;
+  std::map<std::string, std::chrono::steady_clock::time_point> unreferenced_since_;  // object key -> first seen
   bool closing_ = false;
   bool uploader_done_ = false;
   std::unique_ptr<asio::steady_timer> uploader_stopped_;

@@ -101,7 +101,8 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
             "socket.request.max.bytes=104857600 connections.max.idle.ms=600000 io.threads=1 "
             "shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 offsets.topic.num.partitions=50 "
             "upload.bytes=8388608 "
-            "upload.ms=250 log.cache.bytes=134217728 http=127.0.0.1:0");
+            "upload.ms=250 log.cache.bytes=134217728 log.retention.check.interval.ms=300000 "
+            "object.gc.grace.ms=60000 http=127.0.0.1:0");
 }
 
 TEST(Config, SecretEntriesAreRedactedAndValuesQuoted) {

@@ -221,6 +221,50 @@ TEST_F(StreamStoreTest, LeaderEpochHistoryAnswersOffsetForLeaderEpoch) {
   EXPECT_EQ(store_->epoch_end_offset(1, 5), (std::pair<int32_t, int64_t>{5, 9}));
 }
 
+TEST_F(StreamStoreTest, RetentionTrimsWholeCommittedBlocksAndGarbageIsCollected) {
+  open_store(config());
+  for (int round = 0; round < 3; ++round) {  // three objects of one block each
+    append(1, make_batch(round, 5));
+    ASSERT_TRUE(run(store_->flush()));
+  }
+  append(1, make_batch(9, 5));  // uncommitted: never trimmed by retention
+  auto keys = [&] {
+    auto page = run(objects_->list("data/", "", 100, objstore::Clock::now() + std::chrono::seconds(5)));
+    EXPECT_TRUE(page.ok());
+    return page.value.objects.size();
+  };
+  ASSERT_EQ(keys(), 3u);
+  // retention.ms: everything committed is "old" at a far future time, but the uncommitted tail stays.
+  auto start = run(store_->apply_retention(1, 1000, -1, INT64_C(1) << 50));
+  ASSERT_TRUE(start) << start.error().message;
+  EXPECT_EQ(*start, 15);
+  EXPECT_EQ(store_->ends(1).start, 15);
+  EXPECT_EQ(store_->ends(1).durable, 20);
+  // First pass marks the unreferenced objects, a pass after the grace deletes them (metadata, then objects).
+  ASSERT_EQ(run(store_->collect_garbage(std::chrono::milliseconds(0))).value(), 0u);
+  ASSERT_EQ(run(store_->collect_garbage(std::chrono::milliseconds(0))).value(), 3u);
+  EXPECT_EQ(keys(), 0u);
+  auto tail = run(store_->read(1, 15, 1 << 20));
+  ASSERT_TRUE(tail);
+  EXPECT_EQ(batches_of(tail->batches), (std::vector<std::pair<int64_t, int>>{{15, 5}}));
+  close_store();
+  open_store(config());  // the deleted objects' metadata is gone too: the store opens without them
+  EXPECT_EQ(store_->ends(1).start, 15);
+  EXPECT_EQ(store_->ends(1).durable, 20);
+}
+
+TEST_F(StreamStoreTest, RetentionBytesKeepsTheNewestBlocks) {
+  open_store(config());
+  for (int round = 0; round < 4; ++round) {
+    append(2, make_batch(round, 5));
+    ASSERT_TRUE(run(store_->flush()));
+  }
+  const int64_t one_block = static_cast<int64_t>(make_batch(0, 5).size());
+  auto start = run(store_->apply_retention(2, -1, 2 * one_block + 10, 0));
+  ASSERT_TRUE(start);
+  EXPECT_EQ(*start, 10) << "two newest blocks fit the budget";
+}
+
 TEST_F(StreamStoreTest, BadAppendsAreRefused) {
   open_store(config());
   EXPECT_FALSE(run(store_->append(1, Bytes{}, 0)));
