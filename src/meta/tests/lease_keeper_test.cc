@@ -33,6 +33,7 @@ class FlakyStore final : public MetaStore {
   explicit FlakyStore(MetaStore& inner) : inner_(inner) {}
   std::atomic<bool> fail_keepalive{false};
   std::atomic<int> keepalives{0};  // calls, failed ones included
+  std::atomic<int> hang_ms{0};     // lease_keepalive first waits this long (a store that does not answer)
 
   asio::awaitable<Result<RangeResponse>> range(RangeRequest r) override { return inner_.range(std::move(r)); }
   asio::awaitable<Result<PutResponse>> put(PutRequest r) override { return inner_.put(std::move(r)); }
@@ -43,6 +44,7 @@ class FlakyStore final : public MetaStore {
   }
   asio::awaitable<Result<int64_t>> lease_keepalive(int64_t id) override {
     keepalives.fetch_add(1);
+    if (int hang = hang_ms.load(); hang > 0) co_await testing::sleep_for(std::chrono::milliseconds(hang));
     if (fail_keepalive.load()) co_return Errc::unavailable;
     co_return co_await inner_.lease_keepalive(id);
   }
@@ -245,6 +247,34 @@ TEST_F(LeaseKeeperTest, FailingKeepAlivesGiveInDangerThenLostWithinTtl) {
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0].state, LeaseState::in_danger);
   EXPECT_EQ(changes[1].state, LeaseState::lost);
+}
+
+TEST_F(LeaseKeeperTest, AHangingKeepAliveDelaysNeitherDangerNorLost) {
+  start("hang/a");
+  run(sleep_for(100ms));
+  ASSERT_EQ(keeper_->state(), LeaseState::healthy);
+  const auto last_deadline = keeper_->deadline();
+  const auto hanging_since = Clock::now();
+  store_->hang_ms = static_cast<int>(ms(ttl_).count()) + 500;  // the next keep-alive answers after the deadline
+
+  // in_danger from the clock alone (half the TTL without success), lost at the local deadline: the watchdog does
+  // not wait for the keep-alive in flight.
+  auto danger = recorder_.wait_for(LeaseState::in_danger, ms(ttl_) + 1s);
+  ASSERT_TRUE(danger.has_value());
+  EXPECT_EQ(danger->error, Errc::timeout);
+  EXPECT_LE(danger->at - hanging_since, ttl_ / 2 + 200ms);
+  auto lost = recorder_.wait_for(LeaseState::lost, ms(ttl_) + 2s);
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_GE(lost->at, last_deadline);
+  EXPECT_LE(lost->at - last_deadline, 200ms);
+  EXPECT_EQ(lost->error, Errc::timeout);
+  EXPECT_GE(store_->keepalives.load(), 1);
+
+  // stop() waits for the hanging keep-alive, which the store bounds (here: the hang).
+  const auto before = Clock::now();
+  EXPECT_FALSE(run(keeper_->stop(false), ms(ttl_) + 2s));
+  EXPECT_LT(Clock::now() - before, ttl_ + 1s);
+  EXPECT_EQ(keeper_->state(), LeaseState::lost);
 }
 
 TEST_F(LeaseKeeperTest, TransientFailuresRecoverToHealthy) {
