@@ -30,7 +30,9 @@ bool compare_values(const std::string& actual, Compare::Result result, const std
 
 Result<RangeResponse> KvState::range(const RangeRequest& request, int64_t at) const {
   if (at > revision_) return Errc::future_revision;
-  if (at != revision_ && at <= floor_) return Errc::compacted;
+  // floor_ is the newest compacted revision; 0 means nothing was compacted, so even revision 0 (the empty store,
+  // as reads see it while the first write is not yet durable) can be rebuilt from the history.
+  if (at != revision_ && floor_ > 0 && at <= floor_) return Errc::compacted;
   if (request.key.empty() || request.limit < 0) return Errc::invalid_argument;
   KeyRange kr{request.key, request.range_end};
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "meta/embedded_store.h"
+#include "meta/kv_state.h"
 #include "meta/tests/test_support.h"
 
 namespace floe::meta {
@@ -214,6 +215,25 @@ TEST_F(EmbeddedTest, ASecondOpenOfTheDirectoryIsRefused) {
   auto second = EmbeddedStore::open(io_.executor(), config);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error(), Errc::locked);
+}
+
+// Reads see the durable revision; before the first write is durable that is revision 0, the empty store. It is
+// not "compacted" (a worker once spun on that error in the compare-and-set conformance test).
+TEST(KvStateTest, RevisionZeroReadsAsEmptyUntilSomethingIsCompacted) {
+  KvState state(100);
+  TxnRequest t;
+  t.success.emplace_back(PutRequest{"k", "v", 0, false});
+  Effect effect;
+  ASSERT_TRUE(state.txn(t, effect));
+  ASSERT_EQ(state.revision(), 1);
+  RangeRequest r;
+  r.key = "k";
+  auto at_zero = state.range(r, 0);
+  ASSERT_TRUE(at_zero) << at_zero.error().message();
+  EXPECT_TRUE(at_zero->kvs.empty());
+  auto now = state.range(r, 1);
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->kvs.size(), 1u);
 }
 
 }  // namespace
