@@ -215,8 +215,15 @@ Status FileWal::open_new_segment(uint64_t first_seq) {
 }
 
 uint64_t FileWal::append(std::span<const uint8_t> payload, Callback done) {
-  if (payload.empty() || payload.size() > options_.max_entry_bytes) {
-    done(make_error_code(payload.empty() ? Errc::invalid_argument : Errc::too_large), 0);
+  const std::span<const uint8_t> parts[] = {payload};
+  return append_parts(parts, std::move(done));
+}
+
+uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, Callback done) {
+  size_t size = 0;
+  for (const auto& p : parts) size += p.size();
+  if (size == 0 || size > options_.max_entry_bytes) {
+    done(make_error_code(size == 0 ? Errc::invalid_argument : Errc::too_large), 0);
     return 0;
   }
   std::error_code refuse;
@@ -227,19 +234,26 @@ uint64_t FileWal::append(std::span<const uint8_t> payload, Callback done) {
       refuse = make_error_code(Errc::closed);
     else if (failed_)
       refuse = failed_;
-    else if (buffer_.size() + kFrameHeader + payload.size() > options_.max_buffered_bytes && !buffer_.empty()) {
+    else if (buffer_.size() + kFrameHeader + size > options_.max_buffered_bytes && !buffer_.empty()) {
       refuse = make_error_code(Errc::too_large);  // back-pressure: the disk is behind; the caller retries
     } else {
       seq = next_seq_++;
       if (pending_.empty()) buffer_first_seq_ = seq;
       size_t at = buffer_.size();
-      buffer_.resize(at + kFrameHeader + payload.size());
+      buffer_.resize(at + kFrameHeader + size);
       uint8_t* f = buffer_.data() + at;
-      put_u32(f, static_cast<uint32_t>(payload.size()));
+      put_u32(f, static_cast<uint32_t>(size));
       put_u64(f + 8, seq);
       put_u64(f + 16, options_.epoch);
-      std::memcpy(f + kFrameHeader, payload.data(), payload.size());
-      put_u32(f + 4, record::crc32c(payload.data(), payload.size(), record::crc32c(f + 8, 16)));
+      uint32_t crc = record::crc32c(f + 8, 16);
+      uint8_t* out = f + kFrameHeader;
+      for (const auto& p : parts) {
+        if (p.empty()) continue;
+        std::memcpy(out, p.data(), p.size());
+        crc = record::crc32c(p.data(), p.size(), crc);
+        out += p.size();
+      }
+      put_u32(f + 4, crc);
       frame_ends_.push_back(buffer_.size());
       pending_.push_back({seq, std::move(done)});
     }

@@ -71,6 +71,8 @@ class FileWal {
   // Queues `payload`; `done(ec, seq)` runs on the WAL thread once durable (or failed). Never blocks. Returns the
   // seq the entry got, or 0 when it was refused (then `done` has already run, on this thread, with the error).
   uint64_t append(std::span<const uint8_t> payload, Callback done);
+  // The same for a payload given in pieces (concatenated into one frame without an intermediate copy).
+  uint64_t append_parts(std::span<const std::span<const uint8_t>> parts, Callback done);
 
   // The same as an asio async operation: co_await wal.async_append(bytes, asio::use_awaitable) -> seq.
   template <typename Token>

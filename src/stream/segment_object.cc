@@ -21,28 +21,34 @@ bool before(const BlockInfo& a, const BlockInfo& b) {
 
 Status SegmentWriter::add(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
                           ByteSpan batches) {
-  if (first_offset < 0 || last_offset < first_offset || batches.empty() || batches.size() > UINT32_MAX) {
+  const ByteSpan parts[] = {batches};
+  return add_parts(stream_id, first_offset, last_offset, max_timestamp, parts);
+}
+
+Status SegmentWriter::add_parts(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
+                                std::span<const ByteSpan> parts) {
+  size_t size = 0;
+  for (const ByteSpan& p : parts) size += p.size();
+  if (first_offset < 0 || last_offset < first_offset || size == 0 || size > UINT32_MAX) {
     return Error{Errc::invalid_argument, "segment block: bad offsets or size"};
   }
-  BlockInfo b{stream_id,
-              first_offset,
-              last_offset,
-              max_timestamp,
-              data_.size(),
-              static_cast<uint32_t>(batches.size()),
-              record::crc32c(batches)};
+  BlockInfo b{stream_id, first_offset, last_offset, max_timestamp, data_.size(), static_cast<uint32_t>(size), 0};
   if (!index_.empty() && !before(index_.back(), b)) {
     return Error{Errc::invalid_argument, "segment block: out of (stream, offset) order"};
   }
-  data_.insert(data_.end(), batches.begin(), batches.end());
+  data_.reserve(data_.size() + size);
+  for (const ByteSpan& p : parts) {
+    b.crc = record::crc32c(p, b.crc);
+    data_.append(reinterpret_cast<const char*>(p.data()), p.size());
+  }
   index_.push_back(b);
   return ok_status();
 }
 
-Bytes SegmentWriter::finish() {
-  Bytes out = std::move(data_);
-  proto::Writer w(out);
-  const uint64_t index_position = out.size();
+std::string SegmentWriter::finish_string() {
+  Bytes tail;
+  proto::Writer w(tail);
+  const uint64_t index_position = data_.size();
   for (const BlockInfo& b : index_) {
     w.i64(static_cast<int64_t>(b.stream_id));
     w.i64(b.first_offset);
@@ -52,19 +58,26 @@ Bytes SegmentWriter::finish() {
     w.u32(b.size);
     w.u32(b.crc);
   }
-  const auto index_length = static_cast<uint32_t>(out.size() - index_position);
-  const uint32_t index_crc = record::crc32c(out.data() + index_position, index_length);
-  const size_t footer_at = out.size();
+  const auto index_length = static_cast<uint32_t>(tail.size());
+  const uint32_t index_crc = record::crc32c(tail.data(), index_length);
+  const size_t footer_at = tail.size();
   w.i64(static_cast<int64_t>(index_position));
   w.u32(index_length);
   w.u32(index_crc);
   w.u16(kSegmentFormatVersion);
   w.u16(0);
-  w.u32(record::crc32c(out.data() + footer_at, 20));
+  w.u32(record::crc32c(tail.data() + footer_at, 20));
   w.i64(static_cast<int64_t>(kSegmentMagic));
+  std::string out = std::move(data_);
+  out.append(reinterpret_cast<const char*>(tail.data()), tail.size());
   data_.clear();
   index_.clear();
   return out;
+}
+
+Bytes SegmentWriter::finish() {
+  std::string s = finish_string();
+  return Bytes(s.begin(), s.end());
 }
 
 Result<SegmentFooter> SegmentIndex::parse_footer(ByteSpan last_bytes, uint64_t object_size, std::string_view name) {

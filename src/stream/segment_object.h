@@ -64,14 +64,19 @@ class SegmentWriter {
  public:
   // Appends a block: `batches` are whole record batches of `stream_id` covering [first_offset, last_offset].
   Status add(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp, ByteSpan batches);
+  // The same with the block's bytes in pieces (appended in order, without an intermediate copy).
+  Status add_parts(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
+                   std::span<const ByteSpan> parts);
   size_t block_count() const { return index_.size(); }
   size_t data_bytes() const { return data_.size(); }
   const std::vector<BlockInfo>& blocks() const { return index_; }
   // The finished object; the writer is empty afterwards.
   Bytes finish();
+  // The same as the string the object store takes (no copy of the data section).
+  std::string finish_string();
 
  private:
-  Bytes data_;
+  std::string data_;
   std::vector<BlockInfo> index_;
 };
 
