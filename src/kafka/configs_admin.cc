@@ -28,13 +28,31 @@ int8_t config_type(std::string_view key) {
   return kTypeString;
 }
 
-
 bool wanted(const std::optional<std::vector<std::string>>& keys, std::string_view key) {
   if (!keys) return true;
   for (const auto& k : *keys) {
     if (k == key) return true;
   }
   return false;
+}
+
+// The common end of AlterConfigs and IncrementalAlterConfigs: a validation error, or (unless validate_only) the
+// new overrides stored; the outcome goes into `out`.
+template <typename Out>
+asio::awaitable<void> store_topic_configs(Services& services, const std::string& topic,
+                                          std::map<std::string, std::string> configs,
+                                          const std::optional<std::string>& bad, bool validate_only, Out& out) {
+  if (bad) {
+    out.error_code = code(Errc::invalid_config);
+    out.error_message = *bad;
+    co_return;
+  }
+  if (validate_only) co_return;
+  auto st = co_await services.catalog.set_configs(topic, std::move(configs));
+  if (!st) {
+    out.error_code = catalog_error_code(st.error().code);
+    out.error_message = st.error().message;
+  }
 }
 
 template <typename Resp>
@@ -126,21 +144,11 @@ asio::awaitable<proto::AlterConfigsResponse> handle_alter_configs(RequestContext
       if (auto e = cluster::validate_topic_config(c.name, *c.value)) bad = *e;
       configs[c.name] = *c.value;
     }
-    if (bad) {
-      out.error_code = code(Errc::invalid_config);
-      out.error_message = *bad;
-      continue;
-    }
-    if (!services->catalog.find(res.resource_name)) {
+    if (!bad && !services->catalog.find(res.resource_name)) {
       out.error_code = code(Errc::unknown_topic_or_partition);
       continue;
     }
-    if (req.validate_only) continue;
-    auto st = co_await services->catalog.set_configs(res.resource_name, configs);
-    if (!st) {
-      out.error_code = catalog_error_code(st.error().code);
-      out.error_message = st.error().message;
-    }
+    co_await store_topic_configs(*services, res.resource_name, std::move(configs), bad, req.validate_only, out);
   }
   co_return resp;
 }
@@ -182,17 +190,7 @@ asio::awaitable<proto::IncrementalAlterConfigsResponse> handle_incremental_alter
         bad = c.name + " is not a list config: APPEND and SUBTRACT do not apply";
       }
     }
-    if (bad) {
-      out.error_code = code(Errc::invalid_config);
-      out.error_message = *bad;
-      continue;
-    }
-    if (req.validate_only) continue;
-    auto st = co_await services->catalog.set_configs(res.resource_name, configs);
-    if (!st) {
-      out.error_code = catalog_error_code(st.error().code);
-      out.error_message = st.error().message;
-    }
+    co_await store_topic_configs(*services, res.resource_name, std::move(configs), bad, req.validate_only, out);
   }
   co_return resp;
 }
