@@ -523,18 +523,36 @@ asio::awaitable<Status> StreamStore::upload_once() {
     std::lock_guard lock(mu_);
     for (auto& [id, s] : streams_) {
       Part p{id, -1, -1, 0, {}};
-      for (const Entry& e : s.entries) {
+      for (Entry& e : s.entries) {
         if (e.committed) continue;
-        if (!e.durable) break;
+        // Another upload holds the oldest uncommitted entries: this stream waits for it (commits stay in order).
+        if (!e.durable || e.uploading) break;
         if (p.first < 0) p.first = e.first;
         p.last = e.last;
         p.max_ts = std::max(p.max_ts, e.max_timestamp);
         p.data.push_back(e.data);
       }
-      if (p.first >= 0) parts.push_back(std::move(p));
+      if (p.first < 0) continue;
+      for (Entry& e : s.entries) {
+        if (e.first >= p.first && e.first <= p.last) e.uploading = true;
+      }
+      parts.push_back(std::move(p));
     }
   }
   if (parts.empty()) co_return ok_status();
+  // Whatever way this upload ends, its entries are released (committed ones stay committed).
+  struct Release {
+    StreamStore* self;
+    const std::vector<Part>& parts;
+    ~Release() {
+      std::lock_guard lock(self->mu_);
+      for (const Part& p : parts) {
+        for (Entry& e : self->streams_[p.stream].entries) {
+          if (e.first >= p.first && e.first <= p.last) e.uploading = false;
+        }
+      }
+    }
+  } release{this, parts};
 
   SegmentWriter writer;  // the object is built in one buffer, handed to the store without another copy
   for (const Part& p : parts) {

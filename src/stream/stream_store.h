@@ -157,6 +157,7 @@ class StreamStore {
     uint64_t wal_seq = 0;
     bool durable = false;
     bool committed = false;
+    bool uploading = false;  // taken by an upload in progress (flush() and the uploader may overlap)
   };
   struct Stream {
     int64_t start = 0;

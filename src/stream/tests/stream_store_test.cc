@@ -158,6 +158,27 @@ TEST_F(StreamStoreTest, FlushCommitsAnObjectAndReadsComeBackFromIt) {
   EXPECT_EQ(objects.value.objects.size(), 1u);
 }
 
+TEST_F(StreamStoreTest, OverlappingFlushesUploadEachEntryOnce) {
+  open_store(config());
+  append(3, make_batch(0, 4));
+  append(3, make_batch(1, 4));
+  auto first = asio::co_spawn(io_, store_->flush(), asio::use_future);
+  auto second = asio::co_spawn(io_, store_->flush(), asio::use_future);
+  io_.restart();
+  for (int i = 0; i < 1000 && (first.wait_for(std::chrono::seconds(0)) != std::future_status::ready ||
+                               second.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
+       ++i) {
+    io_.run_one_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(first.get());
+  ASSERT_TRUE(second.get());
+  EXPECT_EQ(store_->uploads(), 1u) << "the second flush found the entries taken by the first";
+  EXPECT_EQ(store_->ends(3).committed, 8);
+  auto objects = run(objects_->list("data/", "", 100, objstore::Clock::now() + std::chrono::seconds(5)));
+  ASSERT_TRUE(objects.ok());
+  EXPECT_EQ(objects.value.objects.size(), 1u);
+}
+
 TEST_F(StreamStoreTest, ReopenReplaysTheWalBeyondTheCommittedEnd) {
   StreamStoreConfig fast_stop = config();
   fast_stop.upload_on_close = false;
