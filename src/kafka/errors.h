@@ -35,6 +35,9 @@ enum class Errc : int16_t {
   invalid_config = 40,
   not_controller = 41,
   kafka_storage_error = 56,
+  fetch_session_id_not_found = 70,
+  fenced_leader_epoch = 74,
+  unknown_leader_epoch = 75,
   transactional_id_authorization_failed = 53,
   policy_violation = 44,
   invalid_record = 87,
@@ -42,5 +45,12 @@ enum class Errc : int16_t {
 };
 
 constexpr int16_t code(Errc e) { return static_cast<int16_t>(e); }
+
+// A client's current_leader_epoch against the partition's (-1: the client does not say): 0 when they agree, else
+// FENCED_LEADER_EPOCH for an older one and UNKNOWN_LEADER_EPOCH for a newer one.
+constexpr int16_t leader_epoch_error(int32_t client_epoch, int32_t current_epoch) {
+  if (client_epoch < 0 || client_epoch == current_epoch) return 0;
+  return code(client_epoch < current_epoch ? Errc::fenced_leader_epoch : Errc::unknown_leader_epoch);
+}
 
 }  // namespace floe::kafka

@@ -11,9 +11,6 @@
 namespace floe::kafka {
 namespace {
 
-constexpr int16_t kFetchSessionIdNotFound = 70;
-constexpr int16_t kFencedLeaderEpoch = 74;
-constexpr int16_t kUnknownLeaderEpoch = 75;
 constexpr int32_t kMaxWaitCapMs = 30000;  // a client's max_wait_ms beyond this is cut (bounds held requests)
 
 // One pass over every requested partition. Returns the bytes of records gathered.
@@ -48,8 +45,8 @@ asio::awaitable<size_t> gather(RequestContext& ctx, proto::FetchRequest& req, pr
         continue;
       }
       const int32_t epoch = services.settings.leader_epoch;
-      if (fp.current_leader_epoch >= 0 && fp.current_leader_epoch != epoch) {
-        p.error_code = fp.current_leader_epoch < epoch ? kFencedLeaderEpoch : kUnknownLeaderEpoch;
+      if (int16_t e = leader_epoch_error(fp.current_leader_epoch, epoch); e != 0) {
+        p.error_code = e;
         any_error = true;
         continue;
       }
@@ -97,7 +94,7 @@ asio::awaitable<proto::FetchResponse> handle_fetch(RequestContext& ctx, proto::F
     co_return resp;
   }
   if (req.session_id != 0) {
-    resp.error_code = kFetchSessionIdNotFound;
+    resp.error_code = code(Errc::fetch_session_id_not_found);
     co_return resp;
   }
   Services& services = *ctx.services;

@@ -10,8 +10,6 @@ namespace {
 
 constexpr int64_t kLatest = -1;
 constexpr int64_t kEarliest = -2;
-constexpr int16_t kFencedLeaderEpoch = 74;
-constexpr int16_t kUnknownLeaderEpoch = 75;
 
 }  // namespace
 
@@ -30,8 +28,8 @@ asio::awaitable<proto::ListOffsetsResponse> handle_list_offsets(RequestContext& 
         continue;
       }
       const int32_t epoch = services->settings.leader_epoch;
-      if (lp.current_leader_epoch >= 0 && lp.current_leader_epoch != epoch) {
-        p.error_code = lp.current_leader_epoch < epoch ? kFencedLeaderEpoch : kUnknownLeaderEpoch;
+      if (int16_t e = leader_epoch_error(lp.current_leader_epoch, epoch); e != 0) {
+        p.error_code = e;
         continue;
       }
       const uint64_t stream = cluster::stream_id_of(topic->id, lp.partition_index);

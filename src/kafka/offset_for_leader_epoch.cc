@@ -6,11 +6,6 @@
 #include "stream/stream_store.h"
 
 namespace floe::kafka {
-namespace {
-constexpr int16_t kFencedLeaderEpoch = 74;
-constexpr int16_t kUnknownLeaderEpoch = 75;
-}  // namespace
-
 asio::awaitable<proto::OffsetForLeaderEpochResponse> handle_offset_for_leader_epoch(
     RequestContext& ctx, proto::OffsetForLeaderEpochRequest& req) {
   proto::OffsetForLeaderEpochResponse resp;
@@ -27,8 +22,8 @@ asio::awaitable<proto::OffsetForLeaderEpochResponse> handle_offset_for_leader_ep
         continue;
       }
       const int32_t current = services->settings.leader_epoch;
-      if (p.current_leader_epoch >= 0 && p.current_leader_epoch != current) {
-        r.error_code = p.current_leader_epoch < current ? kFencedLeaderEpoch : kUnknownLeaderEpoch;
+      if (int16_t e = leader_epoch_error(p.current_leader_epoch, current); e != 0) {
+        r.error_code = e;
         continue;
       }
       auto [epoch, end] =
