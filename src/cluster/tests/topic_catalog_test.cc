@@ -6,6 +6,7 @@
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 #include <filesystem>
+#include <stdexcept>
 
 #include "cluster/topic_config.h"
 #include "meta/embedded_store.h"
@@ -42,7 +43,11 @@ class TopicCatalogTest : public ::testing::Test {
   T run(asio::awaitable<T> op) {
     auto fut = asio::co_spawn(io_, std::move(op), asio::use_future);
     io_.restart();
-    while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io_.run_one_for(std::chrono::milliseconds(20));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);  // bounded, never a hang
+    while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("operation did not complete in 30 s");
+      io_.run_one_for(std::chrono::milliseconds(20));
+    }
     return fut.get();
   }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "meta/embedded_store.h"
@@ -75,8 +76,12 @@ class StreamStoreTest : public ::testing::Test {
   T run(asio::awaitable<T> op) {
     auto fut = asio::co_spawn(io_, std::move(op), asio::use_future);
     io_.restart();
-    while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+    // Bounded: an operation that never completes fails the test instead of hanging it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("operation did not complete in 60 s");
       io_.run_one_for(std::chrono::milliseconds(50));
+    }
     return fut.get();
   }
 
