@@ -36,12 +36,14 @@ enum class Errc : int16_t {
   not_controller = 41,
   kafka_storage_error = 56,
   fetch_session_id_not_found = 70,
+  invalid_fetch_session_epoch = 71,
   fenced_leader_epoch = 74,
   unknown_leader_epoch = 75,
   transactional_id_authorization_failed = 53,
   policy_violation = 44,
   invalid_record = 87,
   unknown_topic_id = 100,
+  fetch_session_topic_id_error = 106,
 };
 
 constexpr int16_t code(Errc e) { return static_cast<int16_t>(e); }

@@ -93,11 +93,14 @@ asio::awaitable<proto::FetchResponse> handle_fetch(RequestContext& ctx, proto::F
     resp.error_code = code(Errc::unknown_server_error);
     co_return resp;
   }
-  if (req.session_id != 0) {
-    resp.error_code = code(Errc::fetch_session_id_not_found);
+  Services& services = *ctx.services;
+  // Incremental fetch sessions (fetch_sessions.h): an incremental request is rewritten here to every partition of
+  // its session; finish() below keeps only the partitions with news (or creates the session of a full fetch).
+  FetchSessionContext session = services.fetch_sessions->open(req, ctx.version());
+  if (session.kind() == FetchSessionContext::Kind::error) {
+    session.finish(resp);
     co_return resp;
   }
-  Services& services = *ctx.services;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(std::clamp(req.max_wait_ms, 0, kMaxWaitCapMs));
   for (;;) {
@@ -110,6 +113,7 @@ asio::awaitable<proto::FetchResponse> handle_fetch(RequestContext& ctx, proto::F
     }
     co_await services.appends.wait_until(deadline, epoch);
   }
+  session.finish(resp);
   if (services.data_metrics) {  // counted once, from the response actually sent
     for (const auto& t : resp.responses) {
       std::string name = t.topic;

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "kafka/append_waiters.h"
 #include "kafka/data_metrics.h"
+#include "kafka/fetch_sessions.h"
 #include "kafka/producer_states.h"
 
 namespace floe::cluster {
@@ -29,6 +31,7 @@ struct BrokerSettings {
   bool auto_create_topics = true;  // auto.create.topics.enable
   int32_t num_partitions = 1;      // num.partitions, for auto-created topics and CreateTopics with -1
   int32_t leader_epoch = 0;        // the epoch of every partition this broker leads (bumped at each start)
+  FetchSessionConfig fetch_sessions{};  // max.incremental.fetch.session.cache.slots, min...eviction.ms
 };
 
 struct Services {
@@ -41,6 +44,8 @@ struct Services {
   group::GroupCoordinator* groups = nullptr;                    // the consumer-group coordinator
   group::CoordinatorLocator* coordinator_locator = nullptr;     // who coordinates which __consumer_offsets partition
   DataMetrics* data_metrics = nullptr;                          // per-topic traffic counters (optional)
+  // The broker's incremental fetch sessions (KIP-227), shared by all its connections; sized by `settings`.
+  std::shared_ptr<FetchSessionCache> fetch_sessions = std::make_shared<FetchSessionCache>(settings.fetch_sessions);
 };
 
 }  // namespace floe::kafka
