@@ -5,6 +5,7 @@
 #include "kafka/api_handler.h"
 #include "kafka/api_versions.h"
 #include "kafka/configs_admin.h"
+#include "kafka/describe_log_dirs.h"
 #include "kafka/fetch.h"
 #include "kafka/group_wiring.h"
 #include "net/request_handler.h"
@@ -53,6 +54,9 @@ constexpr std::array kHandlers = {
                &typed_handler<proto::DescribeConfigsRequest, proto::DescribeConfigsResponse, &handle_describe_configs>},
     ApiHandler{33, 0, 2,
                &typed_handler<proto::AlterConfigsRequest, proto::AlterConfigsResponse, &handle_alter_configs>},
+    ApiHandler{35, 0, 4,
+               &typed_handler<proto::DescribeLogDirsRequest, proto::DescribeLogDirsResponse,
+                              &handle_describe_log_dirs>},
     ApiHandler{37, 0, 3,
                &typed_handler<proto::CreatePartitionsRequest, proto::CreatePartitionsResponse,
                               &handle_create_partitions>},

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "kafka/append_waiters.h"
 #include "kafka/data_metrics.h"
@@ -32,6 +33,7 @@ struct BrokerSettings {
   int32_t num_partitions = 1;      // num.partitions, for auto-created topics and CreateTopics with -1
   int32_t leader_epoch = 0;        // the epoch of every partition this broker leads (bumped at each start)
   FetchSessionConfig fetch_sessions{};  // max.incremental.fetch.session.cache.slots, min...eviction.ms
+  std::string log_dir = "objects";      // the one log dir DescribeLogDirs reports (the shared storage)
 };
 
 struct Services {
