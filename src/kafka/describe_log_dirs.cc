@@ -12,10 +12,10 @@ namespace floe::kafka {
 namespace {
 
 // Bytes of the stream's log in [log start, high watermark): see the header for how it is measured.
-asio::awaitable<int64_t> partition_bytes(stream::StreamStore& store, uint64_t stream) {
+asio::awaitable<int64_t> partition_bytes(stream::StreamStore& store, uint64_t stream, size_t sample_bytes) {
   const stream::StreamEnds ends = store.ends(stream);
   if (ends.durable <= ends.start) co_return 0;
-  auto sample = co_await store.read(stream, ends.start, kLogDirSampleBytes);
+  auto sample = co_await store.read(stream, ends.start, sample_bytes);
   if (!sample) co_return -1;  // unreadable now (e.g. the object store is down): unknown, as Kafka's -1
   int64_t first = -1;
   int64_t end = -1;  // one past the last offset of the sample
@@ -70,6 +70,10 @@ asio::awaitable<proto::DescribeLogDirsResponse> handle_describe_log_dirs(Request
     }
   }
   std::sort(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) { return a.first.name < b.first.name; });
+  size_t partitions = 0;
+  for (const auto& w : wanted) partitions += w.second.size();
+  const size_t sample_bytes =
+      std::clamp(kLogDirSampleBudget / std::max<size_t>(partitions, 1), kLogDirMinSampleBytes, kLogDirSampleBytes);
 
   for (const auto& [topic, parts] : wanted) {
     if (parts.empty()) continue;
@@ -78,7 +82,7 @@ asio::awaitable<proto::DescribeLogDirsResponse> handle_describe_log_dirs(Request
     for (int32_t p : parts) {
       auto& part = out.partitions.emplace_back();
       part.partition_index = p;
-      part.partition_size = co_await partition_bytes(services.store, cluster::stream_id_of(topic.id, p));
+      part.partition_size = co_await partition_bytes(services.store, cluster::stream_id_of(topic.id, p), sample_bytes);
       part.offset_lag = 0;
       part.is_future_key = false;
     }

@@ -152,6 +152,32 @@ class DescribeLogDirs(h.BrokerTestCase):
             _, (res,) = describe_log_dirs(conn, 4, [("raw-log-dirs", [0])])
             self.assertEqual(res["topics"][0]["partitions"][0]["size"], grown)
 
+    @unittest.skipIf(Producer is None, "confluent_kafka is not installed for this python")
+    def test_log_larger_than_the_sample(self):
+        """A log bigger than what the broker reads to size it (1 MiB) is sized by extrapolation: with batches of
+        one size, to within 1% of the real bytes."""
+        topic = "big-log-dirs"
+        p = Producer({"bootstrap.servers": self.broker.bootstrap, "acks": "all", "linger.ms": 0,
+                      "message.timeout.ms": 20000})
+        for i in range(24):
+            p.produce(topic, value=bytes([i]) * 100_000, partition=0)
+            self.assertEqual(p.flush(20), 0)
+        with self.broker.connect(timeout=10) as conn:
+            real, offset, hw = 0, 0, None
+            for _ in range(100):  # bounded: each fetch returns at least one batch
+                out = raw_fetch.fetch(conn, 12, 0, -1, [(topic, [(0, offset)])])
+                part = out["partitions"][(topic, 0)]
+                hw = part["hw"]
+                if offset >= hw:
+                    break
+                real += part["bytes"]
+                offset = part["batches"][-1][1] + 1
+            self.assertEqual((offset, hw), (24, 24))
+            self.assertGreater(real, 2 * 1024 * 1024)
+            _, (res,) = describe_log_dirs(conn, 4, [(topic, [0])])
+            size = res["topics"][0]["partitions"][0]["size"]
+            self.assertLess(abs(size - real), real / 100, "estimated %d bytes, the log holds %d" % (size, real))
+
 
 if __name__ == "__main__":
     h.main()
