@@ -89,6 +89,12 @@ class FetchSessionContext {
  public:
   enum class Kind { sessionless, full, incremental, error };
 
+  FetchSessionContext() = default;
+  FetchSessionContext(FetchSessionContext&&) = default;
+  FetchSessionContext& operator=(FetchSessionContext&&) = default;
+  FetchSessionContext(const FetchSessionContext&) = delete;
+  FetchSessionContext& operator=(const FetchSessionContext&) = delete;
+
   Kind kind() const { return kind_; }
   // The top-level error for a Kind::error context (the response carries nothing else).
   int16_t error() const { return error_; }
