@@ -63,6 +63,7 @@ struct SnapshotCopy {
 }  // namespace
 
 struct EmbeddedStore::Core : std::enable_shared_from_this<Core> {
+  MetaStats stats;
   Core(asio::any_io_executor ex, EmbeddedConfig c)
       : executor(std::move(ex)), config(std::move(c)), state(config.max_history_events) {}
   ~Core() {
@@ -549,8 +550,11 @@ void EmbeddedStore::shutdown() {
   core_->lock_fd = -1;
 }
 
+MetaStatsSnapshot EmbeddedStore::stats() const { return core_->stats.snapshot(); }
+
 asio::awaitable<Result<RangeResponse>> EmbeddedStore::range(RangeRequest request) {
   auto core = core_;
+  MetaStats::Timer timer(core->stats, MetaOp::range);
   std::lock_guard lock(core->mu);
   if (core->closed) co_return Errc::closed;
   if (request.revision > core->visible_revision) co_return Errc::future_revision;
@@ -563,6 +567,7 @@ asio::awaitable<Result<RangeResponse>> EmbeddedStore::range(RangeRequest request
 asio::awaitable<Result<TxnResponse>> EmbeddedStore::txn(TxnRequest request) {
   if (auto ec = validate_txn(request, core_->config.limits)) co_return ec;
   auto core = core_;
+  MetaStats::Timer timer(core->stats, MetaOp::txn);
   uint64_t wait_index = 0;
   Result<TxnResponse> response = Errc::closed;
   {

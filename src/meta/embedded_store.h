@@ -47,6 +47,7 @@ class EmbeddedStore final : public MetaStore {
   std::unique_ptr<Watch> watch(WatchRequest request) override;
   // Waits for the sync thread to finish what was queued (one fsync at most), then fails what still waits.
   void shutdown() override;
+  MetaStatsSnapshot stats() const override;
 
   struct Core;
 

@@ -259,6 +259,7 @@ struct WatchShared : std::enable_shared_from_this<WatchShared> {
 }  // namespace
 
 struct EtcdStore::Core : std::enable_shared_from_this<Core> {
+  MetaStats stats;
   Core(asio::any_io_executor ex, EtcdConfig c, http::ClientConfig hc)
       : executor(ex), config(std::move(c)), client(ex, hc) {}
 
@@ -589,9 +590,12 @@ void EtcdStore::shutdown() {
   core_->watches.clear();
 }
 
+MetaStatsSnapshot EtcdStore::stats() const { return core_->stats.snapshot(); }
+
 asio::awaitable<Result<RangeResponse>> EtcdStore::range(RangeRequest request) {
   if (request.key.empty() || request.limit < 0) co_return Errc::invalid_argument;
   auto core = core_;
+  MetaStats::Timer timer(core->stats, MetaOp::range);
   co_return co_await core->client_range(request);
 }
 
@@ -601,6 +605,7 @@ asio::awaitable<Result<PutResponse>> EtcdStore::put(PutRequest request) {
     co_return Errc::request_too_large;
   }
   auto core = core_;
+  MetaStats::Timer timer(core->stats, MetaOp::put);
   json::Writer w;
   write_put(w, request);
   auto v = co_await core->call("/v3/kv/put", w.take(), false);
@@ -611,6 +616,7 @@ asio::awaitable<Result<PutResponse>> EtcdStore::put(PutRequest request) {
 asio::awaitable<Result<DeleteResponse>> EtcdStore::del(DeleteRequest request) {
   if (request.key.empty()) co_return Errc::invalid_argument;
   auto core = core_;
+  MetaStats::Timer timer(core->stats, MetaOp::del);
   json::Writer w;
   write_delete(w, request);
   auto v = co_await core->call("/v3/kv/deleterange", w.take(), false);
@@ -621,6 +627,7 @@ asio::awaitable<Result<DeleteResponse>> EtcdStore::del(DeleteRequest request) {
 asio::awaitable<Result<TxnResponse>> EtcdStore::txn(TxnRequest request) {
   if (auto ec = validate_txn(request, core_->config.limits)) co_return ec;
   auto core = core_;
+  MetaStats::Timer timer(core->stats, MetaOp::txn);
   json::Writer w;
   w.begin_object();
   if (!request.compares.empty()) {

@@ -52,6 +52,7 @@ class EtcdStore final : public MetaStore {
   asio::awaitable<std::error_code> compact(int64_t revision) override;
   std::unique_ptr<Watch> watch(WatchRequest request) override;
   void shutdown() override;
+  MetaStatsSnapshot stats() const override;
 
   struct Core;
 

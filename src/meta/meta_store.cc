@@ -6,6 +6,17 @@
 
 namespace floe::meta {
 
+std::string_view meta_op_name(MetaOp op) {
+  switch (op) {
+    case MetaOp::range: return "range";
+    case MetaOp::txn: return "txn";
+    case MetaOp::put: return "put";
+    case MetaOp::del: return "delete";
+    case MetaOp::count_: break;
+  }
+  return "?";
+}
+
 std::string prefix_end(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {

@@ -6,13 +6,16 @@
 // any thread. Expected failures are values (Result / std::error_code with meta::Errc); nothing throws.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <system_error>
 
 #include <asio/awaitable.hpp>
 
+#include "base/log2_histogram.h"
 #include "meta/errors.h"
 #include "meta/types.h"
 
@@ -30,6 +33,42 @@ class Watch {
   // Ends the watch; a next() waiting now or later completes with Errc::cancelled. Thread-safe.
   virtual void cancel() = 0;
   virtual int64_t compact_revision() const = 0;
+};
+
+// Read-only request figures of a store, for metrics: requests and latency per operation, counted when the call
+// completes (successfully or not). The embedded backend runs put and delete as one-op txns and counts them as txn.
+enum class MetaOp { range, txn, put, del, count_ };
+inline constexpr std::size_t kMetaOpCount = static_cast<std::size_t>(MetaOp::count_);
+std::string_view meta_op_name(MetaOp op);
+
+struct MetaStatsSnapshot {
+  std::array<Log2HistogramSnapshot, kMetaOpCount> latency_us{};  // count() is the number of requests
+  const Log2HistogramSnapshot& operator[](MetaOp op) const { return latency_us[static_cast<std::size_t>(op)]; }
+};
+
+class MetaStats {
+ public:
+  // Records the latency of one call from construction to destruction (the end of the coroutine that holds it).
+  class Timer {
+   public:
+    Timer(MetaStats& stats, MetaOp op) : stats_(stats), op_(op), start_(std::chrono::steady_clock::now()) {}
+    ~Timer() { stats_.latency_[static_cast<std::size_t>(op_)].record(std::chrono::steady_clock::now() - start_); }
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+
+   private:
+    MetaStats& stats_;
+    MetaOp op_;
+    std::chrono::steady_clock::time_point start_;
+  };
+  MetaStatsSnapshot snapshot() const {
+    MetaStatsSnapshot s;
+    for (std::size_t i = 0; i < kMetaOpCount; ++i) s.latency_us[i] = latency_[i].snapshot();
+    return s;
+  }
+
+ private:
+  std::array<Log2Histogram, kMetaOpCount> latency_{};
 };
 
 class MetaStore {
@@ -56,6 +95,9 @@ class MetaStore {
 
   // Stops background work (watch streams, lease expiry) and fails what waits with Errc::closed. Idempotent.
   virtual void shutdown() = 0;
+
+  // Request figures for metrics; a store that keeps none returns zeros.
+  virtual MetaStatsSnapshot stats() const { return {}; }
 
   // Conveniences over range().
   asio::awaitable<Result<std::optional<KeyValue>>> get(std::string key, bool serializable = false);

@@ -295,16 +295,16 @@ template class Family<Histogram>;
 // ---- Exposition ------------------------------------------------------------------------------------------------
 
 void Exposition::family(std::string_view name, std::string_view help, Type type) {
-  skipping_ = type == Type::histogram || !valid_metric_name(name) ||
-              std::find(seen_.begin(), seen_.end(), name) != seen_.end();
+  skipping_ = !valid_metric_name(name) || std::find(seen_.begin(), seen_.end(), name) != seen_.end();
   if (skipping_) return;
   current_ = std::string(name);
+  current_type_ = type;
   seen_.push_back(current_);
   append_header(out_, name, help, type);
 }
 
 void Exposition::sample(Labels labels, double value) {
-  if (skipping_) return;
+  if (skipping_ || current_type_ == Type::histogram) return;
   std::vector<std::string> names, values;
   for (const auto& [n, v] : labels) {
     if (!valid_label_name(n)) return;
@@ -312,6 +312,30 @@ void Exposition::sample(Labels labels, double value) {
     values.push_back(sanitize_label_value(v));
   }
   append_sample(out_, current_, names, values, {}, {}, format_value(value));
+}
+
+void Exposition::histogram(Labels labels, std::span<const double> bounds, std::span<const uint64_t> counts,
+                           double sum) {
+  if (skipping_ || current_type_ != Type::histogram || counts.size() != bounds.size() + 1) return;
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    if (!std::isfinite(bounds[i]) || (i > 0 && !(bounds[i - 1] < bounds[i]))) return;
+  }
+  std::vector<std::string> names, values;
+  for (const auto& [n, v] : labels) {
+    if (!valid_label_name(n) || n == "le") return;
+    names.emplace_back(n);
+    values.push_back(sanitize_label_value(v));
+  }
+  const std::string bucket = current_ + "_bucket";
+  uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += counts[i];
+    append_sample(out_, bucket, names, values, "le", format_value(bounds[i]), std::to_string(cumulative));
+  }
+  cumulative += counts.back();
+  append_sample(out_, bucket, names, values, "le", "+Inf", std::to_string(cumulative));
+  append_sample(out_, current_ + "_sum", names, values, {}, {}, format_value(sum));
+  append_sample(out_, current_ + "_count", names, values, {}, {}, std::to_string(cumulative));
 }
 
 // ---- Registry --------------------------------------------------------------------------------------------------

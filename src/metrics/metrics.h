@@ -154,9 +154,13 @@ extern template class Family<Histogram>;
 class Exposition {
  public:
   using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
-  // Starts a family (counter or gauge). A name that is invalid or already rendered skips the family's samples.
+  // Starts a family. A name that is invalid or already rendered skips the family's samples.
   void family(std::string_view name, std::string_view help, Type type);
+  // One series of a counter or gauge family (ignored in a histogram family).
   void sample(Labels labels, double value);
+  // One series of a histogram family (ignored in others): `counts` per bucket, not cumulative, one per bound plus
+  // the +Inf bucket last (a size mismatch or bounds not ascending skip the series); `sum` of the observed values.
+  void histogram(Labels labels, std::span<const double> bounds, std::span<const uint64_t> counts, double sum);
 
  private:
   friend class Registry;
@@ -164,6 +168,7 @@ class Exposition {
   std::string& out_;
   std::vector<std::string>& seen_;
   std::string current_;
+  Type current_type_ = Type::counter;
   bool skipping_ = true;
 };
 

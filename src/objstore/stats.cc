@@ -41,6 +41,7 @@ void Stats::record(Op op, std::chrono::steady_clock::duration latency, uint64_t 
   std::size_t bucket = us <= 0 ? 0 : static_cast<std::size_t>(std::bit_width(static_cast<uint64_t>(us)));
   if (bucket >= kLatencyBuckets) bucket = kLatencyBuckets - 1;
   c.latency[bucket].fetch_add(1, std::memory_order_relaxed);
+  c.latency_sum_us.fetch_add(us <= 0 ? 0 : static_cast<uint64_t>(us), std::memory_order_relaxed);
 }
 
 StatsSnapshot Stats::snapshot() const {
@@ -54,6 +55,7 @@ StatsSnapshot Stats::snapshot() const {
     s.errors = c.errors.load(std::memory_order_relaxed);
     s.retries = c.retries.load(std::memory_order_relaxed);
     for (std::size_t b = 0; b < kLatencyBuckets; ++b) s.latency[b] = c.latency[b].load(std::memory_order_relaxed);
+    s.latency_sum_us = c.latency_sum_us.load(std::memory_order_relaxed);
   }
   return out;
 }

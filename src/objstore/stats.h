@@ -25,6 +25,7 @@ struct OpSnapshot {
   uint64_t errors = 0;   // requests that failed (after retries for the whole call; each failed try is a retry)
   uint64_t retries = 0;
   std::array<uint64_t, kLatencyBuckets> latency{};
+  uint64_t latency_sum_us = 0;  // of every recorded latency (a histogram's _sum)
   // Upper bound of the bucket holding quantile q (0..1) of the latencies, in microseconds; 0 when empty.
   uint64_t latency_quantile_us(double q) const;
 };
@@ -44,6 +45,7 @@ class Stats {
   struct Counters {
     std::atomic<uint64_t> requests{0}, bytes_sent{0}, bytes_received{0}, errors{0}, retries{0};
     std::array<std::atomic<uint64_t>, kLatencyBuckets> latency{};
+    std::atomic<uint64_t> latency_sum_us{0};
   };
   Counters& at(Op op) { return ops_[static_cast<std::size_t>(op)]; }
   std::array<Counters, kOpCount> ops_{};

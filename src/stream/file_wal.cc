@@ -18,6 +18,16 @@ namespace {
 
 constexpr size_t kFrameHeader = 24;  // len, crc, seq, epoch
 
+// FileWal::process_stats(): relaxed atomics updated off the lock, summed over every FileWal of the process.
+struct ProcessCounters {
+  std::atomic<uint64_t> appends{0}, append_bytes{0}, refused{0}, syncs{0}, pending_bytes{0};
+  Log2Histogram append_latency_us, sync_latency_us, sync_entries, sync_bytes;
+};
+ProcessCounters& process_counters() {
+  static ProcessCounters counters;
+  return counters;
+}
+
 Error io_error(const std::string& what, const std::string& path) {
   return Error{Errc::io_error, "file WAL: " + what + " " + path + ": " + std::strerror(errno)};
 }
@@ -223,6 +233,7 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
   size_t size = 0;
   for (const auto& p : parts) size += p.size();
   if (size == 0 || size > options_.max_entry_bytes) {
+    process_counters().refused.fetch_add(1, std::memory_order_relaxed);
     done(make_error_code(size == 0 ? Errc::invalid_argument : Errc::too_large), 0);
     return 0;
   }
@@ -255,13 +266,18 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
       }
       put_u32(f + 4, crc);
       frame_ends_.push_back(buffer_.size());
-      pending_.push_back({seq, std::move(done)});
+      pending_.push_back({seq, std::move(done), std::chrono::steady_clock::now(), kFrameHeader + size});
     }
   }
+  ProcessCounters& counters = process_counters();
   if (refuse) {
+    counters.refused.fetch_add(1, std::memory_order_relaxed);
     done(refuse, 0);
     return 0;
   }
+  counters.appends.fetch_add(1, std::memory_order_relaxed);
+  counters.append_bytes.fetch_add(size, std::memory_order_relaxed);
+  counters.pending_bytes.fetch_add(kFrameHeader + size, std::memory_order_relaxed);
   cv_.notify_one();
   return seq;
 }
@@ -302,7 +318,7 @@ void FileWal::writer_loop() {
     {
       std::lock_guard lock(mu_);
       if (ec && !failed_) failed_ = ec;
-      for (Pending& p : group) written_.push_back({p.seq, std::move(p.done), ec});
+      for (Pending& p : group) written_.push_back({p.seq, std::move(p.done), ec, p.queued, p.bytes});
       if (!ec) unsynced_bytes_ += bytes.size();
     }
     sync_cv_.notify_all();
@@ -328,8 +344,11 @@ void FileWal::syncer_loop() {
     }
     bool any_written = std::any_of(batch.begin(), batch.end(), [](const Written& w) { return !w.ec; });
     std::error_code sync_ec;
-    if (any_written && ::fdatasync(file->fd) != 0) {
-      sync_ec = io_error("cannot sync", file->path).code;
+    ProcessCounters& counters = process_counters();
+    if (any_written) {
+      const auto sync_start = std::chrono::steady_clock::now();
+      if (::fdatasync(file->fd) != 0) sync_ec = io_error("cannot sync", file->path).code;
+      counters.sync_latency_us.record(std::chrono::steady_clock::now() - sync_start);
     }
     {
       std::lock_guard lock(mu_);
@@ -343,8 +362,22 @@ void FileWal::syncer_loop() {
       }
     }
     sync_cv_.notify_all();
+    if (!sync_ec && any_written) {
+      uint64_t synced_entries = 0, synced_bytes = 0;
+      for (const Written& w : batch) {
+        if (w.ec) continue;
+        ++synced_entries;
+        synced_bytes += w.bytes;
+      }
+      counters.syncs.fetch_add(1, std::memory_order_relaxed);
+      counters.sync_entries.record(synced_entries);
+      counters.sync_bytes.record(synced_bytes);
+    }
+    const auto completed = std::chrono::steady_clock::now();
     for (Written& w : batch) {
       std::error_code ec = w.ec ? w.ec : sync_ec;
+      counters.append_latency_us.record(completed - w.queued);
+      counters.pending_bytes.fetch_sub(w.bytes, std::memory_order_relaxed);
       w.done(ec, ec ? 0 : w.seq);
     }
     batch.clear();
@@ -411,6 +444,21 @@ uint64_t FileWal::next_seq() const {
 uint64_t FileWal::durable_seq() const {
   std::lock_guard lock(mu_);
   return durable_seq_;
+}
+
+FileWalStatsSnapshot FileWal::process_stats() {
+  const ProcessCounters& c = process_counters();
+  FileWalStatsSnapshot s;
+  s.appends = c.appends.load(std::memory_order_relaxed);
+  s.append_bytes = c.append_bytes.load(std::memory_order_relaxed);
+  s.refused = c.refused.load(std::memory_order_relaxed);
+  s.syncs = c.syncs.load(std::memory_order_relaxed);
+  s.pending_bytes = c.pending_bytes.load(std::memory_order_relaxed);
+  s.append_latency_us = c.append_latency_us.snapshot();
+  s.sync_latency_us = c.sync_latency_us.snapshot();
+  s.sync_entries = c.sync_entries.snapshot();
+  s.sync_bytes = c.sync_bytes.snapshot();
+  return s;
 }
 
 uint64_t FileWal::syncs() const {

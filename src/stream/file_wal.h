@@ -25,6 +25,7 @@
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/post.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -37,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/log2_histogram.h"
 #include "base/result.h"
 #include "stream/errc.h"
 
@@ -50,6 +52,20 @@ struct FileWalOptions {
   size_t max_buffered_bytes = 64u << 20;  // appends waiting for the writer; beyond this append fails with
                                           // Errc::too_large (back-pressure: the disk is behind)
   bool preallocate = true;
+};
+
+// Read-only figures for metrics, summed over every FileWal of the process (a broker has one; the StreamStore owns
+// it privately, so the process-wide sum is the seam the metrics read). Latencies in microseconds.
+struct FileWalStatsSnapshot {
+  uint64_t appends = 0;          // appends accepted
+  uint64_t append_bytes = 0;     // their payload bytes
+  uint64_t refused = 0;          // appends refused (back-pressure, too large, closed, failed)
+  uint64_t syncs = 0;            // fdatasync group commits
+  uint64_t pending_bytes = 0;    // frame bytes appended and not yet completed (buffered, written or syncing)
+  Log2HistogramSnapshot append_latency_us;  // append() to completion (durable or failed)
+  Log2HistogramSnapshot sync_latency_us;    // one fdatasync of a group
+  Log2HistogramSnapshot sync_entries;       // appends made durable by one sync (group-commit size)
+  Log2HistogramSnapshot sync_bytes;         // frame bytes made durable by one sync
 };
 
 struct WalEntry {
@@ -99,6 +115,7 @@ class FileWal {
   uint64_t next_seq() const;
   uint64_t durable_seq() const;  // highest seq known synced (0 if none)
   uint64_t syncs() const;        // number of fdatasync group commits so far
+  static FileWalStatsSnapshot process_stats();
 
  private:
   struct Segment {
@@ -108,6 +125,8 @@ class FileWal {
   struct Pending {
     uint64_t seq;
     Callback done;
+    std::chrono::steady_clock::time_point queued;  // for the append latency
+    size_t bytes;                                  // frame bytes (pending_bytes)
   };
 
   explicit FileWal(FileWalOptions options) : options_(std::move(options)) {}
@@ -117,6 +136,8 @@ class FileWal {
     uint64_t seq;
     Callback done;
     std::error_code ec;  // a write error: completed with it, in order
+    std::chrono::steady_clock::time_point queued;
+    size_t bytes;
   };
   // An open segment file, closed when the last user (writer or an in-progress sync) lets go of it.
   struct SegmentFile {

@@ -149,6 +149,36 @@ TEST(Metrics, ExpositionGoldenText) {
   EXPECT_EQ(r.render().find("floe_t_conn"), std::string::npos);
 }
 
+TEST(Metrics, CollectorHistogramIsCumulativeWithSumAndCount) {
+  Registry r;
+  r.add_collector([](Exposition& e) {
+    const double bounds[] = {0.001, 0.01};
+    const uint64_t counts[] = {2, 0, 3};  // per bucket, +Inf last
+    const uint64_t wrong_size[] = {1, 1};
+    e.family("floe_t_wal_seconds", "WAL latency", Type::histogram);
+    e.histogram({{"op", "append"}}, bounds, counts, 0.5);
+    e.histogram({{"op", "bad"}}, bounds, wrong_size, 1);  // skipped: one count per bound plus +Inf
+    e.sample({{"op", "x"}}, 1);                            // skipped: not a histogram series
+    e.family("floe_t_gauge", "a gauge", Type::gauge);
+    e.histogram({}, bounds, counts, 1);  // skipped: not a histogram family
+    e.sample({}, 3);
+  });
+  const std::string expected =
+      "# HELP floe_metrics_series_dropped_total Lookups of new label sets refused by a metric family's series bound\n"
+      "# TYPE floe_metrics_series_dropped_total counter\n"
+      "# HELP floe_t_wal_seconds WAL latency\n"
+      "# TYPE floe_t_wal_seconds histogram\n"
+      "floe_t_wal_seconds_bucket{op=\"append\",le=\"0.001\"} 2\n"
+      "floe_t_wal_seconds_bucket{op=\"append\",le=\"0.01\"} 2\n"
+      "floe_t_wal_seconds_bucket{op=\"append\",le=\"+Inf\"} 5\n"
+      "floe_t_wal_seconds_sum{op=\"append\"} 0.5\n"
+      "floe_t_wal_seconds_count{op=\"append\"} 5\n"
+      "# HELP floe_t_gauge a gauge\n"
+      "# TYPE floe_t_gauge gauge\n"
+      "floe_t_gauge 3\n";
+  EXPECT_EQ(r.render(), expected);
+}
+
 TEST(Metrics, CardinalityCapUsesOneOverflowSeries) {
   Registry r;
   auto& fam = r.counter("t_topic_bytes_total", "bytes", {"topic", "partition"}, 3);
