@@ -59,8 +59,16 @@ HttpResponse AdminServer::handle(const HttpRequest& request) {
     std::string why_not;
     resp = readiness_.ready(why_not) ? HttpResponse::text(200, "ready\n")
                                      : HttpResponse::text(503, "not ready: " + why_not + "\n");
+  } else if (request.path == "/v1/cluster") {
+    path_label = "/v1/cluster";
+    if (const ClusterStatusSource* source = cluster_source_.load()) {
+      resp.content_type = "application/json";
+      resp.body = to_json(source->cluster_status());
+    } else {
+      resp = HttpResponse::text(503, "cluster status not available yet\n");
+    }
   } else {
-    resp = HttpResponse::text(404, "404 Not Found: try /metrics, /healthz or /readyz\n");
+    resp = HttpResponse::text(404, "404 Not Found: try /metrics, /healthz, /readyz or /v1/cluster\n");
   }
   requests_.with({path_label, std::to_string(resp.status)}).inc();
   return resp;

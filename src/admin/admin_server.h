@@ -2,6 +2,7 @@
 //   GET /metrics   the metrics registry in the Prometheus text format 0.0.4
 //   GET /healthz   200 "ok" whenever the process answers at all
 //   GET /readyz    200 "ready" when the Readiness source says so, else 503 with the reason (starting, draining)
+//   GET /v1/cluster  JSON cluster status from the ClusterStatusSource (cluster_status.h); 503 until one is set
 //   anything else  404; non-GET methods 405; junk 400/431/505 (see http_server.h)
 // It also publishes its own figures: floe_http_requests_total{path,code} and, at scrape time, connection counts.
 //
@@ -14,6 +15,7 @@
 #include <string>
 #include <system_error>
 
+#include "admin/cluster_status.h"
 #include "admin/http_server.h"
 #include "metrics/metrics.h"
 
@@ -55,6 +57,8 @@ class AdminServer {
   uint16_t port() const { return server_.port(); }
   void stop() { server_.stop(); }
   HttpServerStats stats() const { return server_.stats(); }
+  // Where /v1/cluster comes from; it must outlive the server (or be replaced by nullptr first). Thread-safe.
+  void set_cluster_status_source(const ClusterStatusSource* source) { cluster_source_.store(source); }
 
   // Routing without sockets (what each connection calls).
   HttpResponse handle(const HttpRequest& request);
@@ -62,6 +66,7 @@ class AdminServer {
  private:
   metrics::Registry& registry_;
   const Readiness& readiness_;
+  std::atomic<const ClusterStatusSource*> cluster_source_{nullptr};
   metrics::Family<metrics::Counter>& requests_;
   HttpServer server_;
   metrics::Registry::CollectorId collector_ = 0;

@@ -18,6 +18,7 @@
 #include "app/config.h"
 #include "app/data_dir.h"
 #include "app/embedded_storage.h"
+#include "app/metrics_wiring.h"
 #include "kafka/group_wiring.h"
 #include "kafka/retention.h"
 #include "kafka/services.h"
@@ -146,6 +147,7 @@ int serve(const std::vector<std::string>& args) {
   http_cfg.host = cfg.http.host;
   http_cfg.port = cfg.http.port;
   admin::AdminServer http(io, http_cfg, registry, readiness);
+  app::BrokerObservability observability(io, registry, *storage, dispatcher.identity(), readiness, http);
   if (auto ec = http.start()) {
     std::cerr << "floe serve: http: cannot listen on " << host_port_text(cfg.http.host, cfg.http.port) << ": "
               << ec.message() << "\n";

@@ -1,0 +1,85 @@
+#include "admin/cluster_status.h"
+
+#include <cstdio>
+
+namespace floe::admin {
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when the byte there does not start one.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  std::size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  }
+  if (n == 2 && b < 0xc2) return 0;  // overlong
+  return n;
+}
+
+void append_int(std::string& out, int64_t v) { out += std::to_string(v); }
+
+}  // namespace
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+      ++i;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+      ++i;
+    } else if (std::size_t n = utf8_length(text, i); n > 0) {
+      out.append(text.substr(i, n));
+      i += n;
+    } else {
+      out += "\xef\xbf\xbd";  // U+FFFD for a byte that is not valid UTF-8
+      ++i;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string to_json(const ClusterStatus& s) {
+  std::string out = "{\"cluster_id\":" + json_string(s.cluster_id) + ",\"mode\":" + json_string(s.mode) +
+                    ",\"self\":";
+  append_int(out, s.self);
+  out += ",\"brokers\":[";
+  for (std::size_t i = 0; i < s.brokers.size(); ++i) {
+    const BrokerStatus& b = s.brokers[i];
+    if (i > 0) out += ',';
+    out += "{\"node_id\":";
+    append_int(out, b.node_id);
+    out += ",\"host\":" + json_string(b.host) + ",\"port\":";
+    append_int(out, b.port);
+    out += ",\"rack\":" + (b.rack ? json_string(*b.rack) : std::string("null"));
+    out += ",\"state\":" + json_string(b.state) + "}";
+  }
+  out += "],\"partitions\":[";
+  for (std::size_t i = 0; i < s.partitions.size(); ++i) {
+    const PartitionStatus& p = s.partitions[i];
+    if (i > 0) out += ',';
+    out += "\n{\"topic\":" + json_string(p.topic) + ",\"partition\":";
+    append_int(out, p.partition);
+    out += ",\"leader\":";
+    append_int(out, p.leader);
+    out += ",\"leader_epoch\":";
+    append_int(out, p.leader_epoch);
+    out += ",\"log_start_offset\":";
+    append_int(out, p.log_start_offset);
+    out += ",\"high_watermark\":";
+    append_int(out, p.high_watermark);
+    out += '}';
+  }
+  out += "]}\n";
+  return out;
+}
+
+}  // namespace floe::admin

@@ -1,0 +1,126 @@
+// Everything `floe serve` exposes beyond the Kafka listener's own figures (issue 8): scrape-time collectors over
+// the storage layers' read-only stats, the object-store bytes-stored gauge, process figures, and the /v1/cluster
+// source. main.cc creates one BrokerObservability after the admin server and keeps it until the io run ends.
+//
+// Each collector is a free function over one source, so cluster mode registers the same ones over its own stores
+// and adds its own (failovers, reassignments and their durations, membership) with Registry::add_collector, and
+// plugs its ClusterStatusSource into AdminServer::set_cluster_status_source in place of SingleBrokerStatus.
+// Metric names and meanings: docs/metrics.md.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "admin/admin_server.h"
+#include "admin/cluster_status.h"
+#include "base/log2_histogram.h"
+#include "metrics/metrics.h"
+
+namespace floe::objstore {
+class ObjectStore;
+}
+namespace floe::meta {
+class MetaStore;
+}
+namespace floe::cluster {
+class TopicCatalog;
+}
+namespace floe::stream {
+class StreamStore;
+}
+namespace floe::kafka {
+struct BrokerIdentity;
+}
+
+namespace floe::app {
+
+struct EmbeddedStorage;
+
+// One series of a histogram family from a power-of-two snapshot: le = 2^i * unit (unit 1e-6 for microsecond
+// latencies, 1 for counts and bytes); the last bucket is +Inf.
+void expose_log2_histogram(metrics::Exposition& e, metrics::Exposition::Labels labels,
+                           const Log2HistogramSnapshot& snapshot, double unit);
+
+// floe_objstore_*: requests, bytes, errors, retries and latency by operation (ObjectStore::stats()).
+metrics::Registry::CollectorId add_object_store_collector(metrics::Registry& registry,
+                                                          const objstore::ObjectStore& store);
+// floe_wal_*: the file WAL's appends, group commits, fsync latency and pending bytes (FileWal::process_stats()).
+metrics::Registry::CollectorId add_file_wal_collector(metrics::Registry& registry);
+// floe_meta_*: metadata store requests and latency by operation (MetaStore::stats()).
+metrics::Registry::CollectorId add_meta_store_collector(metrics::Registry& registry, const meta::MetaStore& meta);
+// floe_process_*: start time, CPU seconds, resident memory.
+metrics::Registry::CollectorId add_process_collector(metrics::Registry& registry);
+
+// The bytes and objects in the object store that metadata references (committed segment objects), for
+// floe_objstore_stored_bytes and the cost report's GB-month. Summed from the metadata keys <prefix><object key>,
+// whose values carry each object's size (stream/object_ranges.h), so no billed LIST request is made. A scrape
+// starts a refresh in the background (one at a time, each a paged range read of the prefix) when the figure is
+// older than `max_age`, or when `generation` (the caller's count of writes that may change the stored set: completed
+// metadata writes) moved and the figure is older than `min_interval`; the scrape shows the previous figure.
+class StoredObjectsGauge {
+ public:
+  StoredObjectsGauge(asio::any_io_executor executor, meta::MetaStore& meta, std::string prefix,
+                     std::chrono::milliseconds max_age, std::chrono::milliseconds min_interval);
+  // Any thread.
+  void refresh_if_stale(uint64_t generation);
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  uint64_t objects() const { return objects_.load(std::memory_order_relaxed); }
+  bool known() const { return refreshed_ns_.load(std::memory_order_relaxed) != 0; }
+  // One refresh, awaited (tests); `generation` is what refresh_if_stale compares with next.
+  asio::awaitable<void> refresh(uint64_t generation = 0);
+
+ private:
+  asio::any_io_executor executor_;
+  meta::MetaStore& meta_;
+  std::string prefix_;
+  std::chrono::milliseconds max_age_;
+  std::chrono::milliseconds min_interval_;
+  std::atomic<bool> refreshing_{false};
+  std::atomic<int64_t> refreshed_ns_{0};  // steady clock of the last successful refresh; 0: never
+  std::atomic<uint64_t> refreshed_generation_{0};
+  std::atomic<uint64_t> bytes_{0}, objects_{0};
+};
+
+// /v1/cluster of the single broker: itself as the only broker (state from readiness) and the leader of every
+// partition of every topic, with this start's leader epoch and each partition's log start and high watermark.
+class SingleBrokerStatus final : public admin::ClusterStatusSource {
+ public:
+  SingleBrokerStatus(const kafka::BrokerIdentity& identity, const admin::Readiness& readiness,
+                     const cluster::TopicCatalog& catalog, const stream::StreamStore& streams, int32_t leader_epoch);
+  admin::ClusterStatus cluster_status() const override;
+
+ private:
+  const kafka::BrokerIdentity& identity_;
+  const admin::Readiness& readiness_;
+  const cluster::TopicCatalog& catalog_;
+  const stream::StreamStore& streams_;
+  int32_t leader_epoch_;
+};
+
+// The single-broker wiring: every collector above over the embedded storage, floe_partitions_led,
+// floe_broker_info, and /v1/cluster. Construct after `http` (and before the io threads run); destroy before the
+// registry, the storage and `http` (it unregisters its collectors and the cluster source).
+class BrokerObservability {
+ public:
+  BrokerObservability(asio::io_context& io, metrics::Registry& registry, EmbeddedStorage& storage,
+                      const kafka::BrokerIdentity& identity, const admin::Readiness& readiness,
+                      admin::AdminServer& http);
+  ~BrokerObservability();
+  BrokerObservability(const BrokerObservability&) = delete;
+  BrokerObservability& operator=(const BrokerObservability&) = delete;
+
+ private:
+  metrics::Registry& registry_;
+  admin::AdminServer& http_;
+  StoredObjectsGauge stored_;
+  SingleBrokerStatus status_;
+  std::vector<metrics::Registry::CollectorId> collectors_;
+};
+
+}  // namespace floe::app
