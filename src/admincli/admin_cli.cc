@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "admincli/cost_command.h"
 #include "admincli/kafka_client.h"
 #include "admincli/kafka_errors.h"
 #include "admincli/table.h"
@@ -652,7 +653,7 @@ int run_config(const std::vector<std::string>& args, std::ostream& out, std::ost
 }  // namespace
 
 bool is_admin_command(const std::string& command) {
-  return command == "topic" || command == "group" || command == "config";
+  return command == "topic" || command == "group" || command == "config" || command == "cost";
 }
 
 int run_admin_command(const std::string& command, const std::vector<std::string>& args, std::ostream& out,
@@ -660,6 +661,7 @@ int run_admin_command(const std::string& command, const std::vector<std::string>
   if (command == "topic") return run_topic(args, out, err, env);
   if (command == "group") return run_group(args, out, err, env);
   if (command == "config") return run_config(args, out, err, env);
+  if (command == "cost") return run_cost(args, out, err, env);
   err << "floe: unknown command '" << command << "'\n";
   return kExitUsage;
 }
@@ -667,7 +669,8 @@ int run_admin_command(const std::string& command, const std::vector<std::string>
 std::string admin_commands_usage() {
   return "  topic   list, describe, create and delete topics (floe topic --help)\n"
          "  group   list and describe consumer groups, with lag (floe group --help)\n"
-         "  config  describe and alter topic and broker configs (floe config --help)\n";
+         "  config  describe and alter topic and broker configs (floe config --help)\n"
+         "  cost    monthly cost estimate from running brokers' /metrics (floe cost --help)\n";
 }
 
 }  // namespace floe::admincli
