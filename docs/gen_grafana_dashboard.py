@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""Writes docs/grafana-dashboard.json from the metric names in docs/metrics.md's families (run from the repository
+root: python3 docs/gen_grafana_dashboard.py). The dashboard imports into Grafana 9+ with a Prometheus data source;
+the `instance` variable picks brokers. tests/e2e/0031_observability.py checks every metric it references is exposed
+by a running broker."""
+import json
+import os
+
+RATE = "[$__rate_interval]"
+SEL = '{instance=~"$instance"}'
+
+
+def sel(extra=""):
+    return '{instance=~"$instance"%s}' % ("," + extra if extra else "")
+
+
+def rate(metric, by=None, extra=""):
+    inner = "rate(%s%s%s)" % (metric, sel(extra), RATE)
+    return "sum by (%s) (%s)" % (by, inner) if by else "sum(%s)" % inner
+
+
+def quantile(q, metric, by=None, extra=""):
+    group = "le" + ("," + by if by else "")
+    return "histogram_quantile(%s, sum by (%s) (rate(%s_bucket%s%s)))" % (q, group, metric, sel(extra), RATE)
+
+
+# (row title, [(panel title, unit, [(expr, legend)])])
+ROWS = [
+    ("Traffic", [
+        ("Produced bytes/s by topic", "Bps", [(rate("floe_topic_bytes_in_total", "topic"), "{{topic}}")]),
+        ("Consumed bytes/s by topic", "Bps", [(rate("floe_topic_bytes_out_total", "topic"), "{{topic}}")]),
+        ("Records/s in and out", "short", [(rate("floe_topic_records_in_total"), "in"),
+                                           (rate("floe_topic_records_out_total"), "out")]),
+        ("Partitions led", "short", [("sum by (instance) (floe_partitions_led%s)" % SEL, "{{instance}}")]),
+    ]),
+    ("Kafka requests", [
+        ("Requests/s by API", "reqps", [(rate("floe_kafka_requests_total", "api"), "{{api}}")]),
+        ("Errors/s by API and error", "reqps", [(rate("floe_kafka_request_errors_total", "api,error"),
+                                                 "{{api}} {{error}}")]),
+        ("Request latency p99 by API", "s", [(quantile(0.99, "floe_kafka_request_duration_seconds", "api"),
+                                              "{{api}}")]),
+        ("Request and response bytes/s", "Bps", [(rate("floe_kafka_request_bytes_total"), "requests"),
+                                                 (rate("floe_kafka_response_bytes_total"), "responses")]),
+        ("In flight and connections", "short", [("sum(floe_kafka_requests_in_flight%s)" % SEL, "in flight"),
+                                                ("sum(floe_net_connections_open%s)" % SEL, "connections"),
+                                                (rate("floe_net_connections_accepted_total"), "accepted/s"),
+                                                (rate("floe_net_requests_total"), "frames/s")]),
+    ]),
+    ("File WAL", [
+        ("Append latency (append to durable)", "s", [
+            (quantile(0.5, "floe_wal_append_duration_seconds"), "p50"),
+            (quantile(0.99, "floe_wal_append_duration_seconds"), "p99")]),
+        ("fsync latency", "s", [(quantile(0.5, "floe_wal_sync_duration_seconds"), "p50"),
+                                (quantile(0.99, "floe_wal_sync_duration_seconds"), "p99")]),
+        ("Group commit size", "short", [
+            ("%s / %s" % (rate("floe_wal_group_commit_appends_sum"), rate("floe_wal_group_commit_appends_count")),
+             "appends per sync"),
+            (quantile(0.99, "floe_wal_group_commit_appends"), "p99 appends per sync")]),
+        ("Bytes per group commit", "bytes", [
+            ("%s / %s" % (rate("floe_wal_group_commit_bytes_sum"), rate("floe_wal_group_commit_bytes_count")),
+             "mean")]),
+        ("Appends, syncs and refusals/s", "ops", [(rate("floe_wal_appends_total"), "appends"),
+                                                  (rate("floe_wal_syncs_total"), "syncs"),
+                                                  (rate("floe_wal_appends_refused_total"), "refused")]),
+        ("WAL throughput and pending bytes", "bytes", [(rate("floe_wal_append_bytes_total"), "appended/s"),
+                                                       ("sum(floe_wal_pending_bytes%s)" % SEL, "pending")]),
+    ]),
+    ("Object store", [
+        ("Requests/s by operation", "reqps", [(rate("floe_objstore_requests_total", "op"), "{{op}}")]),
+        ("Errors and retries/s by operation", "reqps", [
+            (rate("floe_objstore_errors_total", "op"), "errors {{op}}"),
+            (rate("floe_objstore_retries_total", "op"), "retries {{op}}")]),
+        ("Request latency p99 by operation", "s", [(quantile(0.99, "floe_objstore_request_duration_seconds", "op"),
+                                                    "{{op}}")]),
+        ("Bytes/s sent and received", "Bps", [(rate("floe_objstore_sent_bytes_total", "op"), "sent {{op}}"),
+                                              (rate("floe_objstore_received_bytes_total", "op"), "received {{op}}")]),
+        ("Stored (committed objects)", "bytes", [("max(floe_objstore_stored_bytes%s)" % SEL, "bytes"),
+                                                 ("max(floe_objstore_stored_objects%s)" % SEL, "objects")]),
+    ]),
+    ("Metadata store", [
+        ("Txn latency", "s", [(quantile(0.5, "floe_meta_request_duration_seconds", extra='op="txn"'), "p50"),
+                              (quantile(0.99, "floe_meta_request_duration_seconds", extra='op="txn"'), "p99")]),
+        ("Requests/s by operation", "reqps", [(rate("floe_meta_requests_total", "op"), "{{op}}")]),
+    ]),
+    ("Process and admin", [
+        ("CPU", "percentunit", [("sum by (instance) (rate(floe_process_cpu_seconds_total%s%s))" % (SEL, RATE),
+                                 "{{instance}}")]),
+        ("Resident memory", "bytes", [("floe_process_resident_memory_bytes%s" % SEL, "{{instance}}")]),
+        ("Uptime", "s", [("time() - floe_process_start_time_seconds%s" % SEL, "{{instance}}")]),
+        ("Brokers", "short", [("floe_broker_info%s" % SEL, "node {{node_id}} zone {{zone}}")]),
+        ("Admin HTTP requests/s", "reqps", [(rate("floe_http_requests_total", "path,code"), "{{path}} {{code}}"),
+                                            (rate("floe_http_bad_requests_total"), "bad"),
+                                            (rate("floe_http_connections_refused_total"), "refused")]),
+        ("Admin HTTP connections", "short", [("sum(floe_http_connections_open%s)" % SEL, "open"),
+                                             (rate("floe_http_connections_accepted_total"), "accepted/s")]),
+        ("Metric series dropped (cardinality bound)", "short", [
+            ("sum by (family) (floe_metrics_series_dropped_total%s)" % SEL, "{{family}}")]),
+    ]),
+]
+
+
+def build():
+    panels = []
+    y = 0
+    next_id = 1
+    for row_title, row_panels in ROWS:
+        panels.append({"type": "row", "title": row_title, "id": next_id, "collapsed": False,
+                       "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}, "panels": []})
+        next_id += 1
+        y += 1
+        for i, (title, unit, targets) in enumerate(row_panels):
+            panels.append({
+                "type": "timeseries", "title": title, "id": next_id,
+                "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
+                "gridPos": {"h": 8, "w": 8, "x": (i % 3) * 8, "y": y + (i // 3) * 8},
+                "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+                "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+                "targets": [{"refId": chr(ord("A") + k), "expr": expr, "legendFormat": legend,
+                             "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}}
+                            for k, (expr, legend) in enumerate(targets)],
+            })
+            next_id += 1
+        y += ((len(row_panels) + 2) // 3) * 8
+    return {
+        "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "type": "datasource",
+                      "pluginId": "prometheus", "pluginName": "Prometheus"}],
+        "title": "Floe broker",
+        "uid": "floe-broker",
+        "description": "Generated by docs/gen_grafana_dashboard.py from the metrics in docs/metrics.md",
+        "tags": ["floe", "kafka"],
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": True,
+        "time": {"from": "now-1h", "to": "now"},
+        "refresh": "30s",
+        "templating": {"list": [{
+            "name": "instance", "label": "broker", "type": "query",
+            "datasource": {"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
+            "query": "label_values(floe_process_start_time_seconds, instance)",
+            "definition": "label_values(floe_process_start_time_seconds, instance)",
+            "includeAll": True, "multi": True, "current": {"text": "All", "value": "$__all"}, "refresh": 2,
+        }]},
+        "panels": panels,
+    }
+
+
+if __name__ == "__main__":
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grafana-dashboard.json")
+    with open(out, "w") as f:
+        json.dump(build(), f, indent=1, sort_keys=True)
+        f.write("\n")
+    print("wrote", out)
