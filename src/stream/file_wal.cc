@@ -239,6 +239,7 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
   }
   std::error_code refuse;
   uint64_t seq = 0;
+  const auto queued = std::chrono::steady_clock::now();  // the append latency starts here (read outside the lock)
   {
     std::lock_guard lock(mu_);
     if (closing_)
@@ -266,7 +267,7 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
       }
       put_u32(f + 4, crc);
       frame_ends_.push_back(buffer_.size());
-      pending_.push_back({seq, std::move(done), std::chrono::steady_clock::now(), kFrameHeader + size});
+      pending_.push_back({seq, std::move(done), queued, kFrameHeader + size});
     }
   }
   ProcessCounters& counters = process_counters();
