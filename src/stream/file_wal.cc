@@ -267,18 +267,19 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
       }
       put_u32(f + 4, crc);
       frame_ends_.push_back(buffer_.size());
+      // Counted before the writer can see the entry, so its completion never runs ahead of these.
+      ProcessCounters& counters = process_counters();
+      counters.appends.fetch_add(1, std::memory_order_relaxed);
+      counters.append_bytes.fetch_add(size, std::memory_order_relaxed);
+      counters.pending_bytes.fetch_add(kFrameHeader + size, std::memory_order_relaxed);
       pending_.push_back({seq, std::move(done), queued, kFrameHeader + size});
     }
   }
-  ProcessCounters& counters = process_counters();
   if (refuse) {
-    counters.refused.fetch_add(1, std::memory_order_relaxed);
+    process_counters().refused.fetch_add(1, std::memory_order_relaxed);
     done(refuse, 0);
     return 0;
   }
-  counters.appends.fetch_add(1, std::memory_order_relaxed);
-  counters.append_bytes.fetch_add(size, std::memory_order_relaxed);
-  counters.pending_bytes.fetch_add(kFrameHeader + size, std::memory_order_relaxed);
   cv_.notify_one();
   return seq;
 }
