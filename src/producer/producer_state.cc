@@ -1,5 +1,6 @@
 #include "producer/producer_state.h"
 
+#include <algorithm>
 #include <deque>
 #include <limits>
 #include <map>
@@ -12,7 +13,6 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "protocol/record/crc32c.h"
 
 namespace floe::producer {
 
@@ -20,11 +20,6 @@ namespace {
 // asio 1.22: a lone error_code signature is ambiguous, hence the int.
 using Channel = asio::experimental::concurrent_channel<void(std::error_code, int)>;
 
-constexpr uint32_t kSnapshotMagic = 0x46505354;  // "FPST"
-constexpr uint16_t kSnapshotVersion = 1;
-constexpr size_t kSnapshotHeader = 20;
-constexpr size_t kProducerFixed = 27;
-constexpr size_t kBatchSize = 28;
 }  // namespace
 
 struct WaitState {
@@ -53,6 +48,7 @@ struct PendingBatch {
   int32_t last_seq = 0;
   int32_t count = 0;
   int64_t timestamp = -1;
+  int64_t floor = 0;  // the table's applied_end when reserved: this batch's base offset is at least that
   bool done = false;
   int64_t base_offset = -1;
   std::shared_ptr<WaitState> wait;  // created when a retry first waits for it
@@ -92,6 +88,8 @@ struct TableCore {
   size_t in_flight = 0;
   size_t in_doubt = 0;
   bool closed = false;
+  uint64_t applied_batches = 0;
+  int64_t applied_end = 0;  // end of the newest applied batch or restored snapshot
 
   Entry& insert(int64_t pid) {
     lru.emplace(-1, pid);
@@ -130,6 +128,8 @@ struct TableCore {
     if (e.batches.size() > kDedupWindow) e.batches.pop_front();
     e.last_timestamp = timestamp;
     touch(pid, e, last_offset);
+    ++applied_batches;
+    applied_end = std::max(applied_end, last_offset + 1);
   }
 
   // Applies done reservations from the front, in reservation (= offset) order.
@@ -344,6 +344,7 @@ Decision ProducerStateTable::check_and_reserve(const BatchMeta& b) {
   p.last_seq = last_seq;
   p.count = b.record_count;
   p.timestamp = b.max_timestamp;
+  p.floor = c.applied_end;
   e->pending.push_back(std::move(p));
   ++c.in_flight;
   d.kind = Decision::Kind::append;
@@ -369,155 +370,74 @@ void ProducerStateTable::observe(const BatchMeta& b, int64_t base_offset) {
           b.max_timestamp);
 }
 
-namespace {
-
-class Writer {
- public:
-  void u8(uint8_t v) { out.push_back(v); }
-  void u16(uint16_t v) {
-    uint8_t b[2];
-    record::store_be16(b, v);
-    out.insert(out.end(), b, b + 2);
-  }
-  void u32(uint32_t v) {
-    uint8_t b[4];
-    record::store_be32(b, v);
-    out.insert(out.end(), b, b + 4);
-  }
-  void u64(uint64_t v) {
-    uint8_t b[8];
-    record::store_be64(b, v);
-    out.insert(out.end(), b, b + 8);
-  }
-  std::vector<uint8_t> out;
-};
-
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> in) : in_(in) {}
-  bool has(size_t n) const { return in_.size() - pos_ >= n; }
-  size_t left() const { return in_.size() - pos_; }
-  uint8_t u8() { return in_[pos_++]; }
-  uint16_t u16() {
-    auto v = record::load_be16(in_.data() + pos_);
-    pos_ += 2;
-    return v;
-  }
-  uint32_t u32() {
-    auto v = record::load_be32(in_.data() + pos_);
-    pos_ += 4;
-    return v;
-  }
-  uint64_t u64() {
-    auto v = record::load_be64(in_.data() + pos_);
-    pos_ += 8;
-    return v;
-  }
-
- private:
-  std::span<const uint8_t> in_;
-  size_t pos_ = 0;
-};
-
-Error snapshot_error(Errc e, const std::string& what) { return Error{make_error_code(e), "producer snapshot: " + what}; }
-
-}  // namespace
-
-Result<std::vector<uint8_t>> ProducerStateTable::snapshot(int64_t next_offset) const {
+Result<ProducerSnapshot> ProducerStateTable::capture(int64_t up_to) const {
   const TableCore& c = *core_;
   std::lock_guard lock(c.mu);
   if (c.in_doubt > 0) {
     return Error{make_error_code(Errc::in_doubt),
                  "producer snapshot: " + std::to_string(c.in_doubt) + " producer(s) in doubt; reload the partition"};
   }
-  Writer w;
-  w.u32(kSnapshotMagic);
-  w.u16(kSnapshotVersion);
-  w.u16(0);
-  w.u64(static_cast<uint64_t>(next_offset));
-  uint32_t count = 0;
-  for (const auto& [pid, e] : c.entries) count += e.durable() ? 1 : 0;
-  w.u32(count);
+  ProducerSnapshot s;
+  s.next_offset = up_to;
   for (const auto& [pid, e] : c.entries) {
-    if (!e.durable()) continue;
-    w.u64(static_cast<uint64_t>(pid));
-    w.u16(static_cast<uint16_t>(e.epoch));
-    w.u64(static_cast<uint64_t>(e.last_timestamp));
-    w.u64(static_cast<uint64_t>(e.last_offset));
-    w.u8(static_cast<uint8_t>(e.batches.size()));
-    for (const auto& b : e.batches) {
-      w.u32(static_cast<uint32_t>(b.first_sequence));
-      w.u32(static_cast<uint32_t>(b.last_sequence));
-      w.u64(static_cast<uint64_t>(b.last_offset));
-      w.u32(static_cast<uint32_t>(b.offset_delta));
-      w.u64(static_cast<uint64_t>(b.timestamp));
-    }
+    for (const PendingBatch& p : e.pending) s.next_offset = std::min(s.next_offset, p.floor);
   }
-  w.u32(record::crc32c(w.out.data(), w.out.size()));
-  return std::move(w.out);
+  for (const auto& [pid, e] : c.entries) {
+    ProducerInfo info;
+    for (const auto& b : e.batches) {
+      if (b.last_offset < s.next_offset) info.batches.push_back(b);
+    }
+    if (info.batches.empty()) continue;
+    info.producer_id = pid;
+    info.epoch = e.epoch;
+    info.last_offset = info.batches.back().last_offset;
+    info.last_timestamp = info.batches.size() == e.batches.size() ? e.last_timestamp : info.batches.back().timestamp;
+    s.producers.push_back(std::move(info));
+  }
+  return s;
+}
+
+Result<std::vector<uint8_t>> ProducerStateTable::snapshot(int64_t up_to) const {
+  auto s = capture(up_to);
+  if (!s) return s.error();
+  return encode_snapshot(*s);
 }
 
 Result<int64_t> ProducerStateTable::restore(std::span<const uint8_t> blob) {
-  if (blob.size() < kSnapshotHeader + 4) return snapshot_error(Errc::corrupt_snapshot, "shorter than its header");
-  Reader r(blob);
-  if (r.u32() != kSnapshotMagic) return snapshot_error(Errc::corrupt_snapshot, "bad magic");
-  const uint16_t version = r.u16();
-  if (version != kSnapshotVersion) {
-    return snapshot_error(Errc::unsupported_snapshot, "version " + std::to_string(version));
-  }
-  const uint32_t stored_crc = record::load_be32(blob.data() + blob.size() - 4);
-  if (record::crc32c(blob.data(), blob.size() - 4) != stored_crc) {
-    return snapshot_error(Errc::corrupt_snapshot, "CRC mismatch");
-  }
-  (void)r.u16();  // flags
-  const auto next_offset = static_cast<int64_t>(r.u64());
-  const uint32_t count = r.u32();
-  if (next_offset < 0) return snapshot_error(Errc::corrupt_snapshot, "negative next offset");
+  auto s = decode_snapshot(blob);
+  if (!s) return s.error();
+  return restore(*s);
+}
 
-  std::map<int64_t, Entry> loaded;
-  int64_t previous = -1;
-  for (uint32_t i = 0; i < count; ++i) {
-    if (!r.has(kProducerFixed + 4)) return snapshot_error(Errc::corrupt_snapshot, "truncated producer entry");
-    const auto pid = static_cast<int64_t>(r.u64());
-    Entry e;
-    e.epoch = static_cast<int16_t>(r.u16());
-    e.last_timestamp = static_cast<int64_t>(r.u64());
-    e.last_offset = static_cast<int64_t>(r.u64());
-    const uint8_t batches = r.u8();
-    if (pid <= previous) return snapshot_error(Errc::corrupt_snapshot, "producer ids not ascending");
-    previous = pid;
-    if (e.epoch < 0 || batches == 0 || batches > kDedupWindow || e.last_offset < 0 ||
-        e.last_offset >= next_offset) {
-      return snapshot_error(Errc::corrupt_snapshot, "bad entry for producer " + std::to_string(pid));
-    }
-    if (!r.has(kBatchSize * batches + 4)) return snapshot_error(Errc::corrupt_snapshot, "truncated batches");
-    for (uint8_t j = 0; j < batches; ++j) {
-      ProducerInfo::Batch b;
-      b.first_sequence = static_cast<int32_t>(r.u32());
-      b.last_sequence = static_cast<int32_t>(r.u32());
-      b.last_offset = static_cast<int64_t>(r.u64());
-      b.offset_delta = static_cast<int32_t>(r.u32());
-      b.timestamp = static_cast<int64_t>(r.u64());
-      if (b.first_sequence < 0 || b.last_sequence < 0 || b.offset_delta < 0 || b.last_offset < b.offset_delta ||
-          b.last_offset > e.last_offset) {
-        return snapshot_error(Errc::corrupt_snapshot, "bad batch for producer " + std::to_string(pid));
-      }
-      e.batches.push_back(b);
-    }
-    loaded.emplace(pid, std::move(e));
-  }
-  if (r.left() != 4) return snapshot_error(Errc::corrupt_snapshot, "trailing bytes");
-
+Result<int64_t> ProducerStateTable::restore(const ProducerSnapshot& s) {
   TableCore& c = *core_;
   std::lock_guard lock(c.mu);
-  if (!c.entries.empty()) return snapshot_error(Errc::not_empty, "restore into a table that holds state");
-  for (auto& [pid, e] : loaded) {
-    c.lru.emplace(e.last_offset, pid);
-    c.entries.emplace(pid, std::move(e));
+  if (!c.entries.empty()) {
+    return Error{make_error_code(Errc::not_empty), "producer snapshot: restore into a table that holds state"};
+  }
+  for (const ProducerInfo& p : s.producers) {
+    Entry e;
+    e.epoch = p.epoch;
+    e.batches.assign(p.batches.begin(), p.batches.end());
+    e.last_timestamp = p.last_timestamp;
+    e.last_offset = p.last_offset;
+    c.lru.emplace(e.last_offset, p.producer_id);
+    c.entries.emplace(p.producer_id, std::move(e));
   }
   while (c.entries.size() > c.config.max_producers && c.evict_one()) {
   }
-  return next_offset;
+  c.applied_end = std::max(c.applied_end, s.next_offset);
+  return s.next_offset;
+}
+
+uint64_t ProducerStateTable::applied_batches() const {
+  std::lock_guard lock(core_->mu);
+  return core_->applied_batches;
+}
+
+int64_t ProducerStateTable::applied_end() const {
+  std::lock_guard lock(core_->mu);
+  return core_->applied_end;
 }
 
 size_t ProducerStateTable::expire(int64_t now_ms) {

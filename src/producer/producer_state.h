@@ -41,30 +41,13 @@
 // nothing in flight. At most `max_in_flight_per_producer` unfinished batches per producer (Kafka clients send at most
 // 5 with idempotence).
 //
-// Snapshot blob (all integers big-endian), version 1:
-//
-//   offset size
-//  +------+----+------------------------------------------------------------+
-//  |    0 |  4 | magic 0x46505354 ("FPST")                                  |
-//  |    4 |  2 | version uint16 = 1                                         |
-//  |    6 |  2 | flags uint16 = 0                                           |
-//  |    8 |  8 | next_offset int64: the state covers batches below this     |
-//  |   16 |  4 | producer count uint32                                      |
-//  +------+----+------------------------------------------------------------+
-//  |   20 |  * | per producer, ascending producer id (27 + 28 * batches):   |
-//  |      |  8 |   producer_id int64                                        |
-//  |      |  2 |   epoch int16                                              |
-//  |      |  8 |   last_timestamp int64                                     |
-//  |      |  8 |   last_offset int64                                        |
-//  |      |  1 |   batch count uint8 (1..5), oldest first:                  |
-//  |      |  4 |     first_sequence int32                                   |
-//  |      |  4 |     last_sequence int32                                    |
-//  |      |  8 |     last_offset int64                                      |
-//  |      |  4 |     offset_delta int32 (last offset - base offset)         |
-//  |      |  8 |     timestamp int64                                        |
-//  +------+----+------------------------------------------------------------+
-//  |  end |  4 | crc uint32: CRC-32C of every byte before it                |
-//  +------+----+------------------------------------------------------------+
+// Snapshots (producer_snapshot.h has the blob layout): capture(up_to) takes the durable state as of an offset S <=
+// up_to that is also at or below every batch still in flight, keeping of each producer only the batches below S. So
+// the caller may pass the stream's committed end while appends go on: the snapshot describes committed data only,
+// and restore() + observe() of the log from S on rebuilds the live state (a producer all of whose last five batches
+// are at or above S is left out: the replay brings it back). Each reservation remembers the end of what was applied
+// when it was made (its batch's offset is at least that: offsets follow reservation order); S is at most the lowest
+// such floor. capture() refuses while a producer is in doubt (its ambiguous batch may sit anywhere in the log).
 //
 // Thread-safety: every member function may be called from any thread (one mutex, short critical sections, no I/O);
 // waiters are woken through asio channels on their own executors. Reservations and waits keep the table's state
@@ -81,14 +64,10 @@
 
 #include "base/result.h"
 #include "producer/errors.h"
+#include "producer/producer_snapshot.h"
 #include "protocol/record/batch_header.h"
 
 namespace floe::producer {
-
-inline constexpr int64_t kNoProducerId = -1;
-inline constexpr int16_t kNoProducerEpoch = -1;
-inline constexpr int32_t kNoSequence = -1;
-inline constexpr size_t kDedupWindow = 5;  // Kafka keeps the last five batches per producer
 
 // What the idempotence checks need of a batch.
 struct BatchMeta {
@@ -181,24 +160,6 @@ struct Decision {
   Errc error = Errc::ok;    // error
 };
 
-// One producer's durable state, for inspection and tests.
-struct ProducerInfo {
-  struct Batch {
-    int32_t first_sequence = 0;
-    int32_t last_sequence = 0;
-    int64_t last_offset = 0;
-    int32_t offset_delta = 0;
-    int64_t timestamp = 0;
-    bool operator==(const Batch&) const = default;
-  };
-  int64_t producer_id = kNoProducerId;
-  int16_t epoch = kNoProducerEpoch;
-  int64_t last_timestamp = -1;
-  int64_t last_offset = -1;
-  std::vector<Batch> batches;  // oldest first, at most kDedupWindow
-  bool operator==(const ProducerInfo&) const = default;
-};
-
 class ProducerStateTable {
  public:
   explicit ProducerStateTable(TableConfig config = {});
@@ -214,11 +175,20 @@ class ProducerStateTable {
   void observe(const BatchMeta& batch, int64_t base_offset);
   void observe(const record::BatchHeader& header) { observe(BatchMeta::from_header(header), header.base_offset); }
 
-  // Serializes every producer's durable state as of `next_offset` (see the file comment for the layout and for what
-  // the caller must guarantee). Errc::in_doubt while a producer is in doubt.
-  Result<std::vector<uint8_t>> snapshot(int64_t next_offset) const;
-  // Loads a snapshot into an empty table; returns its next_offset (replay with observe() from there).
-  Result<int64_t> restore(std::span<const uint8_t> blob);
+  // The durable state as of next_offset = min(up_to, every in-flight batch's floor): see the file comment.
+  // Errc::in_doubt while a producer is in doubt. leader_epochs is left empty (the caller's to fill).
+  Result<ProducerSnapshot> capture(int64_t up_to) const;
+  // capture(up_to), encoded.
+  Result<std::vector<uint8_t>> snapshot(int64_t up_to) const;
+  // Loads a snapshot's producers into an empty table (Errc::not_empty otherwise), keeping the most recently used
+  // max_producers; returns its next_offset (replay with observe() from there).
+  Result<int64_t> restore(const ProducerSnapshot& snapshot);
+  Result<int64_t> restore(std::span<const uint8_t> blob);  // decode_snapshot + restore
+
+  // Idempotent batches applied so far (completed reservations and observe()), and the end (last offset + 1) of the
+  // newest one or of a restored snapshot: a snapshot task's measure of activity.
+  uint64_t applied_batches() const;
+  int64_t applied_end() const;
 
   // Drops producers idle for producer_id_expiration_ms or more (by their last batch timestamp). Returns how many.
   size_t expire(int64_t now_ms);

@@ -252,7 +252,7 @@ TEST(ProducerState, FailedFirstBatchOfANewProducerLeavesNoTrace) {
   EXPECT_EQ(t.size(), 1u);
   a.reservation.fail();
   EXPECT_EQ(t.size(), 0u);
-  EXPECT_EQ(t.snapshot(0)->size(), 24u);
+  EXPECT_EQ(t.snapshot(0)->size(), kSnapshotHeaderBytes);
 }
 
 TEST(ProducerState, AmbiguousFailurePutsTheProducerInDoubtUntilReloadedFromCommittedData) {
@@ -433,10 +433,10 @@ TEST(ProducerSnapshot, CorruptionIsDetectedAndLeavesTheTableEmpty) {
     EXPECT_FALSE(r.restore(std::span(snap.data(), n)).ok());
   }
   {  // a newer version is refused as such
-    auto v2 = snap;
-    v2[5] = 2;
+    auto v3 = snap;
+    v3[4] = kSnapshotVersion + 1;
     ProducerStateTable r;
-    auto res = r.restore(v2);
+    auto res = r.restore(v3);
     ASSERT_FALSE(res.ok());
     EXPECT_EQ(res.error().code, make_error_code(Errc::unsupported_snapshot));
   }
