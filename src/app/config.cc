@@ -134,6 +134,11 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 10, INT64_C(1) << 40, c.retention_check_ms);
        },
        [](const ServeConfig& c) { return std::to_string(c.retention_check_ms); }},
+      {"producer.snapshot.interval.ms", "how often a partition's idempotent-producer state is snapshotted",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 10, INT64_C(1) << 40, c.producer_snapshot_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.producer_snapshot_ms); }},
       {"object.gc.grace.ms", "how long an object no partition references is kept before it is deleted",
        [](ServeConfig& c, const std::string& v) {
          return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.object_gc_grace_ms);

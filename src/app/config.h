@@ -38,6 +38,7 @@ struct ServeConfig {
   int64_t log_cache_bytes = 128 << 20;  // log.cache.bytes: committed data kept in memory for tail reads
   int64_t retention_check_ms = 300000;  // log.retention.check.interval.ms
   int64_t object_gc_grace_ms = 60000;   // object.gc.grace.ms: unreferenced objects live this long before deletion
+  int64_t producer_snapshot_ms = 30000;  // producer.snapshot.interval.ms: idempotence state snapshots per partition
 };
 
 struct ConfigResult {

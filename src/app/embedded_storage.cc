@@ -56,7 +56,10 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
   auto streams = co_await stream::StreamStore::open(io.get_executor(), sc, *s.objects, *s.meta);
   if (!streams) co_return streams.error();
   s.streams = std::move(*streams);
-  if (Status st = co_await s.producer_states.rebuild_all(*s.catalog, *s.streams, *epoch); !st) co_return st;
+  kafka::ProducerStatesConfig pc;
+  pc.meta_root = kMetaRoot;
+  s.producer_states = std::make_unique<kafka::ProducerStates>(pc, *s.streams, *s.meta, *epoch);
+  if (Status st = co_await s.producer_states->rebuild_all(*s.catalog); !st) co_return st;
 
   // Consumer groups live in __consumer_offsets, an ordinary topic on the same streams (DESIGN §8), created on the
   // first FindCoordinator (kafka/group_wiring.h); an existing one loads now.
@@ -68,6 +71,11 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
   s.groups = std::make_unique<group::GroupCoordinator>(io.get_executor(), *s.group_log, gc);
   s.groups->start();
   if (Status st = co_await kafka::load_offsets_topic(*s.catalog, *s.groups); !st) co_return st;
+  kafka::ProducerSnapshotConfig psc;
+  psc.interval = std::chrono::milliseconds(cfg.producer_snapshot_ms);
+  s.producer_snapshots =
+      std::make_unique<kafka::ProducerSnapshotTask>(io.get_executor(), *s.producer_states, *s.catalog, psc);
+  s.producer_snapshots->start();
   co_return ok_status();
 }
 
@@ -81,6 +89,7 @@ int32_t EmbeddedStorage::offsets_partitions() const { return offsets_partitions_
 asio::awaitable<void> EmbeddedStorage::close() {
   if (groups) co_await groups->stop();
   if (streams) co_await streams->close();
+  if (producer_snapshots) co_await producer_snapshots->stop();
   if (meta) meta->shutdown();
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "app/config.h"
+#include "kafka/producer_snapshots.h"
 #include "kafka/producer_states.h"
 
 namespace floe::meta {
@@ -36,7 +37,8 @@ struct EmbeddedStorage {
   std::unique_ptr<objstore::ObjectStore> objects;
   std::unique_ptr<cluster::TopicCatalog> catalog;
   std::unique_ptr<stream::StreamStore> streams;
-  kafka::ProducerStates producer_states;             // rebuilt from the logs at open
+  std::unique_ptr<kafka::ProducerStates> producer_states;  // loaded from snapshots and the logs at open
+  std::unique_ptr<kafka::ProducerSnapshotTask> producer_snapshots;
   std::unique_ptr<kafka::StreamGroupLog> group_log;  // __consumer_offsets on the streams
   std::unique_ptr<group::GroupCoordinator> groups;   // leads every __consumer_offsets partition
   int32_t offsets_partitions() const;                // of __consumer_offsets, existing or to be created
@@ -47,7 +49,8 @@ struct EmbeddedStorage {
 
   int32_t offsets_partitions_ = 0;
 
-  // Stops the group coordinator, closes the partition logs (uploading what is durable), stops the metadata store.
+  // Stops the group coordinator, closes the partition logs (uploading what is durable), writes the last producer
+  // snapshots, stops the metadata store.
   asio::awaitable<void> close();
 };
 

@@ -118,7 +118,7 @@ int serve(const std::vector<std::string>& args) {
   }
   kafka::AppendWaiters appends;
   producer::ProducerIdAllocator producer_ids(*storage->meta);
-  kafka::Services services{*storage->catalog, *storage->streams, appends, producer_ids, storage->producer_states,
+  kafka::Services services{*storage->catalog, *storage->streams, appends, producer_ids, *storage->producer_states,
                            kafka::BrokerSettings{cfg.auto_create_topics, cfg.num_partitions, storage->leader_epoch}};
   kafka::Dispatcher dispatcher(identity, &registry);
   // Reads the dispatcher's identity, whose advertised address is final before serving starts.

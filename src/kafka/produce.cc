@@ -107,7 +107,8 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
     resp.base_offset = -1;
     co_return;
   }
-  producer::ProducerStateTable& table = services.producer_states.table(stream);
+  // Shared: a drop() or reload of the partition meanwhile closes this table but does not free it.
+  std::shared_ptr<producer::ProducerStateTable> table = services.producer_states.table(stream);
   const uint64_t batches_size = batches.size();
   const uint64_t records = record_count(proto::ByteSpan(batches));
   // A retry whose in-flight original failed may be asked again; bounded.
@@ -115,7 +116,7 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
     producer::Decision decision;
     // Runs under the stream's offset lock: the sequence reservation happens in offset order.
     auto admit = [&]() -> std::error_code {
-      decision = table.check_and_reserve(meta);
+      decision = table->check_and_reserve(meta);
       return decision.kind == producer::Decision::Kind::append ? std::error_code()
                                                                : std::make_error_code(std::errc::operation_canceled);
     };

@@ -1,45 +1,270 @@
 #include "kafka/producer_states.h"
 
+#include <algorithm>
+#include <cstdio>
+
+#include "base/log.h"
 #include "cluster/topic_catalog.h"
+#include "meta/meta_store.h"
 #include "protocol/record/batch_view.h"
 #include "stream/stream_store.h"
 
 namespace floe::kafka {
+namespace {
 
-producer::ProducerStateTable& ProducerStates::table(uint64_t stream_id) {
-  std::lock_guard lock(mu_);
-  auto& t = tables_[stream_id];
-  if (!t) t = std::make_unique<producer::ProducerStateTable>();
-  return *t;
+constexpr std::string_view kLog = "producer";
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-asio::awaitable<Status> ProducerStates::rebuild_all(const cluster::TopicCatalog& catalog, stream::StreamStore& store,
-                                                    int32_t leader_epoch) {
+void note_epoch(std::map<int32_t, int64_t>& epochs, int32_t epoch, int64_t offset) {
+  if (epoch < 0) return;
+  auto [it, inserted] = epochs.emplace(epoch, offset);
+  if (!inserted) it->second = std::min(it->second, offset);
+  while (epochs.size() > producer::kMaxSnapshotEpochs) epochs.erase(epochs.begin());
+}
+
+}  // namespace
+
+ProducerStates::ProducerStates(ProducerStatesConfig config, stream::StreamStore& store, meta::MetaStore& meta,
+                               int32_t leader_epoch)
+    : config_(std::move(config)), store_(store), meta_(meta), leader_epoch_(leader_epoch) {}
+
+ProducerStates::~ProducerStates() = default;
+
+std::string ProducerStates::snapshot_key(uint64_t stream_id) const {
+  char id[17];  // the stream's 16 hex digits, as StreamStore names its streams/<id>/start key
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(stream_id));
+  return config_.meta_root + "streams/" + id + "/producers";
+}
+
+ProducerStates::Partition& ProducerStates::partition_locked(uint64_t stream_id) {
+  Partition& p = partitions_[stream_id];
+  if (!p.table) {
+    // Not loaded: a partition created after start-up. Its epoch history starts as a new leader's does.
+    p.table = std::make_shared<producer::ProducerStateTable>(config_.table);
+    note_epoch(p.epochs, leader_epoch_, store_.ends(stream_id).durable);
+    p.snapshot_time = std::chrono::steady_clock::now();
+  }
+  return p;
+}
+
+std::shared_ptr<producer::ProducerStateTable> ProducerStates::table(uint64_t stream_id) {
+  std::lock_guard lock(mu_);
+  return partition_locked(stream_id).table;
+}
+
+asio::awaitable<Status> ProducerStates::load(uint64_t stream_id, std::string name, int32_t leader_epoch) {
+  Partition loaded;
+  loaded.table = std::make_shared<producer::ProducerStateTable>(config_.table);
+  loaded.snapshot_time = std::chrono::steady_clock::now();
+  const std::string key = snapshot_key(stream_id);
+  auto stored = co_await meta_.get(key);
+  if (!stored) co_return Error{stored.error(), "producer state of " + name + ": cannot read " + key};
+  const stream::StreamEnds ends = store_.ends(stream_id);
+  int64_t next = ends.start;
+  if (*stored) {
+    loaded.snapshot_revision = (*stored)->mod_revision;
+    const std::string& value = (*stored)->value;
+    auto snapshot = producer::decode_snapshot(
+        std::span(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+    if (!snapshot) {
+      log::warn(kLog, name, ": ignoring its producer snapshot (", snapshot.error().message, "); replaying the log");
+    } else if (snapshot->next_offset > ends.durable) {
+      log::warn(kLog, name, ": ignoring its producer snapshot at offset ", snapshot->next_offset,
+                ", beyond the log's end ", ends.durable, "; replaying the log");
+    } else {
+      if (auto r = loaded.table->restore(*snapshot); !r) co_return r.error();
+      loaded.table->expire(wall_ms());
+      for (const producer::EpochStart& e : snapshot->leader_epochs) {
+        note_epoch(loaded.epochs, e.epoch, e.start_offset);
+        store_.observe_epoch(stream_id, e.epoch, e.start_offset);
+      }
+      loaded.snapshot_offset = snapshot->next_offset;
+      next = std::max(next, snapshot->next_offset);
+      ++snapshots_loaded_;
+    }
+  }
+  uint64_t replayed = 0;
+  while (next < ends.durable) {
+    auto r = co_await store_.read(stream_id, next, config_.replay_read_bytes);
+    if (!r) co_return Error{r.error().code, "producer state of " + name + ": " + r.error().message};
+    record::BatchSplitter split{proto::ByteSpan(r->batches)};
+    const int64_t before = next;
+    for (record::BatchView batch; split.next(batch);) {
+      const record::BatchHeader& h = batch.header();
+      const int64_t last = h.base_offset + h.last_offset_delta;
+      if (last < next) continue;
+      loaded.table->observe(h);
+      note_epoch(loaded.epochs, h.partition_leader_epoch, h.base_offset);
+      store_.observe_epoch(stream_id, h.partition_leader_epoch, h.base_offset);
+      ++replayed;
+      next = last + 1;
+    }
+    if (next == before) break;  // nothing readable at `next` (cannot happen on a healthy log): stop, do not spin
+  }
+  batches_replayed_ += replayed;
+  // This load's epoch begins at the log end, as a new leader's does (even before it writes).
+  const int64_t end = store_.ends(stream_id).durable;
+  note_epoch(loaded.epochs, leader_epoch, end);
+  store_.observe_epoch(stream_id, leader_epoch, end);
+  loaded.batches_at_snapshot = loaded.table->applied_batches();
+  log::debug(kLog, name, ": producer state loaded (", loaded.table->size(), " producers; snapshot at ",
+             loaded.snapshot_offset, ", ", replayed, " batches replayed)");
+
+  std::shared_ptr<producer::ProducerStateTable> previous;
+  {
+    std::lock_guard lock(mu_);
+    Partition& slot = partitions_[stream_id];
+    previous = std::move(slot.table);
+    slot = std::move(loaded);
+  }
+  if (previous) previous->close();
+  co_return ok_status();
+}
+
+void ProducerStates::drop(uint64_t stream_id) {
+  std::shared_ptr<producer::ProducerStateTable> previous;
+  {
+    std::lock_guard lock(mu_);
+    auto it = partitions_.find(stream_id);
+    if (it == partitions_.end()) return;
+    previous = std::move(it->second.table);
+    partitions_.erase(it);
+  }
+  if (previous) previous->close();
+}
+
+asio::awaitable<Status> ProducerStates::rebuild_all(const cluster::TopicCatalog& catalog) {
   for (const cluster::TopicInfo& topic : catalog.list()) {
     for (int32_t p = 0; p < topic.partitions; ++p) {
-      const uint64_t stream = cluster::stream_id_of(topic.id, p);
-      producer::ProducerStateTable& t = table(stream);
-      stream::StreamEnds ends = store.ends(stream);
-      int64_t next = ends.start;
-      while (next < ends.durable) {
-        auto r = co_await store.read(stream, next, 4u << 20);
-        if (!r) co_return r.error();
-        record::BatchSplitter split{proto::ByteSpan(r->batches)};
-        int64_t before = next;
-        for (record::BatchView batch; split.next(batch);) {
-          const int64_t last = batch.header().base_offset + batch.header().last_offset_delta;
-          if (last < next) continue;
-          t.observe(batch.header());
-          store.observe_epoch(stream, batch.header().partition_leader_epoch, batch.header().base_offset);
-          next = last + 1;
-        }
-        if (next == before) break;  // nothing readable at `next` (cannot happen on a healthy log): stop, do not spin
-      }
-      // This start's epoch begins at the log end, as a new leader's does (even before it writes).
-      store.observe_epoch(stream, leader_epoch, store.ends(stream).durable);
+      Status st = co_await load(cluster::stream_id_of(topic.id, p), topic.name + "-" + std::to_string(p),
+                                leader_epoch_);
+      if (!st) co_return st;
     }
   }
   co_return ok_status();
+}
+
+bool ProducerStates::snapshot_due(uint64_t stream_id, std::chrono::milliseconds interval, uint64_t batches) const {
+  std::shared_ptr<producer::ProducerStateTable> table;
+  int64_t offset = -1;
+  uint64_t at_snapshot = 0;
+  std::chrono::steady_clock::time_point when;
+  {
+    std::lock_guard lock(mu_);
+    auto it = partitions_.find(stream_id);
+    if (it == partitions_.end()) return false;
+    table = it->second.table;
+    offset = it->second.snapshot_offset;
+    at_snapshot = it->second.batches_at_snapshot;
+    when = it->second.snapshot_time;
+  }
+  // An empty partition needs none; otherwise only when the committed end moved past the stored snapshot.
+  if (store_.ends(stream_id).committed <= std::max<int64_t>(offset, 0)) return false;
+  return std::chrono::steady_clock::now() - when >= interval || table->applied_batches() - at_snapshot >= batches;
+}
+
+asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id) {
+  std::shared_ptr<producer::ProducerStateTable> table;
+  int64_t previous_offset = -1;
+  int64_t revision = 0;
+  std::vector<producer::EpochStart> epochs;
+  {
+    std::lock_guard lock(mu_);
+    auto it = partitions_.find(stream_id);
+    if (it == partitions_.end()) co_return false;
+    table = it->second.table;
+    previous_offset = it->second.snapshot_offset;
+    revision = it->second.snapshot_revision;
+    for (const auto& [epoch, start] : it->second.epochs) epochs.push_back({epoch, start});
+  }
+  const uint64_t batches = table->applied_batches();
+  auto captured = table->capture(store_.ends(stream_id).committed);
+  if (!captured) {
+    log::debug(kLog, "stream ", stream_id, ": no producer snapshot now: ", captured.error().message);
+    co_return false;
+  }
+  producer::ProducerSnapshot& snapshot = *captured;
+  if (snapshot.next_offset <= previous_offset) co_return false;  // nothing new below what is committed
+  for (const producer::EpochStart& e : epochs) {
+    if (e.start_offset <= snapshot.next_offset) snapshot.leader_epochs.push_back(e);
+  }
+  producer::SnapshotBounds bounds;
+  bounds.max_producers = config_.max_snapshot_producers;
+  bounds.producer_id_expiration_ms = config_.table.producer_id_expiration_ms;
+  producer::bound_snapshot(snapshot, bounds, wall_ms());
+  auto blob = producer::encode_snapshot(snapshot);
+  if (!blob) co_return blob.error();
+
+  const std::string key = snapshot_key(stream_id);
+  meta::TxnRequest txn;
+  txn.compares.push_back(meta::Compare::mod_revision(key, meta::Compare::Result::equal, revision));
+  meta::PutRequest put;
+  put.key = key;
+  put.value.assign(blob->begin(), blob->end());
+  txn.success.push_back(std::move(put));
+  auto written = co_await meta_.txn(std::move(txn));
+  if (!written) co_return Error{written.error(), "producer snapshot: cannot write " + key};
+  if (!written->succeeded) {
+    // Another broker wrote it (the partition moved, or is moving): adopt its revision and skip this round.
+    auto now = co_await meta_.get(key);
+    if (!now) co_return Error{now.error(), "producer snapshot: cannot read " + key};
+    log::warn(kLog, "stream ", stream_id, ": its producer snapshot was written elsewhere; skipped");
+    std::lock_guard lock(mu_);
+    auto it = partitions_.find(stream_id);
+    if (it != partitions_.end() && it->second.table == table) {
+      it->second.snapshot_revision = *now ? (*now)->mod_revision : 0;
+    }
+    co_return false;
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto it = partitions_.find(stream_id);
+    if (it != partitions_.end() && it->second.table == table) {
+      it->second.snapshot_offset = snapshot.next_offset;
+      it->second.snapshot_revision = written->revision;
+      it->second.batches_at_snapshot = batches;
+      it->second.snapshot_time = std::chrono::steady_clock::now();
+    }
+  }
+  ++snapshots_written_;
+  co_return true;
+}
+
+asio::awaitable<Status> ProducerStates::delete_snapshot(uint64_t stream_id) {
+  drop(stream_id);
+  meta::DeleteRequest del;
+  del.key = snapshot_key(stream_id);
+  auto r = co_await meta_.del(std::move(del));
+  if (!r) co_return Error{r.error(), "producer snapshot: cannot delete " + snapshot_key(stream_id)};
+  co_return ok_status();
+}
+
+size_t ProducerStates::expire_all(int64_t now_ms) {
+  std::vector<std::shared_ptr<producer::ProducerStateTable>> tables;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, p] : partitions_) tables.push_back(p.table);
+  }
+  size_t n = 0;
+  for (const auto& t : tables) n += t->expire(now_ms);
+  return n;
+}
+
+std::vector<uint64_t> ProducerStates::stream_ids() const {
+  std::lock_guard lock(mu_);
+  std::vector<uint64_t> out;
+  for (const auto& [id, p] : partitions_) out.push_back(id);
+  return out;
+}
+
+int64_t ProducerStates::snapshot_offset(uint64_t stream_id) const {
+  std::lock_guard lock(mu_);
+  auto it = partitions_.find(stream_id);
+  return it == partitions_.end() ? -1 : it->second.snapshot_offset;
 }
 
 }  // namespace floe::kafka

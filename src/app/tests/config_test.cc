@@ -102,7 +102,7 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
             "shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 offsets.topic.num.partitions=50 "
             "upload.bytes=8388608 "
             "upload.ms=250 log.cache.bytes=134217728 log.retention.check.interval.ms=300000 "
-            "object.gc.grace.ms=60000 http=127.0.0.1:0");
+            "producer.snapshot.interval.ms=30000 object.gc.grace.ms=60000 http=127.0.0.1:0");
 }
 
 TEST(Config, SecretEntriesAreRedactedAndValuesQuoted) {

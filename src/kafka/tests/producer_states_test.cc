@@ -1,0 +1,392 @@
+// ProducerStates and the snapshot task on real parts: a StreamStore over the file:// object store and the embedded
+// metadata store in a temporary directory, reopened between "broker starts". Produces go through the table and
+// StreamStore::append's admit hook exactly as kafka/produce.cc does.
+#include "kafka/producer_states.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+
+#include "cluster/topic_catalog.h"
+#include "kafka/producer_snapshots.h"
+#include "meta/embedded_store.h"
+#include "objstore/file_store.h"
+#include "protocol/record/batch_builder.h"
+#include "protocol/record/batch_view.h"
+#include "stream/stream_store.h"
+
+namespace floe::kafka {
+namespace {
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<uint8_t>;
+using ByteSpan = std::span<const uint8_t>;
+using Kind = producer::Decision::Kind;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Produced {
+  Kind kind = Kind::error;
+  int64_t offset = -1;  // appended at, or the original's base offset for a duplicate
+  producer::Errc error = producer::Errc::ok;
+};
+
+class ProducerStatesTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kStream = 77;
+
+  void SetUp() override {
+    root_ = fs::path(::testing::TempDir()) / ("floe-pstates-" + std::to_string(getpid()) + "-" +
+                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    auto objects = objstore::FileStore::open((root_ / "bucket").string());
+    ASSERT_TRUE(objects.ok());
+    objects_ = std::move(objects.value);
+  }
+  void TearDown() override {
+    close_all();
+    fs::remove_all(root_);
+  }
+
+  template <typename T>
+  T run(asio::awaitable<T> op) {
+    auto fut = asio::co_spawn(io_, std::move(op), asio::use_future);
+    io_.restart();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("operation did not complete in 60 s");
+      io_.run_one_for(std::chrono::milliseconds(20));
+    }
+    return fut.get();
+  }
+
+  // One broker start at `epoch`: opens the stores (replaying the WAL) and the producer states, without loading.
+  void start(int32_t epoch, ProducerStatesConfig pc = {}) {
+    close_all();
+    epoch_ = epoch;
+    meta::EmbeddedConfig mc;
+    mc.dir = (root_ / "meta").string();
+    auto m = meta::EmbeddedStore::open(io_.get_executor(), mc);
+    ASSERT_TRUE(m) << m.error().message();
+    meta_ = std::move(*m);
+    stream::StreamStoreConfig sc;
+    sc.wal_dir = (root_ / "wal").string();
+    sc.upload_interval = std::chrono::hours(1);  // uploads only when the test flushes
+    sc.upload_on_close = false;                  // what is not flushed stays durable-but-uncommitted in the WAL
+    sc.epoch = static_cast<uint64_t>(epoch);
+    auto s = run(stream::StreamStore::open(io_.get_executor(), sc, *objects_, *meta_));
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    states_ = std::make_unique<ProducerStates>(pc, *store_, *meta_, epoch);
+  }
+
+  void load(uint64_t stream = kStream) {
+    Status st = run(states_->load(stream, "t-0", epoch_));
+    ASSERT_TRUE(st) << st.error().message;
+  }
+
+  void close_all() {
+    states_.reset();
+    if (store_) run(store_->close());
+    store_.reset();
+    if (meta_) meta_->shutdown();
+    meta_.reset();
+  }
+
+  void flush() {
+    Status st = run(store_->flush());
+    ASSERT_TRUE(st) << st.error().message;
+  }
+
+  // An idempotent batch of `count` records, through the table and the admit hook as kafka/produce.cc does.
+  Produced produce(int64_t pid, int16_t pepoch, int32_t seq, int count, int64_t ts = 0,
+                   uint64_t stream = kStream) {
+    record::BatchOptions opts;
+    opts.producer_id = pid;
+    opts.producer_epoch = pepoch;
+    opts.base_sequence = seq;
+    Bytes bytes = build(opts, count, ts ? ts : now_ms());
+    auto view = record::BatchView::parse(ByteSpan(bytes));
+    EXPECT_TRUE(view.ok());
+    const producer::BatchMeta meta = producer::BatchMeta::from_header(view->header());
+    std::shared_ptr<producer::ProducerStateTable> table = states_->table(stream);
+    producer::Decision d;
+    auto admit = [&]() -> std::error_code {
+      d = table->check_and_reserve(meta);
+      return d.kind == Kind::append ? std::error_code() : std::make_error_code(std::errc::operation_canceled);
+    };
+    auto r = run(store_->append(stream, std::move(bytes), epoch_, admit));
+    Produced out;
+    out.kind = d.kind;
+    out.error = d.error;
+    if (d.kind == Kind::append) {
+      EXPECT_TRUE(r) << r.error().message;
+      if (!r) {
+        d.reservation.fail();
+        return out;
+      }
+      d.reservation.complete(*r);
+      out.offset = *r;
+    } else if (d.kind == Kind::duplicate) {
+      out.offset = d.duplicate.base_offset;
+    }
+    return out;
+  }
+
+  int64_t produce_plain(int count, uint64_t stream = kStream) {
+    auto r = run(store_->append(stream, build({}, count, now_ms()), epoch_));
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : -1;
+  }
+
+  static Bytes build(const record::BatchOptions& opts, int count, int64_t ts) {
+    record::BatchBuilder b(opts);
+    const std::string value = "value";
+    for (int i = 0; i < count; ++i) {
+      record::NewRecord rec;
+      rec.value = ByteSpan(reinterpret_cast<const uint8_t*>(value.data()), value.size());
+      rec.timestamp = ts;
+      EXPECT_EQ(b.add(rec), record::RecordError::ok);
+    }
+    auto out = b.build();
+    EXPECT_TRUE(out.ok());
+    return std::move(out).value();
+  }
+
+  // The stored value of `key` (meta::Result is not default-constructible, as co_spawn's future needs).
+  static asio::awaitable<std::optional<std::string>> get_value(meta::MetaStore& meta, std::string key) {
+    auto kv = co_await meta.get(std::move(key));
+    if (!kv) throw std::runtime_error("meta get: " + kv.error().message());
+    if (!*kv) co_return std::nullopt;
+    co_return (*kv)->value;
+  }
+  static asio::awaitable<bool> put_value(meta::MetaStore& meta, std::string key, std::string value) {
+    meta::PutRequest put;
+    put.key = std::move(key);
+    put.value = std::move(value);
+    auto r = co_await meta.put(std::move(put));
+    co_return static_cast<bool>(r);
+  }
+
+  std::optional<producer::ProducerSnapshot> stored_snapshot(uint64_t stream = kStream) {
+    auto value = run(get_value(*meta_, states_->snapshot_key(stream)));
+    if (!value) return std::nullopt;
+    const std::string& v = *value;
+    auto s = producer::decode_snapshot(std::span(reinterpret_cast<const uint8_t*>(v.data()), v.size()));
+    EXPECT_TRUE(s.ok());
+    if (!s.ok()) return std::nullopt;
+    return *s;
+  }
+
+  fs::path root_;
+  asio::io_context io_;
+  std::unique_ptr<objstore::ObjectStore> objects_;
+  std::unique_ptr<meta::MetaStore> meta_;
+  std::unique_ptr<stream::StreamStore> store_;
+  std::unique_ptr<ProducerStates> states_;
+  int32_t epoch_ = 0;
+};
+
+TEST_F(ProducerStatesTest, StateSurvivesReopensFromTheSnapshotWhenTheLogBelowItWasTrimmed) {
+  const int64_t a = 1000, b = 2000;
+  // Start 1 (epoch 1): producer A's first five batches (offsets 0..9) and a plain batch (10..12).
+  start(1);
+  load();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(produce(a, 0, i * 2, 2).offset, i * 2);
+  EXPECT_EQ(produce_plain(3), 10);
+  flush();
+
+  // Start 2 (epoch 2): no snapshot yet, the whole log is replayed. Five more batches of A (13..22), then a snapshot.
+  start(2);
+  load();
+  EXPECT_EQ(states_->batches_replayed(), 6u);
+  EXPECT_EQ(states_->snapshots_loaded(), 0u);
+  for (int i = 5; i < 10; ++i) EXPECT_EQ(produce(a, 0, i * 2, 2).offset, 13 + (i - 5) * 2);
+  flush();
+  auto written = run(states_->write_snapshot(kStream));
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  EXPECT_TRUE(*written);
+  EXPECT_EQ(states_->snapshot_offset(kStream), 23);
+  EXPECT_FALSE(*run(states_->write_snapshot(kStream)));  // nothing new since
+
+  // Start 3 (epoch 3): loads from the snapshot, replays nothing. Producer B writes three batches (23..25); then
+  // retention trims the log below the snapshot.
+  start(3);
+  load();
+  EXPECT_EQ(states_->batches_replayed(), 0u);
+  EXPECT_EQ(states_->snapshots_loaded(), 1u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(produce(b, 4, i, 1).offset, 23 + i);
+  flush();
+  ASSERT_TRUE(run(store_->trim(kStream, 23)));
+
+  // Start 4 (epoch 4): only B's three batches are read; A, whose batches are all trimmed, is still remembered.
+  start(4);
+  load();
+  EXPECT_EQ(store_->ends(kStream).start, 23);
+  EXPECT_EQ(states_->batches_replayed(), 3u);
+  EXPECT_EQ(states_->snapshots_loaded(), 1u);
+  Produced dup = produce(a, 0, 18, 2);  // a retry of A's last batch: answered with the original's offset
+  EXPECT_EQ(dup.kind, Kind::duplicate);
+  EXPECT_EQ(dup.offset, 21);
+  dup = produce(a, 0, 10, 2);  // the oldest of A's last five
+  EXPECT_EQ(dup.kind, Kind::duplicate);
+  EXPECT_EQ(dup.offset, 13);
+  EXPECT_EQ(produce(a, 0, 30, 1).error, producer::Errc::out_of_order_sequence);  // A is known: a gap is refused
+  dup = produce(b, 4, 2, 1);
+  EXPECT_EQ(dup.kind, Kind::duplicate);
+  EXPECT_EQ(dup.offset, 25);
+  EXPECT_EQ(produce(a, 0, 20, 1).offset, 26);
+
+  // The leader-epoch history below the snapshot came with it: epoch 1 ended where epoch 2 began (13), though no
+  // batch of epoch 1 or 2 was read in this start.
+  EXPECT_EQ(store_->epoch_end_offset(kStream, 1), std::make_pair(1, int64_t{13}));
+  EXPECT_EQ(store_->epoch_end_offset(kStream, 2), std::make_pair(2, int64_t{23}));
+  EXPECT_EQ(store_->epoch_end_offset(kStream, 3), std::make_pair(3, int64_t{26}));
+}
+
+TEST_F(ProducerStatesTest, TheSnapshotStopsAtTheCommittedEnd) {
+  const int64_t a = 5;
+  start(1);
+  load();
+  for (int i = 0; i < 3; ++i) produce(a, 2, i, 1);  // 0..2
+  flush();
+  for (int i = 3; i < 5; ++i) produce(a, 2, i, 1);  // 3..4: durable in the WAL, not committed
+  ASSERT_EQ(store_->ends(kStream).committed, 3);
+  ASSERT_EQ(store_->ends(kStream).durable, 5);
+  ASSERT_TRUE(*run(states_->write_snapshot(kStream)));
+  auto s = stored_snapshot();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->next_offset, 3);
+  ASSERT_EQ(s->producers.size(), 1u);
+  EXPECT_EQ(s->producers[0].batches.size(), 3u);
+  EXPECT_EQ(s->producers[0].last_offset, 2);
+  EXPECT_EQ(s->producers[0].epoch, 2);
+  ASSERT_FALSE(s->leader_epochs.empty());
+  EXPECT_EQ(s->leader_epochs.back(), (producer::EpochStart{1, 0}));
+
+  // The uncommitted tail comes back from the WAL on reopen and is replayed over the snapshot.
+  start(2);
+  load();
+  EXPECT_EQ(states_->batches_replayed(), 2u);
+  Produced dup = produce(a, 2, 4, 1);
+  EXPECT_EQ(dup.kind, Kind::duplicate);
+  EXPECT_EQ(dup.offset, 4);
+}
+
+TEST_F(ProducerStatesTest, ACorruptSnapshotIsIgnoredForAFullReplay) {
+  start(1);
+  load();
+  for (int i = 0; i < 4; ++i) produce(9, 0, i, 1);
+  flush();
+  ASSERT_TRUE(*run(states_->write_snapshot(kStream)));
+  ASSERT_TRUE(run(put_value(*meta_, states_->snapshot_key(kStream), "FPST garbage")));
+
+  start(2);
+  load();
+  EXPECT_EQ(states_->snapshots_loaded(), 0u);
+  EXPECT_EQ(states_->batches_replayed(), 4u);
+  EXPECT_EQ(produce(9, 0, 3, 1).kind, Kind::duplicate);
+  // The next snapshot replaces the corrupt value (its revision was read at load).
+  produce(9, 0, 4, 1);
+  flush();
+  ASSERT_TRUE(*run(states_->write_snapshot(kStream)));
+  EXPECT_EQ(stored_snapshot()->next_offset, 5);
+}
+
+TEST_F(ProducerStatesTest, ExpiredAndExcessProducersAreLeftOutOfTheSnapshot) {
+  ProducerStatesConfig pc;
+  pc.max_snapshot_producers = 2;
+  start(1, pc);
+  load();
+  const int64_t now = now_ms();
+  produce(1, 0, 0, 1, now - 2 * 24 * 3600 * 1000);  // idle for two days: expired (producer.id.expiration.ms 1 day)
+  produce(2, 0, 0, 1, now - 3000);                  // the oldest of the live ones: over the cap
+  produce(3, 0, 0, 1, now - 2000);
+  produce(4, 0, 0, 1, now - 1000);
+  flush();
+  ASSERT_TRUE(*run(states_->write_snapshot(kStream)));
+  auto s = stored_snapshot();
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->producers.size(), 2u);
+  EXPECT_EQ(s->producers[0].producer_id, 3);
+  EXPECT_EQ(s->producers[1].producer_id, 4);
+  // The live table drops the expired one when expiration runs.
+  EXPECT_EQ(states_->expire_all(now), 1u);
+  EXPECT_EQ(states_->table(kStream)->size(), 3u);
+}
+
+TEST_F(ProducerStatesTest, AWriterThatLostThePartitionDoesNotOverwriteTheNewOwnersSnapshot) {
+  start(1);
+  load();
+  produce(3, 0, 0, 1);
+  flush();
+  // Another broker (same stores here) took the partition over and wrote a snapshot meanwhile.
+  ProducerStates other({}, *store_, *meta_, 2);
+  ASSERT_TRUE(run(other.load(kStream, "t-0", 2)));
+  ASSERT_TRUE(*run(other.write_snapshot(kStream)));
+  produce(3, 0, 1, 1);
+  flush();
+  auto r = run(states_->write_snapshot(kStream));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+  EXPECT_EQ(stored_snapshot()->next_offset, 1);
+}
+
+TEST_F(ProducerStatesTest, DropClosesTheTableAndReloadReplacesIt) {
+  start(1);
+  load();
+  produce(3, 0, 0, 1);
+  auto held = states_->table(kStream);
+  states_->drop(kStream);
+  EXPECT_TRUE(states_->stream_ids().empty());
+  EXPECT_EQ(held->check_and_reserve(producer::BatchMeta{3, 0, 1, 1, now_ms(), false}).error, producer::Errc::closed);
+  load();  // taken over again: rebuilt from the log
+  EXPECT_EQ(produce(3, 0, 0, 1).kind, Kind::duplicate);
+}
+
+TEST_F(ProducerStatesTest, TheTaskSnapshotsDuePartitionsAndForgetsDeletedTopics) {
+  start(1);
+  auto catalog = run(cluster::TopicCatalog::load(*meta_, "/floe/"));
+  ASSERT_TRUE(catalog) << catalog.error().message;
+  auto topic = run((*catalog)->create("t", 2, {}));
+  ASSERT_TRUE(topic) << topic.error().message;
+  ASSERT_TRUE(run(states_->rebuild_all(**catalog)));
+  const uint64_t s0 = cluster::stream_id_of(topic->id, 0);
+  const uint64_t s1 = cluster::stream_id_of(topic->id, 1);
+
+  ProducerSnapshotConfig tc;
+  tc.interval = std::chrono::hours(1);
+  tc.batches = 3;
+  ProducerSnapshotTask task(io_.get_executor(), *states_, **catalog, tc);
+  for (int i = 0; i < 3; ++i) produce(8, 0, i, 1, 0, s0);
+  produce(8, 0, 0, 1, 0, s1);
+  EXPECT_EQ(run(task.run_once()), 0u);  // nothing committed yet
+  flush();
+  EXPECT_EQ(run(task.run_once()), 1u);  // s0 after three batches; s1 waits for its interval
+  EXPECT_EQ(states_->snapshot_offset(s0), 3);
+  EXPECT_EQ(states_->snapshot_offset(s1), -1);
+  EXPECT_EQ(run(task.run_once(/*all=*/true)), 1u);  // the final pass at stop takes every partition that moved
+  EXPECT_EQ(states_->snapshot_offset(s1), 1);
+
+  ASSERT_TRUE(run((*catalog)->remove("t")));
+  EXPECT_EQ(run(task.run_once()), 0u);
+  EXPECT_TRUE(states_->stream_ids().empty());
+  EXPECT_FALSE(stored_snapshot(s0));
+  EXPECT_FALSE(stored_snapshot(s1));
+
+  // start()/stop() end the loop within the test's bound.
+  task.start();
+  run(task.stop());
+}
+
+}  // namespace
+}  // namespace floe::kafka
