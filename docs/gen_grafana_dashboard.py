@@ -32,6 +32,12 @@ ROWS = [
         ("Records/s in and out", "short", [(rate("floe_topic_records_in_total"), "in"),
                                            (rate("floe_topic_records_out_total"), "out")]),
         ("Partitions led", "short", [("sum by (instance) (floe_partitions_led%s)" % SEL, "{{instance}}")]),
+        ("Consumer group lag (records)", "short", [
+            ("max by (group) (floe_group_lag_total_records%s)" % SEL, "{{group}}"),
+            ("max(floe_group_lag_series_dropped%s)" % SEL, "partitions not listed")]),
+        ("Lag by partition (top 10)", "short", [
+            ("topk(10, max by (group, topic, partition) (floe_group_lag_records%s))" % SEL,
+             "{{group}} {{topic}}/{{partition}}")]),
     ]),
     ("Kafka requests", [
         ("Requests/s by API", "reqps", [(rate("floe_kafka_requests_total", "api"), "{{api}}")]),

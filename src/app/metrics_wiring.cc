@@ -13,6 +13,7 @@
 #include "app/embedded_storage.h"
 #include "base/log.h"
 #include "cluster/topic_catalog.h"
+#include "group/coordinator.h"
 #include "kafka/broker_identity.h"
 #include "meta/meta_store.h"
 #include "objstore/object_store.h"
@@ -248,6 +249,8 @@ namespace {
 // the streams with the same "/floe/" root) + "objects/" (stream_store.h).
 std::string objects_meta_prefix() { return stream::StreamStoreConfig{}.meta_root + "objects/"; }
 
+constexpr std::chrono::milliseconds kGroupLagMinInterval{1000};
+constexpr std::size_t kGroupLagMaxSeries = 2000;
 constexpr std::chrono::seconds kStoredObjectsMaxAge{60};        // catches other brokers' changes (cluster mode)
 constexpr std::chrono::milliseconds kStoredObjectsMinInterval{1000};  // after this broker's own metadata writes
 
@@ -267,6 +270,8 @@ BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry
       http_(http),
       stored_(io.get_executor(), *storage.meta, objects_meta_prefix(), kStoredObjectsMaxAge,
               kStoredObjectsMinInterval),
+      group_lag_(io.get_executor(), *storage.groups, *storage.catalog, *storage.streams, kGroupLagMinInterval,
+                 kGroupLagMaxSeries),
       status_(identity, readiness, *storage.catalog, *storage.streams, storage.leader_epoch) {
   process_start();
   collectors_.push_back(add_process_collector(registry));
@@ -290,6 +295,10 @@ BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry
     e.family("floe_broker_info", "This broker: node id, cluster id and zone (value 1)", Type::gauge);
     const std::string node = std::to_string(identity.node_id);
     e.sample({{"node_id", node}, {"cluster_id", identity.cluster_id}, {"zone", identity.rack.value_or("")}}, 1);
+  }));
+  collectors_.push_back(registry.add_collector([this](metrics::Exposition& e) {
+    group_lag_.refresh_if_stale();
+    group_lag_.expose(e);
   }));
   // The first figure is there by the first scrape (the refresh runs once the io threads run).
   stored_.refresh_if_stale(stored_set_generation(meta));

@@ -19,6 +19,7 @@
 
 #include "admin/admin_server.h"
 #include "admin/cluster_status.h"
+#include "app/group_lag.h"
 #include "base/log2_histogram.h"
 #include "metrics/metrics.h"
 
@@ -104,7 +105,7 @@ class SingleBrokerStatus final : public admin::ClusterStatusSource {
 };
 
 // The single-broker wiring: every collector above over the embedded storage, floe_partitions_led,
-// floe_broker_info, and /v1/cluster. Construct after `http` (and before the io threads run); destroy before the
+// floe_broker_info, consumer-group lag (group_lag.h), and /v1/cluster. Construct after `http` (and before the io threads run); destroy before the
 // registry, the storage and `http` (it unregisters its collectors and the cluster source).
 class BrokerObservability {
  public:
@@ -119,6 +120,7 @@ class BrokerObservability {
   metrics::Registry& registry_;
   admin::AdminServer& http_;
   StoredObjectsGauge stored_;
+  GroupLagGauge group_lag_;
   SingleBrokerStatus status_;
   std::vector<metrics::Registry::CollectorId> collectors_;
 };

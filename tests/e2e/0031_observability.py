@@ -22,7 +22,7 @@ import unittest
 import floe_harness as h
 
 try:
-    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 except ImportError:  # pragma: no cover - only when the module is genuinely absent
     Consumer = None
@@ -78,6 +78,7 @@ def scrape(broker):
 @unittest.skipIf(Consumer is None, "confluent_kafka is not installed for this python")
 class KnownTraffic(unittest.TestCase):
     TOPIC = "obs-traffic"
+    GROUP = "obs-e2e"
     RECORDS = 600
     VALUE_BYTES = 200
 
@@ -97,7 +98,7 @@ class KnownTraffic(unittest.TestCase):
         self.assertEqual(len(delivered), self.RECORDS)
         self.assertEqual([e for e in delivered if e is not None], [])
 
-        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "obs-e2e", "auto.offset.reset": "earliest",
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": self.GROUP, "auto.offset.reset": "earliest",
                       "enable.auto.commit": False})
         try:
             c.subscribe([self.TOPIC])
@@ -111,6 +112,10 @@ class KnownTraffic(unittest.TestCase):
                 self.assertEqual(len(msg.value()), self.VALUE_BYTES)
                 got += 1
             self.assertEqual(got, self.RECORDS)
+            # Commit partition 0 at 100 and partition 1 at its end: lags of (half - 100) and 0.
+            half = self.RECORDS // 2
+            c.commit(offsets=[TopicPartition(self.TOPIC, 0, 100), TopicPartition(self.TOPIC, 1, half)],
+                     asynchronous=False)
         finally:
             c.close()
 
@@ -165,6 +170,17 @@ class KnownTraffic(unittest.TestCase):
             self.assertEqual(total(s, "floe_partitions_led"), len(parts))
             self.assertEqual(len([p for p in parts if p["topic"] == self.TOPIC]), 2)
             self.assertEqual(sum(p["high_watermark"] for p in parts if p["topic"] == self.TOPIC), self.RECORDS)
+            # Group lag from the commits (a scrape shows the previous refresh, so wait for a fresh one).
+            half = self.RECORDS // 2
+            lag = h.wait_until(lambda: (lambda s: s if total(s, "floe_group_lag_total_records", group=self.GROUP)
+                                        == half - 100 else None)(scrape(b)), 10.0, interval=0.3, what="group lag")
+            self.assertEqual(total(lag, "floe_group_lag_records", group=self.GROUP, topic=self.TOPIC,
+                                   partition="0"), half - 100)
+            self.assertEqual(total(lag, "floe_group_lag_records", group=self.GROUP, topic=self.TOPIC,
+                                   partition="1"), 0)
+            self.assertIn(("floe_group_lag_records", frozenset({("group", self.GROUP), ("topic", self.TOPIC),
+                                                                ("partition", "1")})), lag)
+            self.assertEqual(total(lag, "floe_group_lag_series_dropped"), 0)
             self.assertEqual(b.stop(), 0)
 
 
