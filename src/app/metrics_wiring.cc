@@ -3,11 +3,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 #include "app/embedded_storage.h"
@@ -37,8 +40,42 @@ std::array<double, kLog2Buckets - 1> log2_bounds(double unit) {
 
 double as_double(uint64_t v) { return static_cast<double>(v); }
 
-std::chrono::system_clock::time_point process_start() {
-  static const auto start = std::chrono::system_clock::now();  // first use: at wiring, during start-up
+// The kernel's start time of this process: /proc/self/stat field 22 (clock ticks after boot) plus btime from
+// /proc/stat. Falls back to the first call's time (during start-up) where /proc says nothing usable.
+double read_process_start_seconds() {
+  double boot = 0, ticks = 0;
+  if (std::FILE* f = std::fopen("/proc/stat", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      unsigned long long v = 0;
+      if (std::sscanf(line, "btime %llu", &v) == 1) boot = static_cast<double>(v);
+    }
+    std::fclose(f);
+  }
+  if (std::FILE* f = std::fopen("/proc/self/stat", "r")) {
+    char buf[1024];
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    // Fields after the command name (which may hold spaces) start after the last ')': state is field 3.
+    if (const char* p = std::strrchr(buf, ')')) {
+      unsigned long long start = 0;
+      int field = 2;
+      for (const char* q = p + 1; *q && field < 22; ++q) {
+        if (*q == ' ' && ++field == 22) start = std::strtoull(q + 1, nullptr, 10);
+      }
+      ticks = static_cast<double>(start);
+    }
+  }
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  // btime has whole seconds and the wall clock may have been stepped since boot: never report a future start.
+  if (boot > 0 && ticks > 0 && hz > 0) return std::min(now, boot + ticks / static_cast<double>(hz));
+  return now;
+}
+
+double process_start_seconds() {
+  static const double start = read_process_start_seconds();
   return start;
 }
 
@@ -133,11 +170,11 @@ metrics::Registry::CollectorId add_meta_store_collector(metrics::Registry& regis
 }
 
 metrics::Registry::CollectorId add_process_collector(metrics::Registry& registry) {
-  const double start_s = std::chrono::duration<double>(process_start().time_since_epoch()).count();
+  const double start_s = process_start_seconds();
   return registry.add_collector([start_s](metrics::Exposition& e) {
     e.family("floe_process_start_time_seconds", "Start time of the process, in seconds since the Unix epoch",
              Type::gauge);
-    e.sample({}, std::floor(start_s * 1000) / 1000);
+    e.sample({}, std::floor(start_s * 100) / 100);  // clock ticks: 10 ms
     rusage ru{};
     if (::getrusage(RUSAGE_SELF, &ru) == 0) {
       const double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
@@ -273,7 +310,6 @@ BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry
       group_lag_(io.get_executor(), *storage.groups, *storage.catalog, *storage.streams, kGroupLagMinInterval,
                  kGroupLagMaxSeries),
       status_(identity, readiness, *storage.catalog, *storage.streams, storage.leader_epoch) {
-  process_start();
   collectors_.push_back(add_process_collector(registry));
   collectors_.push_back(add_object_store_collector(registry, *storage.objects));
   collectors_.push_back(add_file_wal_collector(registry));
