@@ -7,6 +7,7 @@
 #include "cluster/topic_catalog.h"
 #include "meta/meta_store.h"
 #include "protocol/record/batch_view.h"
+#include "stream/errc.h"
 #include "stream/stream_store.h"
 
 namespace floe::kafka {
@@ -90,6 +91,10 @@ asio::awaitable<Status> ProducerStates::load(uint64_t stream_id, std::string nam
   uint64_t replayed = 0;
   while (next < ends.durable) {
     auto r = co_await store_.read(stream_id, next, config_.replay_read_bytes);
+    if (!r && r.error().code == stream::Errc::out_of_range && store_.ends(stream_id).start > next) {
+      next = store_.ends(stream_id).start;  // retention moved the log start meanwhile: what was below is gone
+      continue;
+    }
     if (!r) co_return Error{r.error().code, "producer state of " + name + ": " + r.error().message};
     record::BatchSplitter split{proto::ByteSpan(r->batches)};
     const int64_t before = next;
@@ -163,7 +168,11 @@ bool ProducerStates::snapshot_due(uint64_t stream_id, std::chrono::milliseconds 
     when = it->second.snapshot_time;
   }
   // An empty partition needs none; otherwise only when the committed end moved past the stored snapshot.
-  if (store_.ends(stream_id).committed <= std::max<int64_t>(offset, 0)) return false;
+  const stream::StreamEnds ends = store_.ends(stream_id);
+  if (ends.committed <= std::max<int64_t>(offset, 0)) return false;
+  // Retention removed log above the snapshot: a load would no longer see those batches, only the live table has
+  // them. At once, whatever the interval.
+  if (ends.start > std::max<int64_t>(offset, 0)) return true;
   return std::chrono::steady_clock::now() - when >= interval || table->applied_batches() - at_snapshot >= batches;
 }
 

@@ -11,9 +11,10 @@
 // Snapshots (write_snapshot(), driven by ProducerSnapshotTask) describe committed data only: the table is captured at
 // the stream's committed end (ProducerStateTable::capture keeps each producer's batches below it, and stays below
 // batches still in flight), so a snapshot never reflects data that could still disappear. This rather than waiting
-// for durable == committed, which a partition under steady produce load may never reach. Each carries the partition's leader-epoch history below its offset
-// (loading skips that part of the log, which is what fed the history). Expired producers (producer.id.expiration.ms)
-// and, beyond max_producers, the least recently active are left out, which bounds the value (producer_snapshot.h).
+// for durable == committed, which a partition under steady produce load may never reach. Each snapshot carries the
+// partition's leader-epoch history below its offset (loading skips that part of the log, which is what fed the
+// history). Expired producers (producer.id.expiration.ms) and, beyond max_producers, the least recently active are
+// left out, which bounds the value (producer_snapshot.h).
 //
 // Metadata key, one per partition: <meta_root>streams/<stream id, 16 hex digits>/producers = the snapshot blob
 // (beside StreamStore's streams/<id>/start). Written with a compare on the key's mod_revision as last seen, so a
@@ -77,7 +78,8 @@ class ProducerStates {
   asio::awaitable<Status> rebuild_all(const cluster::TopicCatalog& catalog);
 
   // Whether `stream_id` should be snapshotted now: its committed end moved past its snapshot and either
-  // `interval` went by since the last one or `batches` idempotent batches were applied since.
+  // `interval` went by since the last one, or `batches` idempotent batches were applied since, or the log start
+  // moved past the snapshot (retention: a load could not replay what is between them any more).
   bool snapshot_due(uint64_t stream_id, std::chrono::milliseconds interval, uint64_t batches) const;
   // Writes the snapshot of `stream_id` as of its committed end. True when written; false when there was nothing
   // new to write (or a producer is in doubt, or another writer got there first: logged).

@@ -179,7 +179,9 @@ Result<ProducerSnapshot> decode_snapshot(std::span<const uint8_t> blob) {
     p.epoch = static_cast<int16_t>(r.u16());
     p.last_timestamp = static_cast<int64_t>(r.u64());
     const uint8_t batches = r.u8();
-    if (batches == 0 || batches > kDedupWindow) return corrupt("batch count of producer " + std::to_string(p.producer_id));
+    if (batches == 0 || batches > kDedupWindow) {
+      return corrupt("batch count of producer " + std::to_string(p.producer_id));
+    }
     if (!r.has(kSnapshotBatchBytes * batches)) return corrupt("truncated batches");
     for (uint8_t j = 0; j < batches; ++j) {
       ProducerInfo::Batch& b = p.batches.emplace_back();

@@ -282,6 +282,24 @@ TEST_F(ProducerStatesTest, TheSnapshotStopsAtTheCommittedEnd) {
   EXPECT_EQ(dup.offset, 4);
 }
 
+TEST_F(ProducerStatesTest, ALogStartPastTheSnapshotMakesItDueAtOnce) {
+  start(1);
+  load();
+  for (int i = 0; i < 3; ++i) produce(6, 0, i, 1);
+  flush();
+  ASSERT_TRUE(*run(states_->write_snapshot(kStream)));
+  for (int i = 3; i < 6; ++i) produce(6, 0, i, 1);
+  flush();
+  const auto hour = std::chrono::hours(1);
+  EXPECT_FALSE(states_->snapshot_due(kStream, hour, 1000));  // committed moved, but neither interval nor count
+  EXPECT_TRUE(states_->snapshot_due(kStream, hour, 3));
+  ASSERT_TRUE(run(store_->trim(kStream, 5)));  // retention: batches 3 and 4 are now only in the live table
+  EXPECT_TRUE(states_->snapshot_due(kStream, hour, 1000));
+  ASSERT_TRUE(*run(states_->write_snapshot(kStream)));
+  EXPECT_EQ(states_->snapshot_offset(kStream), 6);
+  EXPECT_FALSE(states_->snapshot_due(kStream, hour, 1));
+}
+
 TEST_F(ProducerStatesTest, ACorruptSnapshotIsIgnoredForAFullReplay) {
   start(1);
   load();
