@@ -9,11 +9,24 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include "producer/producer_state.h"
 #include "producer/tests/test_util.h"
 
 namespace floe::producer {
+
+// Readable failures.
+void describe(const ProducerInfo& p, std::ostream* os) {
+  *os << "{pid " << p.producer_id << " epoch " << p.epoch << " last_ts " << p.last_timestamp << " last_offset "
+      << p.last_offset << " batches";
+  for (const auto& b : p.batches) {
+    *os << " [" << b.first_sequence << "-" << b.last_sequence << " @" << b.last_offset << " d" << b.offset_delta
+        << " t" << b.timestamp << "]";
+  }
+  *os << "}";
+}
+
 namespace {
 
 using testing::batch;
@@ -101,6 +114,8 @@ class Model {
 
 // How often each decision came up over all seeds: the test insists every rule was exercised.
 std::map<std::pair<int, int>, int> g_seen;
+int g_captures_checked = 0;  // mid-run captures restored and replayed
+int g_captures_lowered = 0;  // of which an in-flight batch pulled next_offset below the asked offset
 
 struct Live {
   int64_t pid;
@@ -125,6 +140,8 @@ void run_seed(uint32_t seed, int ops) {
   std::vector<PendingWait> waits;
   int64_t next_offset = 0;
   int64_t clock = 1'000'000;
+  std::vector<ProducerSnapshot> captures;
+  std::mt19937_64 capture_rng(seed);
 
   auto check_waits = [&]() {
     for (auto it = waits.begin(); it != waits.end();) {
@@ -224,6 +241,18 @@ void run_seed(uint32_t seed, int ops) {
     }
     check_waits();
     if (::testing::Test::HasFatalFailure()) return;
+    // Now and then a capture at a random offset while batches are in flight (as a snapshot at the committed end
+    // is): checked at the end against the final log.
+    if (op % 37 == 0) {
+      bool any_in_doubt = false;
+      for (const auto& [pid, p] : model.producers) any_in_doubt |= p.in_doubt;
+      // Its own generator: the operations stay those of the seed.
+      const auto up_to = static_cast<int64_t>(capture_rng() % static_cast<uint64_t>(next_offset + 1));
+      auto cap = table.capture(up_to);
+      if (cap.ok() && cap->next_offset < up_to) ++g_captures_lowered;
+      ASSERT_EQ(cap.ok(), !any_in_doubt) << "seed " << seed << " op " << op;
+      if (cap.ok()) captures.push_back(std::move(*cap));
+    }
   }
 
   // Finish everything in flight; the committed log replayed into a fresh table must give the same state.
@@ -246,6 +275,25 @@ void run_seed(uint32_t seed, int ops) {
   ProducerStateTable replay(config);
   for (const auto& [offset, meta] : log) replay.observe(meta, offset);
   EXPECT_EQ(table.producers(), replay.producers()) << "seed " << seed;
+  // Every capture taken along the way, restored and followed by the log from its offset, gives the same state.
+  for (const ProducerSnapshot& cap : captures) {
+    ProducerStateTable restored(config);
+    ASSERT_TRUE(restored.restore(cap).ok());
+    for (const auto& [offset, meta] : log) {
+      // As a load reads the log: from the batch that holds next_offset on.
+      if (offset + meta.record_count - 1 >= cap.next_offset) restored.observe(meta, offset);
+    }
+    if (restored.producers() != replay.producers()) {
+      std::ostringstream os;
+      for (const auto& p : restored.producers()) describe(p, &os), os << "\n";
+      os << "vs replay:\n";
+      for (const auto& p : replay.producers()) describe(p, &os), os << "\n";
+      os << "capture:\n";
+      for (const auto& p : cap.producers) describe(p, &os), os << "\n";
+      FAIL() << "seed " << seed << " capture at " << cap.next_offset << "\n" << os.str();
+    }
+    ++g_captures_checked;
+  }
 
   bool any_in_doubt = false;
   for (const auto& [pid, p] : model.producers) any_in_doubt |= p.in_doubt;
@@ -271,6 +319,8 @@ TEST(ProducerStateModel, RandomOperationsMatchTheReferenceModel) {
   }
   auto seen = [](Kind k, Errc e = Errc::ok) { return g_seen[{static_cast<int>(k), static_cast<int>(e)}]; };
   EXPECT_GT(seen(Kind::append), 1000);
+  EXPECT_GT(g_captures_checked, 500);
+  EXPECT_GT(g_captures_lowered, 100);
   EXPECT_GT(seen(Kind::duplicate), 100);
   EXPECT_GT(seen(Kind::wait), 100);
   for (Errc e : {Errc::out_of_order_sequence, Errc::invalid_producer_epoch, Errc::invalid_batch, Errc::in_doubt,
