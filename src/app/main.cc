@@ -118,10 +118,12 @@ int serve(const std::vector<std::string>& args) {
   }
   kafka::AppendWaiters appends;
   producer::ProducerIdAllocator producer_ids(*storage->meta);
-  kafka::Services services{*storage->catalog, *storage->streams, appends, producer_ids, *storage->producer_states,
-                           kafka::BrokerSettings{cfg.auto_create_topics, cfg.num_partitions, storage->leader_epoch}};
   kafka::Dispatcher dispatcher(identity, &registry);
   // Reads the dispatcher's identity, whose advertised address is final before serving starts.
+  kafka::SingleBrokerLeadership leadership(dispatcher.identity(), storage->leader_epoch);
+  kafka::Services services{*storage->catalog, *storage->streams, appends, producer_ids, *storage->producer_states,
+                           leadership,
+                           kafka::BrokerSettings{cfg.auto_create_topics, cfg.num_partitions, storage->leader_epoch}};
   kafka::SingleBrokerLocator locator(*storage->catalog, *storage->groups, dispatcher.identity(),
                                     storage->offsets_partitions());
   kafka::RetentionTask retention(io.get_executor(), services, std::chrono::milliseconds(cfg.retention_check_ms),

@@ -269,6 +269,17 @@ asio::awaitable<proto::DescribeClusterResponse> handle_describe_cluster(RequestC
   proto::DescribeClusterResponse resp;
   resp.endpoint_type = req.endpoint_type;
   resp.cluster_id = ctx.broker.cluster_id;
+  if (ctx.services) {
+    resp.controller_id = ctx.services->leadership.controller_id();
+    for (const BrokerEndpoint& e : ctx.services->leadership.brokers()) {
+      auto& b = resp.brokers.emplace_back();
+      b.broker_id = e.node_id;
+      b.host = e.host;
+      b.port = e.port;
+      b.rack = e.rack;
+    }
+    co_return resp;
+  }
   resp.controller_id = ctx.broker.node_id;
   auto& b = resp.brokers.emplace_back();
   b.broker_id = ctx.broker.node_id;

@@ -44,8 +44,8 @@ asio::awaitable<size_t> gather(RequestContext& ctx, proto::FetchRequest& req, pr
         any_error = true;
         continue;
       }
-      const int32_t epoch = services.settings.leader_epoch;
-      if (int16_t e = leader_epoch_error(fp.current_leader_epoch, epoch); e != 0) {
+      const PartitionLeader leader = services.leadership.leader(*topic, fp.partition);
+      if (int16_t e = serve_error(leader, fp.current_leader_epoch); e != 0) {
         p.error_code = e;
         any_error = true;
         continue;

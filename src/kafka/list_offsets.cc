@@ -27,8 +27,9 @@ asio::awaitable<proto::ListOffsetsResponse> handle_list_offsets(RequestContext& 
         p.error_code = code(Errc::unknown_topic_or_partition);
         continue;
       }
-      const int32_t epoch = services->settings.leader_epoch;
-      if (int16_t e = leader_epoch_error(lp.current_leader_epoch, epoch); e != 0) {
+      const PartitionLeader leader = services->leadership.leader(*topic, lp.partition_index);
+      const int32_t epoch = leader.leader_epoch;
+      if (int16_t e = serve_error(leader, lp.current_leader_epoch); e != 0) {
         p.error_code = e;
         continue;
       }

@@ -21,21 +21,26 @@ bool valid_topic_name(const std::string& name) {
 
 namespace {
 
-// One topic as Kafka shows it: every partition led by this broker; replicas = ISR = [this broker] (one shared log).
-void describe_topic(const Services& services, const BrokerIdentity& self, const cluster::TopicInfo& topic,
-                    proto::MetadataResponse& resp) {
+// One topic as Kafka shows it: each partition with its leader and leader epoch; replicas = ISR = [leader] (one shared
+// log, DESIGN §7). A partition with no leader now (being assigned or failed over) gets LEADER_NOT_AVAILABLE.
+void describe_topic(const Services& services, const cluster::TopicInfo& topic, proto::MetadataResponse& resp) {
   auto& t = resp.topics.emplace_back();
   t.name = topic.name;
   t.topic_id = topic.id;
-  t.is_internal = !topic.name.empty() && topic.name.front() == '_' && topic.name.rfind("__", 0) == 0;
+  t.is_internal = topic.name.rfind("__", 0) == 0;
   t.partitions.reserve(static_cast<size_t>(topic.partitions));
   for (int32_t p = 0; p < topic.partitions; ++p) {
     auto& part = t.partitions.emplace_back();
     part.partition_index = p;
-    part.leader_id = self.node_id;
-    part.leader_epoch = services.settings.leader_epoch;
-    part.replica_nodes = {self.node_id};
-    part.isr_nodes = {self.node_id};
+    const PartitionLeader leader = services.leadership.leader(topic, p);
+    part.leader_id = leader.leader_id;
+    part.leader_epoch = leader.leader_epoch;
+    if (leader.leader_id < 0) {
+      part.error_code = code(Errc::leader_not_available);
+      continue;
+    }
+    part.replica_nodes = {leader.leader_id};
+    part.isr_nodes = {leader.leader_id};
   }
 }
 
@@ -44,20 +49,31 @@ void describe_topic(const Services& services, const BrokerIdentity& self, const 
 asio::awaitable<proto::MetadataResponse> handle_metadata(RequestContext& ctx, proto::MetadataRequest& req) {
   const BrokerIdentity& self = ctx.broker;
   proto::MetadataResponse resp;
-  auto& broker = resp.brokers.emplace_back();
-  broker.node_id = self.node_id;
-  broker.host = self.advertised_host;
-  broker.port = self.advertised_port;
-  broker.rack = self.rack;
   resp.cluster_id = self.cluster_id;
-  resp.controller_id = self.node_id;
+  Services* services = ctx.services;
+  if (services) {
+    for (const BrokerEndpoint& b : services->leadership.brokers()) {
+      auto& broker = resp.brokers.emplace_back();
+      broker.node_id = b.node_id;
+      broker.host = b.host;
+      broker.port = b.port;
+      broker.rack = b.rack;
+    }
+    resp.controller_id = services->leadership.controller_id();
+  } else {  // dispatcher unit tests: the broker itself
+    auto& broker = resp.brokers.emplace_back();
+    broker.node_id = self.node_id;
+    broker.host = self.advertised_host;
+    broker.port = self.advertised_port;
+    broker.rack = self.rack;
+    resp.controller_id = self.node_id;
+  }
 
   // v0: an empty list means every topic; v1+: null means every topic and an empty list none.
   const bool all_topics = !req.topics || (ctx.version() == 0 && req.topics->empty());
-  Services* services = ctx.services;
   if (all_topics) {
     if (services) {
-      for (const cluster::TopicInfo& topic : services->catalog.list()) describe_topic(*services, self, topic, resp);
+      for (const cluster::TopicInfo& topic : services->catalog.list()) describe_topic(*services, topic, resp);
     }
     co_return resp;
   }
@@ -77,7 +93,7 @@ asio::awaitable<proto::MetadataResponse> handle_metadata(RequestContext& ctx, pr
       }
     }
     if (topic) {
-      describe_topic(*services, self, *topic, resp);
+      describe_topic(*services, *topic, resp);
       continue;
     }
     auto& t = resp.topics.emplace_back();

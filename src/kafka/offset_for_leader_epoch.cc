@@ -21,8 +21,8 @@ asio::awaitable<proto::OffsetForLeaderEpochResponse> handle_offset_for_leader_ep
         r.error_code = code(Errc::unknown_topic_or_partition);
         continue;
       }
-      const int32_t current = services->settings.leader_epoch;
-      if (int16_t e = leader_epoch_error(p.current_leader_epoch, current); e != 0) {
+      const PartitionLeader leader = services->leadership.leader(*topic, p.partition);
+      if (int16_t e = serve_error(leader, p.current_leader_epoch); e != 0) {
         r.error_code = e;
         continue;
       }

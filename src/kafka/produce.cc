@@ -122,7 +122,14 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
     };
     // An idempotent batch may need a second round (its in-flight original failed): keep the bytes.
     proto::Bytes attempt = meta.idempotent() ? batches : std::move(batches);
-    auto r = co_await services.store.append(stream, std::move(attempt), services.settings.leader_epoch, admit);
+    // Leadership is checked again each round: the partition may have moved while a retry waited.
+    const PartitionLeader leader = services.leadership.leader(topic, data.index);
+    if (!leader.local) {
+      resp.error_code = code(Errc::not_leader_or_follower);
+      resp.base_offset = -1;
+      co_return;
+    }
+    auto r = co_await services.store.append(stream, std::move(attempt), leader.leader_epoch, admit);
     switch (decision.kind) {
       case producer::Decision::Kind::append:
         if (!r) {

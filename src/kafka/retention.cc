@@ -62,10 +62,14 @@ asio::awaitable<size_t> RetentionTask::run_once() {
       const uint64_t stream = cluster::stream_id_of(topic.id, p);
       live.insert(stream);
       if (retention_ms < 0 && retention_bytes < 0) continue;
+      if (!services_.leadership.leader(topic, p).local) continue;  // its leader applies it
       auto r = co_await store.apply_retention(stream, retention_ms, retention_bytes, now_ms);
       if (!r) log::warn("kafka", "retention of ", topic.name, "-", p, ": ", r.error().message);
     }
   }
+  // Cluster mode: trimming deleted topics' streams and collecting unreferenced objects need a view of every
+  // broker's commits; not done here (the controller's job, not built yet).
+  if (!whole_store_) co_return size_t{0};
   // Streams of deleted topics: nothing can read them any more (a re-created topic has a new id).
   for (uint64_t stream : store.stream_ids()) {
     if (live.count(stream)) continue;

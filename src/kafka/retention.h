@@ -18,6 +18,9 @@ class RetentionTask {
   RetentionTask(asio::any_io_executor executor, Services& services, std::chrono::milliseconds interval,
                 std::chrono::milliseconds gc_grace);
   void start();
+  // Cluster mode: only the partitions led here; no trimming of deleted topics' streams, no garbage collection
+  // (they need every broker's commits in view).
+  void set_cluster_mode() { whole_store_ = false; }
   // Ends the loop; completes once the pass under way (if any) finished.
   asio::awaitable<void> stop();
 
@@ -35,6 +38,7 @@ class RetentionTask {
   asio::steady_timer done_;
   bool stopping_ = false;
   bool running_ = false;
+  bool whole_store_ = true;
 };
 
 }  // namespace floe::kafka

@@ -10,6 +10,7 @@
 #include "kafka/append_waiters.h"
 #include "kafka/data_metrics.h"
 #include "kafka/fetch_sessions.h"
+#include "kafka/leadership.h"
 #include "kafka/producer_states.h"
 
 namespace floe::cluster {
@@ -31,7 +32,7 @@ namespace floe::kafka {
 struct BrokerSettings {
   bool auto_create_topics = true;  // auto.create.topics.enable
   int32_t num_partitions = 1;      // num.partitions, for auto-created topics and CreateTopics with -1
-  int32_t leader_epoch = 0;        // the epoch of every partition this broker leads (bumped at each start)
+  int32_t leader_epoch = 0;        // embedded mode: the epoch of every partition (bumped at each start)
   FetchSessionConfig fetch_sessions{};  // max.incremental.fetch.session.cache.slots, min...eviction.ms
   std::string log_dir = "objects";      // the one log dir DescribeLogDirs reports (the shared storage)
 };
@@ -42,6 +43,7 @@ struct Services {
   AppendWaiters& appends;
   producer::ProducerIdAllocator& producer_ids;
   ProducerStates& producer_states;
+  Leadership& leadership;  // who leads which partition (embedded: this broker, everything)
   BrokerSettings settings;
   group::GroupCoordinator* groups = nullptr;                    // the consumer-group coordinator
   group::CoordinatorLocator* coordinator_locator = nullptr;     // who coordinates which __consumer_offsets partition

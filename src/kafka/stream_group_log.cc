@@ -43,7 +43,7 @@ asio::awaitable<Result<int64_t>> StreamGroupLog::append(int32_t partition, std::
   }
   proto::Bytes batch;
   if (builder.build(batch) != record::RecordError::ok) co_return log_error(group::LogErrc::too_large, "group batch");
-  auto r = co_await store_.append(*stream, std::move(batch), leader_epoch_);
+  auto r = co_await store_.append(*stream, std::move(batch), epoch_of_(partition));
   if (!r) {
     co_return log_error(
         r.error().code == stream::Errc::too_large ? group::LogErrc::too_large : group::LogErrc::unavailable,

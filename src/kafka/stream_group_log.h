@@ -2,6 +2,7 @@
 // the shared log (DESIGN §8), so coordinator failover is partition failover. Each append is one record batch.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "group/group_log.h"
@@ -19,8 +20,12 @@ inline constexpr const char* kOffsetsTopic = "__consumer_offsets";
 
 class StreamGroupLog final : public group::GroupLog {
  public:
+  // The leader epoch stamped on partition p's appends: fixed (embedded mode), or the partition's current one.
+  using EpochOf = std::function<int32_t(int32_t partition)>;
   StreamGroupLog(const cluster::TopicCatalog& catalog, stream::StreamStore& store, int32_t leader_epoch)
-      : catalog_(catalog), store_(store), leader_epoch_(leader_epoch) {}
+      : catalog_(catalog), store_(store), epoch_of_([leader_epoch](int32_t) { return leader_epoch; }) {}
+  StreamGroupLog(const cluster::TopicCatalog& catalog, stream::StreamStore& store, EpochOf epoch_of)
+      : catalog_(catalog), store_(store), epoch_of_(std::move(epoch_of)) {}
 
   asio::awaitable<Result<int64_t>> append(int32_t partition, std::vector<group::GroupRecord> records) override;
   asio::awaitable<Result<std::vector<group::StoredRecord>>> read(int32_t partition, int64_t from,
@@ -33,7 +38,7 @@ class StreamGroupLog final : public group::GroupLog {
 
   const cluster::TopicCatalog& catalog_;
   stream::StreamStore& store_;
-  int32_t leader_epoch_;
+  EpochOf epoch_of_;
 };
 
 }  // namespace floe::kafka
