@@ -15,6 +15,7 @@
 
 #include "admin/admin_server.h"
 #include "admincli/admin_cli.h"
+#include "drill/drill.h"
 #include "app/config.h"
 #include "app/data_dir.h"
 #include "app/embedded_storage.h"
@@ -187,6 +188,7 @@ void usage() {
   std::cerr << "usage: floe <command> [options]\n\n"
             << "commands:\n"
             << "  serve   run a broker (floe serve --help for its settings)\n"
+            << "  drill   failover evaluation: brokers, load, faults, report (floe drill --help)\n"
             << floe::admincli::admin_commands_usage();
 }
 
@@ -202,6 +204,7 @@ int main(int argc, char** argv) {
   std::string command = args[0];
   args.erase(args.begin());
   if (command == "serve") return serve(args);
+  if (command == "drill") return floe::drill::run_drill(args, std::cout, std::cerr);
   if (floe::admincli::is_admin_command(command))
     return floe::admincli::run_admin_command(command, args, std::cout, std::cerr, &getenv_lookup);
   std::cerr << "floe: unknown command '" << command << "'\n";

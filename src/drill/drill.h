@@ -1,0 +1,64 @@
+// `floe drill`: the failover evaluation (issue 7). run_drill() is the subcommand; DrillRun is the state the
+// scenarios (scenarios.cc) share: the environment, the load, the brokers' counters and the report.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "drill/broker_metrics.h"
+#include "drill/environment.h"
+#include "drill/load.h"
+#include "drill/options.h"
+#include "drill/report.h"
+
+namespace floe::drill {
+
+int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+class DrillRun {
+ public:
+  DrillRun(DrillOptions options, Environment& env, Load& load, MetricsLedger& ledger, Report& report)
+      : options_(std::move(options)), env_(env), load_(load), ledger_(ledger), report_(report) {}
+
+  // Runs one scenario (settle first, then the fault, the recovery and the observation window).
+  ScenarioResult run(const std::string& name);
+
+  // Scrapes every live, running (not paused) broker now.
+  void scrape_all();
+  // Polls `done` every 100 ms (scraping the brokers once a second meanwhile) until it is true, the timeout
+  // passes or the drill is interrupted. Returns done's last answer.
+  bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+  void pause(std::chrono::milliseconds d) { wait_until([] { return false; }, d); }
+  // A labelled moment: printed and kept for the chart.
+  void event(const std::string& label);
+
+ private:
+  void kill9(ScenarioResult& r);
+  void sigstop(ScenarioResult& r);
+  void replace(ScenarioResult& r);
+  void scale_out(ScenarioResult& r);
+  void scale_in(ScenarioResult& r);
+  void rolling(ScenarioResult& r);
+
+  // The live broker leading the most partitions (Metadata), or the highest live id when Metadata fails.
+  BrokerProcess* pick_victim(int* leads);
+  // Until every partition has an ack after `since_ms`; a problem is recorded on timeout.
+  bool wait_recovered(ScenarioResult& r, int64_t since_ms, const std::string& what);
+  // Until Metadata lists broker `node` (want_listed) or no longer lists it.
+  bool wait_listed(int node, bool want_listed, std::chrono::milliseconds timeout);
+  std::chrono::milliseconds recovery_timeout() const { return std::chrono::seconds(options_.recovery_timeout_s); }
+
+  DrillOptions options_;
+  Environment& env_;
+  Load& load_;
+  MetricsLedger& ledger_;
+  Report& report_;
+  std::set<int> paused_;  // SIGSTOPped brokers: not scraped
+  int64_t last_scrape_ms_ = 0;
+};
+
+}  // namespace floe::drill

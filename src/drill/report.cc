@@ -1,0 +1,182 @@
+#include "drill/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "admincli/table.h"
+
+namespace floe::drill {
+namespace {
+
+std::string ms_text(double ms) {
+  char buf[32];
+  if (ms >= 10000) std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000);
+  else std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  return buf;
+}
+
+std::string bytes_text(double b) {
+  char buf[32];
+  if (b >= 1024.0 * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+  else if (b >= 1024.0 * 1024) std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024));
+  else if (b >= 1024.0) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%.0f B", b);
+  return buf;
+}
+
+std::string num(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[48];
+  if (v == std::floor(v) && std::fabs(v) < 9e15) std::snprintf(buf, sizeof buf, "%.0f", v);
+  else std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+template <typename T>
+std::string opt_num(const std::optional<T>& v) {
+  return v ? num(static_cast<double>(*v)) : "null";
+}
+
+}  // namespace
+
+double StorageFigures::objstore_request_total() const {
+  double t = 0;
+  for (const auto& [op, n] : objstore_requests) t += n;
+  return t;
+}
+
+bool Report::passed() const {
+  if (!verify_complete || verify.acked_lost != 0) return false;
+  for (const auto& s : scenarios) {
+    if (!s.ran || !s.problems.empty() || s.copied_bytes != 0) return false;
+  }
+  return true;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+void print_summary(std::ostream& out, const Report& r) {
+  admincli::Table t({"scenario", "RTO p50", "RTO max", "gap p99", "stall", "errors", "lag peak", "catch-up",
+                     "copied", "objstore read", "objstore reqs", "drain"});
+  for (const auto& s : r.scenarios) {
+    if (!s.ran) {
+      t.add({s.name, "skipped: " + s.skipped, "", "", "", "", "", "", "", "", "", ""});
+      continue;
+    }
+    const auto& rc = s.recovery;
+    std::string rto_max = ms_text(rc.rto_max_ms);
+    if (rc.unrecovered) rto_max += " (" + std::to_string(rc.unrecovered) + " unrecovered)";
+    t.add({s.name, ms_text(rc.rto_p50_ms), rto_max, ms_text(rc.gap_p99_ms), ms_text(rc.stall_ms),
+           std::to_string(s.producer_errors), std::to_string(s.lag.peak),
+           s.lag.catch_up_ms ? ms_text(*s.lag.catch_up_ms) : "not caught up", bytes_text(s.copied_bytes),
+           bytes_text(s.storage.objstore_read_bytes),
+           s.storage.objstore_metrics ? num(s.storage.objstore_request_total()) : "n/a",
+           s.drain_ms ? ms_text(*s.drain_ms) : "-"});
+  }
+  t.print(out);
+  for (const auto& s : r.scenarios) {
+    if (!s.ran) continue;
+    out << "  " << s.name << ": " << s.what;
+    if (s.zombie_acks) out << "; zombie acks after its lease expired: " << *s.zombie_acks;
+    if (s.rejoined) out << "; rejoined: " << (*s.rejoined ? "yes" : "no");
+    out << "\n";
+    for (const auto& p : s.problems) out << "    PROBLEM: " << p << "\n";
+  }
+  out << "read-back: " << r.verify.acked << " acked records checked, " << r.verify.acked_lost << " lost, "
+      << r.verify.duplicates << " duplicated, " << r.verify.failed_but_present
+      << " failed-but-durable (produced " << r.total_produced << ", failed " << r.total_failed << ")"
+      << (r.verify_complete ? "" : "; INCOMPLETE: " + r.verify_note) << "\n";
+  out << "verdict: " << (r.passed() ? "PASS" : "FAIL") << "\n";
+}
+
+void write_json(std::ostream& out, const Report& r) {
+  const auto& c = r.config;
+  out << "{\n  \"config\": {\"mode\": " << json_string(c.mode) << ", \"brokers\": " << c.brokers
+      << ", \"partitions\": " << c.partitions << ", \"rate_mib_per_s\": " << num(c.rate_mib)
+      << ", \"record_bytes\": " << c.record_bytes << ", \"store\": " << json_string(c.store)
+      << ", \"session_timeout_ms\": " << c.session_timeout_ms << ", \"topic\": " << json_string(c.topic)
+      << ", \"work_dir\": " << json_string(c.work_dir) << "},\n";
+  out << "  \"passed\": " << (r.passed() ? "true" : "false") << ",\n";
+  out << "  \"scenarios\": [";
+  for (std::size_t i = 0; i < r.scenarios.size(); ++i) {
+    const auto& s = r.scenarios[i];
+    const auto& rc = s.recovery;
+    out << (i ? ",\n" : "\n") << "    {\"name\": " << json_string(s.name) << ", \"ran\": " << (s.ran ? "true" : "false");
+    if (!s.ran) {
+      out << ", \"skipped\": " << json_string(s.skipped) << "}";
+      continue;
+    }
+    out << ", \"what\": " << json_string(s.what) << ", \"fault_ms\": " << s.fault_ms << ", \"end_ms\": " << s.end_ms
+        << ",\n     \"rto_ms\": {\"p50\": " << num(rc.rto_p50_ms) << ", \"p99\": " << num(rc.rto_p99_ms)
+        << ", \"max\": " << num(rc.rto_max_ms) << ", \"partitions\": " << rc.partitions
+        << ", \"unrecovered\": " << rc.unrecovered << "}"
+        << ",\n     \"write_gap_ms\": {\"p50\": " << num(rc.gap_p50_ms) << ", \"p99\": " << num(rc.gap_p99_ms)
+        << ", \"max\": " << num(rc.gap_max_ms) << "}, \"producer_stall_ms\": " << num(rc.stall_ms)
+        << ", \"producer_errors\": " << s.producer_errors
+        << ",\n     \"consumer_lag\": {\"baseline\": " << s.lag.baseline << ", \"peak\": " << s.lag.peak
+        << ", \"catch_up_ms\": " << opt_num(s.lag.catch_up_ms) << "}"
+        << ",\n     \"bytes_copied_between_brokers\": " << num(s.copied_bytes)
+        << ", \"unexplained_records\": " << s.unexplained_records
+        << ", \"delivered_records\": " << s.delivered_records
+        << ",\n     \"brokers\": {\"appended_bytes\": " << num(s.storage.appended_bytes)
+        << ", \"appended_records\": " << num(s.storage.appended_records)
+        << ", \"served_bytes\": " << num(s.storage.served_bytes)
+        << ", \"objstore_read_bytes\": " << num(s.storage.objstore_read_bytes)
+        << ", \"objstore_metrics\": " << (s.storage.objstore_metrics ? "true" : "false")
+        << ", \"objstore_requests\": {";
+    bool first = true;
+    for (const auto& [op, n] : s.storage.objstore_requests) {
+      out << (first ? "" : ", ") << json_string(op) << ": " << num(n);
+      first = false;
+    }
+    out << "}, \"objstore_requests_total\": " << num(s.storage.objstore_request_total()) << "}"
+        << ",\n     \"drain_ms\": " << opt_num(s.drain_ms) << ", \"zombie_acks\": " << opt_num(s.zombie_acks)
+        << ", \"rejoined\": " << (s.rejoined ? (*s.rejoined ? "true" : "false") : "null") << ", \"problems\": [";
+    for (std::size_t k = 0; k < s.problems.size(); ++k) out << (k ? ", " : "") << json_string(s.problems[k]);
+    out << "]}";
+  }
+  out << "\n  ],\n";
+  const auto& v = r.verify;
+  out << "  \"verify\": {\"complete\": " << (r.verify_complete ? "true" : "false")
+      << ", \"note\": " << json_string(r.verify_note) << ", \"acked\": " << v.acked
+      << ", \"acked_lost\": " << v.acked_lost << ", \"duplicates\": " << v.duplicates
+      << ", \"failed_but_present\": " << v.failed_but_present << ", \"first_lost_seq\": " << v.first_lost_seq
+      << ", \"produced\": " << r.total_produced << ", \"failed\": " << r.total_failed << "},\n";
+  out << "  \"events\": [";
+  for (std::size_t i = 0; i < r.events.size(); ++i) {
+    out << (i ? ", " : "") << "{\"t_ms\": " << r.events[i].t_ms << ", \"label\": " << json_string(r.events[i].label)
+        << "}";
+  }
+  out << "],\n  \"timeline\": [";
+  for (std::size_t i = 0; i < r.timeline.size(); ++i) {
+    const auto& s = r.timeline[i];
+    out << (i ? ",\n    " : "\n    ") << "{\"t_ms\": " << s.t_ms << ", \"produced\": " << s.produced
+        << ", \"acked\": " << s.acked << ", \"errors\": " << s.errors << ", \"consumed\": " << s.consumed
+        << ", \"lag\": " << s.lag << ", \"p50_ms\": " << num(s.p50_ms) << ", \"p99_ms\": " << num(s.p99_ms)
+        << ", \"max_ms\": " << num(s.max_ms) << "}";
+  }
+  out << "\n  ]\n}\n";
+}
+
+}  // namespace floe::drill

@@ -1,0 +1,263 @@
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "drill/broker_metrics.h"
+#include "drill/options.h"
+#include "drill/report.h"
+#include "drill/stats.h"
+#include "drill/svg_chart.h"
+
+namespace floe::drill {
+namespace {
+
+TEST(DrillStats, PercentileIsNearestRank) {
+  EXPECT_EQ(percentile({}, 0.5), 0);
+  EXPECT_EQ(percentile({7}, 0.99), 7);
+  std::vector<double> v;
+  for (int i = 100; i >= 1; --i) v.push_back(i);
+  EXPECT_EQ(percentile(v, 0.5), 50);
+  EXPECT_EQ(percentile(v, 0.99), 99);
+  EXPECT_EQ(percentile(v, 1.0), 100);
+  EXPECT_EQ(percentile(v, 0.0), 1);
+}
+
+// Three partitions written every 100 ms; partition 1 stops acking at the fault (t=1000) and comes back at 1800.
+TEST(DrillStats, RecoveryMeasuresFirstAckAfterTheFaultPerPartition) {
+  std::vector<std::vector<int32_t>> acks(3);
+  for (int t = 0; t <= 3000; t += 100) {
+    acks[0].push_back(t + 10);
+    acks[2].push_back(t + 50);
+    if (t < 1000 || t >= 1800) acks[1].push_back(t + 30);
+  }
+  const RecoverySummary s = summarize_recovery(acks, 1000, 3000);
+  EXPECT_EQ(s.partitions, 3);
+  EXPECT_EQ(s.unrecovered, 0);
+  EXPECT_EQ(s.rto_max_ms, 830);  // 1830 - 1000
+  EXPECT_EQ(s.rto_p50_ms, 50);   // {10, 50, 830}
+  EXPECT_EQ(s.gap_max_ms, 830);  // partition 1: from the fault to 1830
+  EXPECT_EQ(s.stall_ms, 60);     // acks at x10 and x50 of every 100 ms: gaps of 40 and 60
+}
+
+TEST(DrillStats, GracefulMoveShowsAsAWriteGapNotAsRto) {
+  // The old leader acks right after the fault, then the partition is unavailable 1100..1400.
+  std::vector<std::vector<int32_t>> acks(1);
+  for (int t = 900; t <= 1100; t += 100) acks[0].push_back(t);
+  for (int t = 1400; t <= 2000; t += 100) acks[0].push_back(t);
+  const RecoverySummary s = summarize_recovery(acks, 1000, 2000);
+  EXPECT_EQ(s.rto_max_ms, 0);
+  EXPECT_EQ(s.gap_max_ms, 300);
+  EXPECT_EQ(s.stall_ms, 300);
+}
+
+TEST(DrillStats, UnrecoveredPartitionCountsWithTheWholeWindow) {
+  std::vector<std::vector<int32_t>> acks = {{100, 200, 1500}, {100, 200}};
+  const RecoverySummary s = summarize_recovery(acks, 1000, 4000);
+  EXPECT_EQ(s.unrecovered, 1);
+  EXPECT_EQ(s.rto_max_ms, 3000);
+  EXPECT_EQ(s.gap_max_ms, 3000);
+}
+
+TEST(DrillStats, LagPeakAndCatchUp) {
+  std::vector<LagSample> lag;
+  const int64_t values[] = {10, 12, 9, 11, 10, 300, 900, 400, 30, 11, 10};
+  for (int i = 0; i < 11; ++i) lag.push_back({1000 * (i + 1), values[i]});
+  const LagSummary s = summarize_lag(lag, 5500, 11000, 5000);
+  EXPECT_EQ(s.baseline, 12);
+  EXPECT_EQ(s.peak, 900);
+  ASSERT_TRUE(s.catch_up_ms);
+  EXPECT_EQ(*s.catch_up_ms, 10000 - 5500);  // the sample at t=10000 is back at 11 <= 12
+  const LagSummary never = summarize_lag(lag, 5500, 8500, 5000);
+  EXPECT_FALSE(never.catch_up_ms);
+  const LagSummary flat = summarize_lag({{1000, 5}, {2000, 5}, {3000, 4}}, 1500, 3000);
+  ASSERT_TRUE(flat.catch_up_ms);
+  EXPECT_EQ(*flat.catch_up_ms, 0);
+}
+
+TEST(DrillStats, VerifyFindsLostAndDuplicatedRecords) {
+  using S = SeqState;
+  const std::vector<SeqState> states = {S::acked, S::acked, S::failed, S::acked, S::pending, S::failed};
+  const std::vector<uint8_t> seen = {1, 0, 1, 3};
+  const VerifySummary v = verify_sequences(states, seen);
+  EXPECT_EQ(v.acked, 3);
+  EXPECT_EQ(v.acked_lost, 1);
+  EXPECT_EQ(v.first_lost_seq, 1);
+  EXPECT_EQ(v.duplicates, 2);
+  EXPECT_EQ(v.failed_but_present, 1);
+}
+
+TEST(DrillStats, CounterIncreaseAcrossARestart) {
+  EXPECT_EQ(counter_increase(10, 25), 15);
+  EXPECT_EQ(counter_increase(100, 7), 7);  // a new process
+}
+
+TEST(DrillStats, ProducerErrorsFromLibrdkafkaStatistics) {
+  const std::string json =
+      R"({"name":"rdkafka#producer-1","client_id":"floe-drill","txerrs":99,"brokers":{)"
+      R"("127.0.0.1:1/1":{"name":"127.0.0.1:1/1","nodeid":1,"txerrs":2,"txretries":3,"req_timeouts":1,)"
+      R"("toppars":{"t-0":{"topic":"t","partition":0}}},)"
+      R"("127.0.0.1:2/2":{"name":"127.0.0.1:2/2","nodeid":2,"txerrs":0,"txretries":0,"req_timeouts":0}},)"
+      R"("topics":{"t":{"topic":"t","txerrs":50}}})";
+  const auto b = producer_errors_from_stats(json);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].name, "127.0.0.1:1/1");
+  EXPECT_EQ(b[0].errors, 6);
+  EXPECT_EQ(b[1].errors, 0);
+  EXPECT_TRUE(producer_errors_from_stats("{}").empty());
+}
+
+std::string metrics_text(double in_bytes, double in_records, double out_bytes, double get_bytes, double puts) {
+  std::ostringstream m;
+  m << "# TYPE floe_topic_bytes_in_total counter\n"
+    << "floe_topic_bytes_in_total{topic=\"t\"} " << in_bytes << "\n"
+    << "floe_topic_bytes_in_total{topic=\"__consumer_offsets\"} 999\n"
+    << "floe_topic_records_in_total{topic=\"t\"} " << in_records << "\n"
+    << "floe_topic_bytes_out_total{topic=\"t\"} " << out_bytes << "\n"
+    << "floe_objstore_received_bytes_total{op=\"get\"} " << get_bytes << "\n"
+    << "floe_objstore_received_bytes_total{op=\"list\"} 5000\n"
+    << "floe_objstore_requests_total{op=\"put\"} " << puts << "\n"
+    << "floe_objstore_requests_total{op=\"get\"} 2\n";
+  return m.str();
+}
+
+TEST(DrillMetrics, LedgerSumsBrokersAndSurvivesRestarts) {
+  MetricsLedger ledger("t");
+  ASSERT_TRUE(ledger.add_scrape(1, 1, metrics_text(1000, 10, 500, 0, 4)));
+  ASSERT_TRUE(ledger.add_scrape(2, 1, metrics_text(2000, 20, 0, 100, 6)));
+  const StorageFigures a = ledger.totals();
+  EXPECT_EQ(a.appended_bytes, 3000);
+  EXPECT_EQ(a.appended_records, 30);
+  EXPECT_EQ(a.served_bytes, 500);
+  EXPECT_EQ(a.objstore_read_bytes, 100);
+  EXPECT_TRUE(a.objstore_metrics);
+  EXPECT_EQ(a.objstore_request_total(), 14);
+  // Broker 1 grows; broker 2 re-executed itself (same instance, counters dropped); broker 1's second process.
+  ASSERT_TRUE(ledger.add_scrape(1, 1, metrics_text(1500, 15, 700, 0, 5)));
+  ASSERT_TRUE(ledger.add_scrape(2, 1, metrics_text(2500, 5, 0, 0, 1)));  // in_bytes grew, records dropped: new
+  ASSERT_TRUE(ledger.add_scrape(1, 2, metrics_text(100, 1, 0, 0, 1)));
+  const StorageFigures b = ledger.totals();
+  EXPECT_EQ(b.appended_bytes, 1500 + 2000 + 2500 + 100);
+  EXPECT_EQ(b.appended_records, 15 + 20 + 5 + 1);
+  const StorageFigures d = difference(a, b);
+  EXPECT_EQ(d.appended_records, 11);
+  EXPECT_EQ(d.served_bytes, 200);
+  EXPECT_EQ(d.objstore_requests.at("put"), 1 + 1 + 1);
+  EXPECT_FALSE(ledger.add_scrape(3, 1, "not{ a metric"));
+}
+
+Report sample_report() {
+  Report r;
+  r.config = RunConfig{"cluster", 3, 6, 1, 1024, "s3", 3000, "t", "/tmp/x"};
+  r.timeline = {{1000, 1024, 1000, 0, 990, 10, 2, 9, 12}, {2000, 1024, 600, 3, 700, 310, 2, 450, 900}};
+  r.events = {{1500, "kill -9 broker 2"}, {1900, "restart <broker> 2"}};
+  ScenarioResult s;
+  s.name = "kill9";
+  s.what = "SIGKILL broker 2 \"x\"";
+  s.ran = true;
+  s.fault_ms = 1500;
+  s.end_ms = 2000;
+  s.recovery.rto_p50_ms = 120;
+  s.recovery.rto_max_ms = 800;
+  s.recovery.partitions = 6;
+  s.storage.objstore_metrics = true;
+  s.storage.objstore_requests = {{"put", 40}, {"get", 2}};
+  s.lag.catch_up_ms = 300.0;
+  r.scenarios.push_back(s);
+  ScenarioResult skipped;
+  skipped.name = "scale-in";
+  skipped.skipped = "needs cluster mode";
+  r.scenarios.push_back(skipped);
+  r.verify_complete = true;
+  r.verify.acked = 1600;
+  return r;
+}
+
+TEST(DrillReport, JsonCarriesEveryFigure) {
+  std::ostringstream out;
+  write_json(out, sample_report());
+  const std::string j = out.str();
+  EXPECT_NE(j.find("\"rto_ms\": {\"p50\": 120, \"p99\": 0, \"max\": 800, \"partitions\": 6"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"bytes_copied_between_brokers\": 0"), std::string::npos);
+  EXPECT_NE(j.find("\"objstore_requests\": {\"get\": 2, \"put\": 40}, \"objstore_requests_total\": 42"),
+            std::string::npos);
+  EXPECT_NE(j.find("\"what\": \"SIGKILL broker 2 \\\"x\\\"\""), std::string::npos);
+  EXPECT_NE(j.find("\"name\": \"scale-in\", \"ran\": false, \"skipped\": \"needs cluster mode\"}"), std::string::npos);
+  EXPECT_NE(j.find("\"acked_lost\": 0"), std::string::npos);
+  EXPECT_NE(j.find("\"catch_up_ms\": 300"), std::string::npos);
+  EXPECT_NE(j.find("\"zombie_acks\": null"), std::string::npos);
+  EXPECT_NE(j.find("\"passed\": false"), std::string::npos);  // a skipped scenario is not a pass
+  EXPECT_EQ(json_string("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+TEST(DrillReport, SummaryTableAndVerdict) {
+  Report r = sample_report();
+  r.scenarios.pop_back();
+  EXPECT_TRUE(r.passed());
+  std::ostringstream out;
+  print_summary(out, r);
+  const std::string t = out.str();
+  EXPECT_NE(t.find("scenario"), std::string::npos);
+  EXPECT_NE(t.find("kill9"), std::string::npos);
+  EXPECT_NE(t.find("800 ms"), std::string::npos);
+  EXPECT_NE(t.find("verdict: PASS"), std::string::npos);
+  r.verify.acked_lost = 1;
+  EXPECT_FALSE(r.passed());
+  r.verify.acked_lost = 0;
+  r.scenarios[0].copied_bytes = 1024;
+  EXPECT_FALSE(r.passed());
+}
+
+TEST(DrillChart, SvgHasSeriesAndLabelledFaultLines) {
+  const Report r = sample_report();
+  std::ostringstream out;
+  write_svg(out, r.timeline, r.events, 1024);
+  const std::string s = out.str();
+  EXPECT_EQ(s.rfind("<svg ", 0), 0u);
+  EXPECT_NE(s.find("</svg>"), std::string::npos);
+  EXPECT_EQ(std::count(s.begin(), s.end(), '\n') > 10, true);
+  std::size_t polylines = 0;
+  for (std::size_t p = s.find("<polyline"); p != std::string::npos; p = s.find("<polyline", p + 1)) ++polylines;
+  EXPECT_EQ(polylines, 3u);  // acked, consumed, p99
+  EXPECT_NE(s.find("kill -9 broker 2"), std::string::npos);
+  EXPECT_NE(s.find("restart &lt;broker&gt; 2"), std::string::npos);  // escaped
+  std::size_t dashed = 0;
+  for (std::size_t p = s.find("stroke-dasharray"); p != std::string::npos; p = s.find("stroke-dasharray", p + 1)) {
+    ++dashed;
+  }
+  EXPECT_EQ(dashed, 2u);
+}
+
+TEST(DrillChart, NiceCeiling) {
+  EXPECT_EQ(nice_ceiling(0), 1);
+  EXPECT_EQ(nice_ceiling(0.7), 1);
+  EXPECT_EQ(nice_ceiling(1), 1);
+  EXPECT_EQ(nice_ceiling(1.2), 2);
+  EXPECT_EQ(nice_ceiling(3), 5);
+  EXPECT_EQ(nice_ceiling(870), 1000);
+}
+
+TEST(DrillOptions, ParsesAndRejects) {
+  DrillOptions o;
+  std::string e;
+  ASSERT_TRUE(parse_drill_options({"--brokers", "3", "--partitions", "1000", "--rate", "10", "--scenarios",
+                                   "kill9,rolling", "--store", "file", "--broker-arg", "--x", "--broker-arg", "1"},
+                                  &o, &e))
+      << e;
+  EXPECT_EQ(o.partitions, 1000);
+  EXPECT_EQ(o.rate_mib, 10);
+  EXPECT_EQ(o.scenarios, (std::vector<std::string>{"kill9", "rolling"}));
+  EXPECT_EQ(o.broker_args, (std::vector<std::string>{"--x", "1"}));
+  DrillOptions d;
+  ASSERT_TRUE(parse_drill_options({}, &d, &e));
+  EXPECT_EQ(d.scenarios, all_scenarios());
+  EXPECT_FALSE(parse_drill_options({"--scenarios", "kill9,boom"}, &d, &e));
+  EXPECT_NE(e.find("boom"), std::string::npos);
+  EXPECT_FALSE(parse_drill_options({"--rate", "fast"}, &d, &e));
+  EXPECT_NE(e.find("--rate"), std::string::npos);
+  EXPECT_FALSE(parse_drill_options({"--brokers"}, &d, &e));
+  EXPECT_FALSE(parse_drill_options({"--store", "gcs"}, &d, &e));
+  EXPECT_FALSE(parse_drill_options({"--bogus", "1"}, &d, &e));
+}
+
+}  // namespace
+}  // namespace floe::drill
