@@ -27,6 +27,15 @@ void note_epoch(std::map<int32_t, int64_t>& epochs, int32_t epoch, int64_t offse
   while (epochs.size() > producer::kMaxSnapshotEpochs) epochs.erase(epochs.begin());
 }
 
+// Kafka's leader-epoch cache truncation from the log start: entries that begin below `start` go, except the
+// latest of them, which now begins at `start` (so the history matches what a replay from the log start would see).
+void truncate_epochs_below(std::vector<producer::EpochStart>& epochs, int64_t start) {
+  size_t covering = 0;
+  while (covering + 1 < epochs.size() && epochs[covering + 1].start_offset <= start) ++covering;
+  epochs.erase(epochs.begin(), epochs.begin() + static_cast<std::ptrdiff_t>(covering));
+  if (!epochs.empty() && epochs.front().start_offset < start) epochs.front().start_offset = start;
+}
+
 }  // namespace
 
 ProducerStates::ProducerStates(ProducerStatesConfig config, stream::StreamStore& store, meta::MetaStore& meta,
@@ -79,6 +88,7 @@ asio::awaitable<Status> ProducerStates::load(uint64_t stream_id, std::string nam
     } else {
       if (auto r = loaded.table->restore(*snapshot); !r) co_return r.error();
       loaded.table->expire(wall_ms());
+      truncate_epochs_below(snapshot->leader_epochs, ends.start);
       for (const producer::EpochStart& e : snapshot->leader_epochs) {
         note_epoch(loaded.epochs, e.epoch, e.start_offset);
         store_.observe_epoch(stream_id, e.epoch, e.start_offset);
@@ -191,7 +201,8 @@ asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id)
     for (const auto& [epoch, start] : it->second.epochs) epochs.push_back({epoch, start});
   }
   const uint64_t batches = table->applied_batches();
-  auto captured = table->capture(store_.ends(stream_id).committed);
+  const stream::StreamEnds ends = store_.ends(stream_id);
+  auto captured = table->capture(ends.committed);
   if (!captured) {
     log::debug(kLog, "stream ", stream_id, ": no producer snapshot now: ", captured.error().message);
     co_return false;
@@ -201,6 +212,7 @@ asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id)
   for (const producer::EpochStart& e : epochs) {
     if (e.start_offset <= snapshot.next_offset) snapshot.leader_epochs.push_back(e);
   }
+  truncate_epochs_below(snapshot.leader_epochs, std::min(ends.start, snapshot.next_offset));
   producer::SnapshotBounds bounds;
   bounds.max_producers = config_.max_snapshot_producers;
   bounds.producer_id_expiration_ms = config_.table.producer_id_expiration_ms;

@@ -13,7 +13,7 @@
 // batches still in flight), so a snapshot never reflects data that could still disappear. This rather than waiting
 // for durable == committed, which a partition under steady produce load may never reach. Each snapshot carries the
 // partition's leader-epoch history below its offset (loading skips that part of the log, which is what fed the
-// history). Expired producers (producer.id.expiration.ms) and, beyond max_producers, the least recently active are
+// history), cut at the log start as Kafka cuts its leader-epoch cache (when written, and again when loaded). Expired producers (producer.id.expiration.ms) and, beyond max_producers, the least recently active are
 // left out, which bounds the value (producer_snapshot.h).
 //
 // Metadata key, one per partition: <meta_root>streams/<stream id, 16 hex digits>/producers = the snapshot blob

@@ -224,6 +224,10 @@ TEST_F(ProducerStatesTest, StateSurvivesReopensFromTheSnapshotWhenTheLogBelowItW
   load();
   EXPECT_EQ(states_->batches_replayed(), 0u);
   EXPECT_EQ(states_->snapshots_loaded(), 1u);
+  // The leader-epoch history below the snapshot came with it: epoch 1 ended where epoch 2 began (13), epoch 2 where
+  // this start's began (23), though no batch was read in this start.
+  EXPECT_EQ(store_->epoch_end_offset(kStream, 1), std::make_pair(1, int64_t{13}));
+  EXPECT_EQ(store_->epoch_end_offset(kStream, 2), std::make_pair(2, int64_t{23}));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(produce(b, 4, i, 1).offset, 23 + i);
   flush();
   ASSERT_TRUE(run(store_->trim(kStream, 23)));
@@ -246,11 +250,13 @@ TEST_F(ProducerStatesTest, StateSurvivesReopensFromTheSnapshotWhenTheLogBelowItW
   EXPECT_EQ(dup.offset, 25);
   EXPECT_EQ(produce(a, 0, 20, 1).offset, 26);
 
-  // The leader-epoch history below the snapshot came with it: epoch 1 ended where epoch 2 began (13), though no
-  // batch of epoch 1 or 2 was read in this start.
-  EXPECT_EQ(store_->epoch_end_offset(kStream, 1), std::make_pair(1, int64_t{13}));
+  // The epoch history from the snapshot is cut at the log start as Kafka's cache is: epoch 1 (all trimmed) is
+  // gone and epoch 2 now begins at the log start; epoch 3 (B's batches, replayed) ended where this start's began.
   EXPECT_EQ(store_->epoch_end_offset(kStream, 2), std::make_pair(2, int64_t{23}));
   EXPECT_EQ(store_->epoch_end_offset(kStream, 3), std::make_pair(3, int64_t{26}));
+  auto truncated = stored_snapshot();
+  ASSERT_TRUE(truncated);
+  EXPECT_EQ(truncated->leader_epochs, (std::vector<producer::EpochStart>{{1, 0}, {2, 13}}));  // as written
 }
 
 TEST_F(ProducerStatesTest, TheSnapshotStopsAtTheCommittedEnd) {
@@ -298,6 +304,8 @@ TEST_F(ProducerStatesTest, ALogStartPastTheSnapshotMakesItDueAtOnce) {
   ASSERT_TRUE(*run(states_->write_snapshot(kStream)));
   EXPECT_EQ(states_->snapshot_offset(kStream), 6);
   EXPECT_FALSE(states_->snapshot_due(kStream, hour, 1));
+  // Its epoch history starts at the log start, as Kafka cuts its leader-epoch cache.
+  EXPECT_EQ(stored_snapshot()->leader_epochs, (std::vector<producer::EpochStart>{{1, 5}}));
 }
 
 TEST_F(ProducerStatesTest, ACorruptSnapshotIsIgnoredForAFullReplay) {
