@@ -24,7 +24,9 @@ class Category final : public std::error_category {
   }
 };
 
-std::string encode(const TopicInfo& t) {
+}  // namespace
+
+std::string TopicCatalog::encode(const TopicInfo& t) {
   proto::Bytes out;
   proto::Writer w(out);
   w.i8(1);
@@ -38,7 +40,7 @@ std::string encode(const TopicInfo& t) {
   return std::string(out.begin(), out.end());
 }
 
-std::optional<TopicInfo> decode(const std::string& name, const std::string& value) {
+std::optional<TopicInfo> TopicCatalog::decode(const std::string& name, const std::string& value) {
   proto::Reader r(proto::ByteSpan(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
   if (r.i8() != 1) return std::nullopt;
   TopicInfo t;
@@ -53,6 +55,8 @@ std::optional<TopicInfo> decode(const std::string& name, const std::string& valu
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return t;
 }
+
+namespace {
 
 // Not thread_local: GCC 12 may cache a thread-local's address across a coroutine's suspension points.
 proto::Uuid random_uuid() {
@@ -140,6 +144,22 @@ asio::awaitable<Status> TopicCatalog::write(const TopicInfo& topic, bool create)
   std::lock_guard lock(mu_);
   topics_[topic.name] = topic;
   co_return ok_status();
+}
+
+void TopicCatalog::apply(TopicInfo topic) {
+  std::lock_guard lock(mu_);
+  std::string name = topic.name;
+  topics_[name] = std::move(topic);
+}
+
+void TopicCatalog::erase(const std::string& name) {
+  std::lock_guard lock(mu_);
+  topics_.erase(name);
+}
+
+void TopicCatalog::replace_all(std::map<std::string, TopicInfo> topics) {
+  std::lock_guard lock(mu_);
+  topics_ = std::move(topics);
 }
 
 asio::awaitable<Result<TopicInfo>> TopicCatalog::create(const std::string& name, int32_t partitions,

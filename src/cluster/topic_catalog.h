@@ -8,8 +8,9 @@
 // Only config overrides are stored; defaults come from topic_config.h. Partition p of a topic is the stream
 // stream_id_of(topic id, p): a deleted and re-created topic gets a new id, so it never sees the old data.
 //
-// This embedded-mode catalog is loaded once and updated by its own writes (one broker). Cluster mode feeds the same
-// in-memory view from a watch (DESIGN §5).
+// The embedded-mode catalog is loaded once and updated by its own writes (one broker). In cluster mode the
+// ClusterImage (cluster_image.h) also feeds it from its watch (apply / erase / replace_all), so topics created by
+// another broker appear; a broker's own writes still update it at once.
 #pragma once
 
 #include <map>
@@ -60,6 +61,15 @@ class TopicCatalog {
   asio::awaitable<Status> set_partitions(const std::string& name, int32_t total);
   // Replaces the config overrides.
   asio::awaitable<Status> set_configs(const std::string& name, std::map<std::string, std::string> configs);
+
+  // Fed by the cluster image's watch: a topics/ key was put or deleted, or the image reloaded everything.
+  void apply(TopicInfo topic);
+  void erase(const std::string& name);
+  void replace_all(std::map<std::string, TopicInfo> topics);
+
+  // The value codec of <root>topics/<name> (diagram above). nullopt: not a valid record.
+  static std::string encode(const TopicInfo& topic);
+  static std::optional<TopicInfo> decode(const std::string& name, const std::string& value);
 
  private:
   TopicCatalog(meta::MetaStore& meta, std::string root) : meta_(meta), root_(std::move(root)) {}

@@ -1,0 +1,293 @@
+#include "cluster/heartbeat.h"
+
+#include <atomic>
+#include <set>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "base/log.h"
+
+namespace floe::cluster {
+namespace {
+
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+void put_be(uint8_t* p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) p[i] = static_cast<uint8_t>(v >> (8 * (bytes - 1 - i)));
+}
+uint64_t get_be(const uint8_t* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// "host:port" (host may be a bracketed IPv6 literal).
+bool split_host_port(const std::string& s, std::string& host, std::string& port) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) return false;
+  host = s.substr(0, colon);
+  port = s.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return true;
+}
+
+}  // namespace
+
+std::array<uint8_t, kHeartbeatFrameSize> encode_heartbeat(int32_t broker_id, int64_t epoch) {
+  std::array<uint8_t, kHeartbeatFrameSize> f{};
+  put_be(f.data(), kHeartbeatMagic, 4);
+  put_be(f.data() + 4, static_cast<uint32_t>(broker_id), 4);
+  put_be(f.data() + 8, static_cast<uint64_t>(epoch), 8);
+  return f;
+}
+
+std::optional<EpochKey> decode_heartbeat(const std::array<uint8_t, kHeartbeatFrameSize>& f) {
+  if (get_be(f.data(), 4) != kHeartbeatMagic) return std::nullopt;
+  auto id = static_cast<int32_t>(static_cast<uint32_t>(get_be(f.data() + 4, 4)));
+  auto epoch = static_cast<int64_t>(get_be(f.data() + 8, 8));
+  if (id < 0 || epoch <= 0) return std::nullopt;
+  return EpochKey{id, epoch};
+}
+
+// ---------------------------------------------------------------- server
+
+struct HeartbeatServer::Core : std::enable_shared_from_this<Core> {
+  Core(asio::strand<asio::any_io_executor> s, size_t max) : strand(s), acceptor(s), max_connections(max) {}
+  asio::strand<asio::any_io_executor> strand;
+  tcp::acceptor acceptor;
+  size_t max_connections;
+  uint16_t port = 0;
+  bool stopped = false;  // strand
+  std::map<EpochKey, Peer> peers;
+  std::set<std::shared_ptr<tcp::socket>> sockets;
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    while (!stopped) {
+      auto [ec, sock] = co_await acceptor.async_accept(kTuple);
+      if (stopped) break;
+      if (ec) {
+        asio::steady_timer pause(strand, std::chrono::milliseconds(50));
+        co_await pause.async_wait(kTuple);
+        continue;
+      }
+      if (sockets.size() >= max_connections) {
+        std::error_code ignored;
+        sock.close(ignored);
+        continue;
+      }
+      auto s = std::make_shared<tcp::socket>(std::move(sock));
+      sockets.insert(s);
+      asio::co_spawn(strand, read_loop(s), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> read_loop(std::shared_ptr<tcp::socket> sock) {
+    auto self = shared_from_this();
+    std::array<uint8_t, kHeartbeatFrameSize> buf{};
+    std::optional<EpochKey> who;
+    for (;;) {
+      auto [ec, n] = co_await asio::async_read(*sock, asio::buffer(buf), kTuple);
+      if (ec || stopped) break;
+      auto k = decode_heartbeat(buf);
+      if (!k || (who && *who != *k)) break;
+      Peer& p = peers[*k];
+      if (!who) {
+        who = k;
+        ++p.open_connections;
+      }
+      p.last_heard = Clock::now();
+      ++p.frames;
+    }
+    if (who) {
+      auto it = peers.find(*who);
+      if (it != peers.end() && --it->second.open_connections <= 0) {
+        it->second.open_connections = 0;
+        it->second.disconnected_at = Clock::now();
+      }
+    }
+    std::error_code ignored;
+    sock->close(ignored);
+    sockets.erase(sock);
+  }
+
+  void stop_now() {
+    if (stopped) return;
+    stopped = true;
+    std::error_code ignored;
+    acceptor.close(ignored);
+    for (const auto& s : sockets) s->close(ignored);
+  }
+};
+
+HeartbeatServer::HeartbeatServer(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+HeartbeatServer::~HeartbeatServer() { stop(); }
+
+Result<std::unique_ptr<HeartbeatServer>> HeartbeatServer::start(asio::strand<asio::any_io_executor> strand,
+                                                                const std::string& host, uint16_t port,
+                                                                size_t max_connections) {
+  auto core = std::make_shared<Core>(strand, max_connections);
+  std::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return Error{ec, "heartbeat listener: " + host + " is not an IP address"};
+  tcp::endpoint ep(address, port);
+  core->acceptor.open(ep.protocol(), ec);
+  if (!ec) core->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) core->acceptor.bind(ep, ec);
+  if (!ec) core->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error{ec, "heartbeat listener on " + host + ":" + std::to_string(port) + ": " + ec.message()};
+  core->port = core->acceptor.local_endpoint(ec).port();
+  asio::co_spawn(strand, core->accept_loop(), asio::detached);
+  return std::unique_ptr<HeartbeatServer>(new HeartbeatServer(core));
+}
+
+uint16_t HeartbeatServer::port() const { return core_->port; }
+const std::map<EpochKey, HeartbeatServer::Peer>& HeartbeatServer::peers() const { return core_->peers; }
+void HeartbeatServer::forget(const EpochKey& epoch) { core_->peers.erase(epoch); }
+void HeartbeatServer::stop() {
+  auto core = core_;
+  asio::post(core->strand, [core] { core->stop_now(); });
+}
+
+// ---------------------------------------------------------------- client
+
+struct HeartbeatClient::Core : std::enable_shared_from_this<Core> {
+  Core(asio::any_io_executor ex, ClusterImage& img, int32_t id_in, int64_t epoch_in, std::chrono::milliseconds iv)
+      : strand(asio::make_strand(ex)), image(img), id(id_in), epoch(epoch_in), interval(iv), timer(strand) {}
+  asio::strand<asio::any_io_executor> strand;
+  ClusterImage& image;
+  int32_t id;
+  int64_t epoch;
+  std::chrono::milliseconds interval;
+  asio::steady_timer timer;  // the writer's pause; cancelled to wake it
+  bool stopped = false;      // strand
+  std::shared_ptr<tcp::socket> socket;  // strand
+  std::atomic<uint64_t> frames{0};
+  std::atomic<uint64_t> connects{0};
+
+  asio::awaitable<void> pause(std::chrono::milliseconds d) {
+    timer.expires_after(d);
+    co_await timer.async_wait(kTuple);
+  }
+
+  asio::awaitable<bool> connect(const std::string& endpoint) {
+    std::string host, port;
+    if (!split_host_port(endpoint, host, port)) co_return false;
+    tcp::resolver resolver(strand);
+    auto [rec, results] = co_await resolver.async_resolve(host, port, kTuple);
+    if (rec || results.empty() || stopped) co_return false;
+    socket = std::make_shared<tcp::socket>(strand);
+    // Bound the connect: a watchdog closes the socket if it has not connected in time.
+    auto sock = socket;
+    auto watchdog = std::make_shared<asio::steady_timer>(strand, std::max(interval * 4, std::chrono::milliseconds(500)));
+    watchdog->async_wait([sock](std::error_code ec) {
+      if (!ec) {
+        std::error_code ignored;
+        sock->close(ignored);
+      }
+    });
+    auto [cec] = co_await sock->async_connect(results.begin()->endpoint(), kTuple);
+    watchdog->cancel();
+    if (cec || stopped) {
+      std::error_code ignored;
+      sock->close(ignored);
+      co_return false;
+    }
+    std::error_code ignored;
+    sock->set_option(tcp::no_delay(true), ignored);
+    co_return true;
+  }
+
+  // Waits for the peer to close (it never sends anything), then wakes the writer.
+  asio::awaitable<void> watch_close(std::shared_ptr<tcp::socket> sock, std::shared_ptr<bool> dead) {
+    auto self = shared_from_this();
+    std::array<uint8_t, 64> buf{};
+    for (;;) {
+      auto [ec, n] = co_await sock->async_read_some(asio::buffer(buf), kTuple);
+      if (ec) break;
+    }
+    *dead = true;
+    timer.cancel();
+  }
+
+  asio::awaitable<void> run() {
+    auto self = shared_from_this();
+    const auto frame = encode_heartbeat(id, epoch);
+    while (!stopped) {
+      auto controller = image.controller();
+      if (!controller) {
+        co_await pause(std::chrono::milliseconds(50));
+        continue;
+      }
+      if (!co_await connect(controller->heartbeat)) {
+        if (!stopped) co_await pause(std::chrono::milliseconds(50));
+        continue;
+      }
+      connects.fetch_add(1);
+      auto sock = socket;
+      auto dead = std::make_shared<bool>(false);
+      asio::co_spawn(strand, watch_close(sock, dead), asio::detached);
+      while (!stopped && !*dead) {
+        auto [ec, n] = co_await asio::async_write(*sock, asio::buffer(frame), kTuple);
+        if (ec) break;
+        frames.fetch_add(1);
+        co_await pause(interval);
+        if (stopped) break;
+        auto now = image.controller();
+        if (!now || now->create_revision != controller->create_revision) break;
+      }
+      std::error_code ignored;
+      sock->close(ignored);
+    }
+    done = true;
+    done_timer.cancel();
+  }
+
+  bool done = false;  // strand
+  asio::steady_timer done_timer{strand, asio::steady_timer::time_point::max()};
+
+  void stop_now() {
+    stopped = true;
+    timer.cancel();
+    if (socket) {
+      std::error_code ignored;
+      socket->close(ignored);
+    }
+  }
+};
+
+HeartbeatClient::HeartbeatClient(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+HeartbeatClient::~HeartbeatClient() { stop(); }
+
+std::unique_ptr<HeartbeatClient> HeartbeatClient::start(asio::any_io_executor executor, ClusterImage& image,
+                                                        int32_t broker_id, int64_t epoch,
+                                                        std::chrono::milliseconds interval) {
+  auto core = std::make_shared<Core>(executor, image, broker_id, epoch, interval);
+  asio::co_spawn(core->strand, core->run(), asio::detached);
+  return std::unique_ptr<HeartbeatClient>(new HeartbeatClient(core));
+}
+
+void HeartbeatClient::stop() {
+  auto core = core_;
+  asio::post(core->strand, [core] { core->stop_now(); });
+}
+asio::awaitable<void> HeartbeatClient::stop_and_wait() {
+  auto core = core_;
+  co_await asio::post(core->strand, asio::use_awaitable);
+  core->stop_now();
+  while (!core->done) co_await core->done_timer.async_wait(kTuple);
+}
+
+uint64_t HeartbeatClient::frames_sent() const { return core_->frames.load(); }
+uint64_t HeartbeatClient::connects() const { return core_->connects.load(); }
+
+}  // namespace floe::cluster
