@@ -498,9 +498,12 @@ asio::awaitable<void> EtcdStore::Core::run_watch(std::shared_ptr<Core> core, std
         batch.push_back(std::move(e));
       }
       std::lock_guard lock(w->mu);
+      // One message holds whole revisions, and a txn's events share one revision: compare against the floor as
+      // it was before this message, or every event of a revision after its first would be dropped.
+      const int64_t floor = w->next_revision;
       for (auto& e : batch) {
-        if (e.kv.mod_revision < w->next_revision) continue;  // already delivered before a reconnect
-        w->next_revision = e.kv.mod_revision + 1;
+        if (e.kv.mod_revision < floor) continue;  // already delivered before a reconnect
+        w->next_revision = std::max(w->next_revision, e.kv.mod_revision + 1);
         w->queue.push_back(std::move(e));
       }
       w->data.notify();

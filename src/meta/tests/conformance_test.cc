@@ -456,6 +456,23 @@ TEST_P(Conformance, WatchFromARevisionDeliversEveryEventInOrder) {
   EXPECT_EQ(after.error(), Errc::cancelled);
 }
 
+TEST_P(Conformance, WatchDeliversEveryEventOfAMultiKeyTxn) {
+  auto watch = store_->watch(WatchRequest{"multi/", prefix_end("multi/"), 0, false});
+  TxnRequest txn;
+  for (int i = 0; i < 5; ++i) txn.success.push_back(PutRequest{"multi/" + std::to_string(i), "v", 0, false});
+  auto r = run(store_->txn(txn));
+  ASSERT_TRUE(r.ok() && r->succeeded);
+  ASSERT_TRUE(put("multi/after", "x").ok());
+  std::vector<Event> events;
+  collect(*watch, 6, events);
+  ASSERT_EQ(events.size(), 6u);  // all five events of the txn's one revision, then the next revision
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(events[static_cast<size_t>(i)].kv.key, "multi/" + std::to_string(i));
+    EXPECT_EQ(events[static_cast<size_t>(i)].kv.mod_revision, r->revision);
+  }
+  EXPECT_EQ(events[5].kv.key, "multi/after");
+}
+
 TEST_P(Conformance, CompactedRevisionIsReportedToReadsAndWatches) {
   auto first = put("compact/a", "1");
   ASSERT_TRUE(first.ok());
