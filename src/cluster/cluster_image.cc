@@ -223,12 +223,50 @@ struct ClusterImage::Core : std::enable_shared_from_this<Core> {
       std::lock_guard lock(mu);
       state = std::move(next);
     }
-    revision.store(state_revision());
-    for (auto* t : waiters) t->cancel();
+    advance(state_revision());
     if (changed) {
       for (auto& f : subscribers) f();
     }
   }
+  static asio::awaitable<Status> wait_on_strand(std::shared_ptr<Core> core, int64_t rev,
+                                                std::chrono::steady_clock::time_point deadline) {
+    while (core->revision.load() < rev) {
+      if (core->loop_done) co_return cerr(ClusterErrc::closed, "cluster image closed");
+      if (std::chrono::steady_clock::now() >= deadline) {
+        co_return cerr(ClusterErrc::timed_out, "cluster image: revision " + std::to_string(rev) +
+                                                   " not seen in time (at " + std::to_string(core->revision.load()) +
+                                                   ")");
+      }
+      asio::steady_timer timer(core->strand, deadline);
+      auto it = core->waiters.insert(core->waiters.end(), &timer);
+      co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      core->waiters.erase(it);
+    }
+    co_return ok_status();
+  }
+
+  static asio::awaitable<void> close_on_strand(std::shared_ptr<Core> core) {
+    while (!core->loop_done) {
+      co_await core->closed_timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+    core->subscribers.clear();
+  }
+
+  // A batch of untracked events: only the revision moves (snapshots keep the revision of their last change).
+  void advance(int64_t rev) {
+    if (rev > revision.load()) revision.store(rev);
+    for (auto* t : waiters) t->cancel();
+  }
+
+  bool tracked(const std::string& k) const {
+    if (starts_with(k, keys.wal_prefix())) {
+      return k.size() > 5 && (k.ends_with("/sealing") || k.ends_with("/seal"));
+    }
+    return starts_with(k, keys.brokers_prefix()) || starts_with(k, keys.epochs_prefix()) ||
+           starts_with(k, keys.assignments_prefix()) || starts_with(k, keys.topics_prefix()) ||
+           starts_with(k, keys.drains_prefix()) || k == keys.controller();
+  }
+
   int64_t state_revision() const {
     std::lock_guard lock(mu);
     return state->revision;
@@ -257,11 +295,16 @@ struct ClusterImage::Core : std::enable_shared_from_this<Core> {
             log::warn("cluster", "image: watch failed: ", batch.error().message());
           break;
         }
-        auto next = std::make_shared<ImageState>(*current());
+        // Most events under the root are the WAL's commits (objects/, cursors): skip them without copying the
+        // state; copy it once, at the first event the image tracks.
+        std::shared_ptr<ImageState> next;
+        int64_t batch_revision = 0;
         bool changed = false;
         bool bad = false;
         for (const auto& ev : batch->events) {
-          next->revision = std::max(next->revision, ev.kv.mod_revision);
+          batch_revision = std::max(batch_revision, ev.kv.mod_revision);
+          if (!tracked(ev.kv.key)) continue;
+          if (!next) next = std::make_shared<ImageState>(*current());
           if (ev.type == meta::Event::Type::put) {
             auto r = apply_put(*next, ev.kv);
             if (!r) {
@@ -282,8 +325,14 @@ struct ClusterImage::Core : std::enable_shared_from_this<Core> {
           }
         }
         (void)bad;  // a corrupt value is logged and skipped; the rest of the image stays usable
-        next_rev = next->revision + 1;
-        publish(std::move(next), changed);
+        if (batch_revision == 0) continue;
+        next_rev = batch_revision + 1;
+        if (next) {
+          next->revision = std::max(next->revision, batch_revision);
+          publish(std::move(next), changed);
+        } else {
+          advance(batch_revision);
+        }
       }
       {
         std::lock_guard lock(mu);
@@ -382,20 +431,8 @@ uint64_t ClusterImage::reloads() const { return core_->reloads.load(); }
 asio::awaitable<Status> ClusterImage::wait_for_revision(int64_t rev, std::chrono::milliseconds timeout) {
   auto core = core_;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  co_await asio::post(core->strand, asio::use_awaitable);
-  while (core->revision.load() < rev) {
-    if (core->loop_done) co_return cerr(ClusterErrc::closed, "cluster image closed");
-    if (std::chrono::steady_clock::now() >= deadline) {
-      co_return cerr(ClusterErrc::timed_out, "cluster image: revision " + std::to_string(rev) +
-                                                 " not seen in time (at " + std::to_string(core->revision.load()) +
-                                                 ")");
-    }
-    asio::steady_timer timer(core->strand, deadline);
-    auto it = core->waiters.insert(core->waiters.end(), &timer);
-    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    core->waiters.erase(it);
-  }
-  co_return ok_status();
+  // The waiter list belongs to the strand: the wait itself runs there.
+  co_return co_await asio::co_spawn(core->strand, Core::wait_on_strand(core, rev, deadline), asio::use_awaitable);
 }
 
 void ClusterImage::subscribe(std::function<void()> on_change) {
@@ -410,11 +447,7 @@ asio::awaitable<void> ClusterImage::close() {
     core->closing = true;
     if (core->watch) core->watch->cancel();
   }
-  co_await asio::post(core->strand, asio::use_awaitable);
-  while (!core->loop_done) {
-    co_await core->closed_timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
-  core->subscribers.clear();
+  co_await asio::co_spawn(core->strand, Core::close_on_strand(core), asio::use_awaitable);
 }
 
 }  // namespace floe::cluster

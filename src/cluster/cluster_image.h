@@ -66,7 +66,8 @@ struct EpochKey {
   auto operator<=>(const EpochKey&) const = default;
 };
 
-// Everything the image knows, as of `revision`.
+// Everything the image knows, as of `revision` (the revision of the last change the image applied; later
+// revisions that touched nothing tracked leave it as is: ClusterImage::revision() says how far the watch is).
 struct ImageState {
   int64_t revision = 0;
   std::map<int32_t, BrokerInfo> brokers;           // live registrations (brokers/<id>), epoch = create revision

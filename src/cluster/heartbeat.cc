@@ -255,6 +255,11 @@ struct HeartbeatClient::Core : std::enable_shared_from_this<Core> {
   bool done = false;  // strand
   asio::steady_timer done_timer{strand, asio::steady_timer::time_point::max()};
 
+  static asio::awaitable<void> stop_on_strand(std::shared_ptr<Core> core) {
+    core->stop_now();
+    while (!core->done) co_await core->done_timer.async_wait(kTuple);
+  }
+
   void stop_now() {
     stopped = true;
     timer.cancel();
@@ -282,9 +287,7 @@ void HeartbeatClient::stop() {
 }
 asio::awaitable<void> HeartbeatClient::stop_and_wait() {
   auto core = core_;
-  co_await asio::post(core->strand, asio::use_awaitable);
-  core->stop_now();
-  while (!core->done) co_await core->done_timer.async_wait(kTuple);
+  co_await asio::co_spawn(core->strand, Core::stop_on_strand(core), asio::use_awaitable);
 }
 
 uint64_t HeartbeatClient::frames_sent() const { return core_->frames.load(); }
