@@ -1,0 +1,398 @@
+// Controller passes (controller.h, duties 1-4): failure detection, recovery of failed epochs, assignment, moves.
+// Everything runs on the controller's strand.
+#include <algorithm>
+
+#include "base/log.h"
+#include "cluster/controller_core.h"
+#include "stream/seal.h"
+
+namespace floe::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+long long ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+std::string name_of(const EpochKey& e) { return std::to_string(e.broker_id) + "/" + std::to_string(e.epoch); }
+
+// Partition counts per eligible epoch; least() picks the emptiest (ties: lowest broker id).
+class Load {
+ public:
+  explicit Load(const std::vector<EpochKey>& eligible) {
+    for (const auto& e : eligible) counts_[e] = 0;
+  }
+  bool empty() const { return counts_.empty(); }
+  bool has(const EpochKey& e) const { return counts_.count(e) > 0; }
+  void add(const EpochKey& e, int n = 1) {
+    auto it = counts_.find(e);
+    if (it != counts_.end()) it->second += n;
+  }
+  int count(const EpochKey& e) const { return counts_.at(e); }
+  EpochKey least() const {
+    return std::min_element(counts_.begin(), counts_.end(),
+                            [](const auto& a, const auto& b) { return a.second < b.second; })
+        ->first;
+  }
+  EpochKey most() const {
+    return std::max_element(counts_.begin(), counts_.end(),
+                            [](const auto& a, const auto& b) { return a.second < b.second; })
+        ->first;
+  }
+  // The eligible epoch of broker `id`, if any.
+  std::optional<EpochKey> of_broker(int32_t id) const {
+    for (const auto& [e, n] : counts_) {
+      if (e.broker_id == id) return e;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::map<EpochKey, int> counts_;
+};
+
+// Active partitions per eligible epoch; a pending move counts toward its target (so new partitions do not pile
+// onto a broker being emptied, and recovery and balancing agree on what "least loaded" means).
+Load current_load(const ImageState& s, const std::vector<EpochKey>& eligible) {
+  Load load(eligible);
+  for (const auto& [k, a] : s.assignments) {
+    if (a.released || s.epochs.count(EpochKey{a.broker_id, a.broker_epoch}) == 0) continue;
+    if (a.move_target) {
+      if (auto t = load.of_broker(*a.move_target)) {
+        load.add(*t);
+        continue;
+      }
+    }
+    load.add({a.broker_id, a.broker_epoch});
+  }
+  return load;
+}
+
+}  // namespace
+
+std::vector<EpochKey> Controller::Core::eligible(const ImageState& s, const std::set<EpochKey>& failed) const {
+  std::vector<EpochKey> out;
+  for (const auto& [id, b] : s.brokers) {
+    EpochKey e{id, b.epoch};
+    if (s.epochs.count(e) == 0 || failed.count(e) > 0 || s.sealing.count(e) > 0) continue;
+    auto first = s.epochs.lower_bound(EpochKey{id, 0});
+    if (first != s.epochs.end() && first->broker_id == id && first->epoch < b.epoch) continue;  // older epoch left
+    auto d = s.drains.find(id);
+    if (d != s.drains.end() && d->second == b.epoch) continue;
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<EpochKey> Controller::Core::failed_epochs(const ImageState& s, Clock::time_point now) {
+  std::vector<EpochKey> out;
+  const auto& peers = heartbeat->peers();
+  for (auto it = first_seen.begin(); it != first_seen.end();) {
+    it = s.epochs.count(it->first) ? std::next(it) : first_seen.erase(it);
+  }
+  std::erase_if(reported, [&](const EpochKey& e) { return s.epochs.count(e) == 0; });
+  for (const auto& e : s.epochs) {
+    const char* why = nullptr;
+    if (!s.epoch_live(e.broker_id, e.epoch)) {
+      why = "its registration is gone";
+    } else if (s.sealing.count(e) > 0) {
+      why = "its seal is recorded";
+    } else {
+      const auto seen = std::max(first_seen.try_emplace(e, now).first->second, elected_at);
+      auto p = peers.find(e);
+      if (p == peers.end() || p->second.frames == 0) {
+        if (now - seen > config.silence_timeout) why = "no heartbeat since the election or its registration";
+      } else if (p->second.open_connections == 0 &&
+                 now - std::max(p->second.disconnected_at, seen) > config.disconnect_grace) {
+        // (From the election at the earliest: brokers reconnect only once they see the new election key.)
+        why = "its heartbeat connection closed";
+      } else if (now - std::max(p->second.last_heard, seen) > config.silence_timeout) {
+        why = "its heartbeats stopped";
+      }
+    }
+    if (why != nullptr) {
+      if (reported.insert(e).second) log::warn("cluster", "controller: broker epoch ", name_of(e), " failed: ", why);
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+asio::awaitable<bool> Controller::Core::write_assignments(std::vector<Assignment> batch, const char* what) {
+  const size_t max_ops = std::clamp<size_t>(config.max_ops_per_txn, 4, 127);
+  size_t i = 0;
+  while (i < batch.size()) {
+    meta::TxnRequest txn;
+    std::set<EpochKey> checked;
+    size_t n = 0;
+    for (; i < batch.size(); ++i) {
+      const Assignment& a = batch[i];
+      EpochKey owner{a.broker_id, a.broker_epoch};
+      const size_t need = 1 + (checked.count(owner) ? 0 : 2);
+      if (n > 0 && (txn.success.size() + 1 > max_ops || txn.compares.size() + need + 1 > max_ops)) break;
+      const std::string key = keys.assignment(a.topic, a.partition);
+      txn.compares.push_back(meta::Compare::mod_revision(key, meta::Compare::Result::equal, a.mod_revision));
+      if (checked.insert(owner).second) {
+        // The owner epoch must still be registered and recorded when this lands.
+        txn.compares.push_back(meta::Compare::version(keys.epoch(a.broker_id, a.broker_epoch),
+                                                      meta::Compare::Result::greater, 0));
+        txn.compares.push_back(
+            meta::Compare::create_revision(keys.broker(a.broker_id), meta::Compare::Result::equal, a.broker_epoch));
+      }
+      txn.success.push_back(meta::PutRequest{key, encode_assignment(a), 0, false});
+      ++n;
+    }
+    auto r = co_await commit(std::move(txn), what);
+    if (!r || !*r) co_return false;
+    stats.assignments_written.fetch_add(n);
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> failed) {
+  const auto started = Clock::now();
+  if (crash("before_seal", e)) co_return false;
+  if (config.objects == nullptr) {
+    log::error("cluster", "controller: cannot seal ", name_of(e), ": no object store configured");
+    co_return false;
+  }
+  stream::SealOptions o;
+  o.keys.meta_root = keys.root();
+  o.keys.object_prefix = config.object_prefix;
+  o.keys.broker_id = static_cast<uint64_t>(e.broker_id);
+  o.keys.epoch = static_cast<uint64_t>(e.epoch);
+  o.guard_key = keys.controller();
+  o.guard_create_revision = election_revision.load();
+  o.sealer_id = "controller-" + std::to_string(config.broker_id);
+  o.op_timeout = config.seal_op_timeout;
+  auto sealed = co_await stream::seal_epoch(*config.objects, meta, o);
+  if (!sealed) {
+    log::warn("cluster", "controller: seal of ", name_of(e), " failed: ", sealed.error().message);
+    co_return false;
+  }
+  stats.epochs_sealed.fetch_add(1);
+  if (crash("after_seal", e)) co_return false;
+
+  // Reassign E's partitions (sealed: their committed end is final) with leader epoch + 1.
+  auto s = image.snapshot();
+  failed.insert(e);
+  Load load = current_load(*s, eligible(*s, failed));
+  std::vector<Assignment> batch;
+  if (!load.empty()) {
+    for (const auto& [k, a] : s->assignments) {
+      if (a.broker_id != e.broker_id || a.broker_epoch != e.epoch) continue;
+      std::optional<EpochKey> to;
+      if (a.move_target) to = load.of_broker(*a.move_target);
+      if (!to) to = load.least();
+      Assignment n = a;
+      n.broker_id = to->broker_id;
+      n.broker_epoch = to->epoch;
+      n.leader_epoch = a.leader_epoch + 1;
+      n.released = false;
+      n.move_target.reset();
+      load.add(*to);
+      batch.push_back(std::move(n));
+    }
+  }
+  const size_t moved = batch.size();
+  if (!co_await write_assignments(std::move(batch), "reassigning a sealed epoch")) co_return false;
+  if (crash("after_reassign", e)) co_return false;
+
+  // Forget E: its registration (if still E's) and its record; revoke its lease.
+  auto reg = co_await meta.get(keys.broker(e.broker_id));
+  if (!reg) co_return false;
+  meta::TxnRequest txn;
+  int64_t lease = 0;
+  if (reg->has_value() && (*reg)->create_revision == e.epoch) {
+    lease = (*reg)->lease;
+    txn.compares.push_back(
+        meta::Compare::create_revision(keys.broker(e.broker_id), meta::Compare::Result::equal, e.epoch));
+    txn.success.push_back(meta::DeleteRequest{keys.broker(e.broker_id), "", false});
+  }
+  txn.success.push_back(meta::DeleteRequest{keys.epoch(e.broker_id, e.epoch), "", false});
+  auto forgotten = co_await commit(std::move(txn), "forgetting a sealed epoch");
+  if (!forgotten || !*forgotten) co_return false;
+  if (lease != 0) (void)co_await meta.lease_revoke(lease);
+  heartbeat->forget(e);
+  first_seen.erase(e);
+  if (sweeps.size() < config.max_pending_sweeps) sweeps.push_back(Sweep{e, Clock::now() + config.sweep_delay, 0});
+  log::info("cluster", "controller: epoch ", name_of(e), " sealed at seq ", sealed->seal_seq,
+            sealed->resumed ? " (resumed)" : "", ", ", moved, " partitions reassigned, in ", ms_since(started), " ms");
+  co_return true;
+}
+
+asio::awaitable<void> Controller::Core::assign(const ImageState& s, const std::set<EpochKey>& failed) {
+  Load load = current_load(s, eligible(s, failed));
+  std::vector<Assignment> batch;
+  std::vector<std::pair<std::string, int64_t>> deletes;  // key, mod_revision
+  for (const auto& [name, t] : s.topics) {
+    for (int32_t p = 0; p < t.partitions; ++p) {
+      auto it = s.assignments.find(PartitionKey{name, p});
+      const Assignment* cur = it == s.assignments.end() ? nullptr : &it->second;
+      int32_t leader_epoch = 0;
+      if (cur != nullptr) {
+        if (cur->topic_id != t.id) leader_epoch = 0;  // made for an older topic of this name
+        else if (cur->released || s.epochs.count(EpochKey{cur->broker_id, cur->broker_epoch}) == 0)
+          leader_epoch = cur->leader_epoch + 1;  // released, or its epoch was sealed and forgotten
+        else continue;  // THE RULE: an active assignment of a recorded epoch stays
+      }
+      if (load.empty()) co_return;  // nobody to assign to
+      std::optional<EpochKey> to;
+      if (cur != nullptr && cur->move_target) to = load.of_broker(*cur->move_target);
+      if (!to) to = load.least();
+      Assignment n;
+      n.topic = name;
+      n.partition = p;
+      n.topic_id = t.id;
+      n.broker_id = to->broker_id;
+      n.broker_epoch = to->epoch;
+      n.leader_epoch = leader_epoch;
+      n.mod_revision = cur != nullptr ? cur->mod_revision : 0;
+      load.add(*to);
+      batch.push_back(std::move(n));
+    }
+  }
+  for (const auto& [k, a] : s.assignments) {
+    auto t = s.topics.find(k.topic);
+    if (t == s.topics.end() || k.partition >= t->second.partitions) {
+      deletes.emplace_back(keys.assignment(k.topic, k.partition), a.mod_revision);
+    }
+  }
+  if (!batch.empty()) {
+    if (!co_await write_assignments(std::move(batch), "assigning partitions")) co_return;
+  }
+  const size_t max_ops = std::clamp<size_t>(config.max_ops_per_txn, 4, 127);
+  for (size_t i = 0; i < deletes.size(); i += max_ops - 1) {
+    meta::TxnRequest txn;
+    for (size_t j = i; j < std::min(deletes.size(), i + max_ops - 1); ++j) {
+      txn.compares.push_back(
+          meta::Compare::mod_revision(deletes[j].first, meta::Compare::Result::equal, deletes[j].second));
+      txn.success.push_back(meta::DeleteRequest{deletes[j].first, "", false});
+    }
+    if (auto r = co_await commit(std::move(txn), "deleting assignments of deleted topics"); !r || !*r) co_return;
+  }
+  // Drain records of epochs that are gone.
+  for (const auto& [id, epoch] : s.drains) {
+    if (s.epochs.count(EpochKey{id, epoch}) > 0) continue;
+    meta::TxnRequest txn;
+    txn.compares.push_back(meta::Compare::value_of(keys.drain(id), meta::Compare::Result::equal,
+                                                   std::to_string(epoch)));
+    txn.success.push_back(meta::DeleteRequest{keys.drain(id), "", false});
+    (void)co_await commit(std::move(txn), "clearing a finished drain");
+  }
+}
+
+asio::awaitable<void> Controller::Core::moves(const ImageState& s, const std::set<EpochKey>& failed) {
+  Load load(eligible(s, failed));
+  if (load.empty()) co_return;
+  size_t pending = 0;
+  std::map<EpochKey, std::vector<const Assignment*>> movable;  // active, no target yet, by owner
+  for (const auto& [k, a] : s.assignments) {
+    EpochKey owner{a.broker_id, a.broker_epoch};
+    if (a.released || !s.epoch_live(owner.broker_id, owner.epoch)) continue;
+    if (a.move_target) {
+      ++pending;
+      if (auto t = load.of_broker(*a.move_target)) {
+        load.add(*t);
+        continue;
+      }
+    }
+    load.add(owner);
+    if (!a.move_target) movable[owner].push_back(&a);
+  }
+  if (pending >= config.max_moves_in_flight) co_return;
+  size_t budget = config.max_moves_in_flight - pending;
+  std::vector<Assignment> batch;
+  auto move = [&](const Assignment* a, const EpochKey& to) {
+    Assignment n = *a;
+    n.move_target = to.broker_id;
+    batch.push_back(std::move(n));
+    load.add(to);
+    --budget;
+  };
+  // Drains first: everything of a draining live epoch goes elsewhere.
+  for (const auto& [id, epoch] : s.drains) {
+    EpochKey e{id, epoch};
+    auto it = movable.find(e);
+    if (it == movable.end()) continue;
+    for (const Assignment* a : it->second) {
+      if (budget == 0) break;
+      move(a, load.least());
+    }
+    it->second.clear();
+  }
+  // Balance: from the most to the least loaded eligible epoch while they differ by more than one.
+  if (config.balance) {
+    while (budget > 0) {
+      EpochKey hi = load.most(), lo = load.least();
+      if (load.count(hi) - load.count(lo) <= 1) break;
+      auto it = movable.find(hi);
+      if (it == movable.end() || it->second.empty()) break;
+      const Assignment* a = it->second.back();
+      it->second.pop_back();
+      load.add(hi, -1);
+      move(a, lo);
+    }
+  }
+  if (batch.empty()) co_return;
+  const size_t n = batch.size();
+  if (co_await write_assignments(std::move(batch), "requesting moves")) {
+    stats.moves_requested.fetch_add(n);
+    log::info("cluster", "controller: requested ", n, " partition moves");
+  }
+}
+
+asio::awaitable<void> Controller::Core::run_sweeps() {
+  if (config.objects == nullptr) co_return;
+  const auto now = Clock::now();
+  size_t n = sweeps.size();
+  for (size_t i = 0; i < n && still_elected(); ++i) {
+    Sweep sw = sweeps.front();
+    sweeps.pop_front();
+    if (sw.due > now) {
+      sweeps.push_back(sw);
+      continue;
+    }
+    stream::SealOptions o;
+    o.keys.meta_root = keys.root();
+    o.keys.object_prefix = config.object_prefix;
+    o.keys.broker_id = static_cast<uint64_t>(sw.epoch.broker_id);
+    o.keys.epoch = static_cast<uint64_t>(sw.epoch.epoch);
+    o.guard_key = keys.controller();
+    o.guard_create_revision = election_revision.load();
+    o.op_timeout = config.seal_op_timeout;
+    auto r = co_await stream::sweep_sealed_epoch(*config.objects, meta, o);
+    if (r) {
+      stats.sweeps.fetch_add(1);
+    } else if (++sw.attempts < 3) {
+      sw.due = now + config.sweep_delay;
+      sweeps.push_back(sw);
+    } else {
+      log::warn("cluster", "controller: sweep of ", name_of(sw.epoch), " gave up: ", r.error().message);
+    }
+  }
+}
+
+asio::awaitable<void> Controller::Core::pass() {
+  const auto now = Clock::now();
+  auto s = image.snapshot();
+  // Epochs that failed and are not recovered yet (a recovery that failed is retried on the next pass) are
+  // never targets.
+  auto detected = failed_epochs(*s, now);
+  std::set<EpochKey> failed(detected.begin(), detected.end());
+  for (const EpochKey& e : detected) {
+    if (!still_elected()) co_return;
+    if (co_await recover(e, failed)) failed.erase(e);
+  }
+  if (!still_elected()) co_return;
+  s = image.snapshot();
+  co_await assign(*s, failed);
+  if (!still_elected()) co_return;
+  s = image.snapshot();
+  co_await moves(*s, failed);
+  if (!still_elected()) co_return;
+  co_await run_sweeps();
+}
+
+}  // namespace floe::cluster
