@@ -130,6 +130,8 @@ asio::awaitable<void> Controller::Core::serve_term() {
   }
   elected_at = Clock::now();
   first_seen.clear();
+  sealed_at.clear();  // a new term re-runs the (resumable) seal before acting on it
+  detected_at.clear();
   log::info("cluster", "controller: broker ", config.broker_id, " elected (revision ", rev, ", heartbeats at ",
             heartbeat_endpoint, ")");
   while (still_elected()) {

@@ -14,7 +14,7 @@
 //       - its heartbeat connection closed and none came back within `disconnect_grace`, or
 //       - no heartbeat frame for `silence_timeout` (counted from the election for epochs never heard of).
 //  2. Recovery of a failed epoch: stream::seal_epoch (guarded; resumable, so a controller that takes over mid-seal
-//     simply runs it again), then E's partitions are reassigned to live epochs with leader_epoch + 1 (guarded txns
+//     simply runs it again), then (after `fence_delay` since detection: file WAL only) E's partitions are reassigned to live epochs with leader_epoch + 1 (guarded txns
 //     comparing each assignment's mod_revision), then E is forgotten: brokers/<id> (if still E's) and
 //     epochs/<id>/<E> deleted in one guarded txn and E's lease revoked; sweep_sealed_epoch runs `sweep_delay` later.
 //  3. Assignment. Every partition of every topic that has no assignment, a released one, one made for an older
@@ -73,6 +73,10 @@ struct ControllerConfig {
   objstore::ObjectStore* objects = nullptr;           // the object WAL's store (sealing); must outlive the controller
   std::string object_prefix;
   std::chrono::milliseconds seal_op_timeout{5000};
+  // File WAL on a shared volume (DESIGN §6: its fencing depends on timing): a failed epoch's partitions are
+  // reassigned only this long after the failure was detected (set lease TTL + margin). 0 for the object WAL, whose
+  // seal fences by construction, so early failover is safe.
+  std::chrono::milliseconds fence_delay{0};
   std::chrono::milliseconds sweep_delay{10000};       // after forgetting an epoch, sweep its late WAL objects
   size_t max_pending_sweeps = 1024;
   size_t max_ops_per_txn = 100;                       // etcd: 128 ops per txn; compares are counted too

@@ -48,6 +48,8 @@ struct Controller::Core : std::enable_shared_from_this<Core> {
   Clock::time_point elected_at{};
   std::map<EpochKey, Clock::time_point> first_seen;
   std::set<EpochKey> reported;  // failures already logged
+  std::map<EpochKey, Clock::time_point> detected_at;  // when each failed epoch was first found failed
+  std::map<EpochKey, uint64_t> sealed_at;             // epochs this term sealed, not yet forgotten: seal seq
   struct Sweep {
     EpochKey epoch;
     Clock::time_point due;

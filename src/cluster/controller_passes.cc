@@ -92,6 +92,8 @@ std::vector<EpochKey> Controller::Core::failed_epochs(const ImageState& s, Clock
     it = s.epochs.count(it->first) ? std::next(it) : first_seen.erase(it);
   }
   std::erase_if(reported, [&](const EpochKey& e) { return s.epochs.count(e) == 0; });
+  std::erase_if(detected_at, [&](const auto& kv) { return s.epochs.count(kv.first) == 0; });
+  std::erase_if(sealed_at, [&](const auto& kv) { return s.epochs.count(kv.first) == 0; });
   for (const auto& e : s.epochs) {
     const char* why = nullptr;
     if (!s.epoch_live(e.broker_id, e.epoch)) {
@@ -113,6 +115,7 @@ std::vector<EpochKey> Controller::Core::failed_epochs(const ImageState& s, Clock
     }
     if (why != nullptr) {
       if (reported.insert(e).second) log::warn("cluster", "controller: broker epoch ", name_of(e), " failed: ", why);
+      detected_at.try_emplace(e, now);
       out.push_back(e);
     }
   }
@@ -166,13 +169,27 @@ asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> f
   o.guard_create_revision = election_revision.load();
   o.sealer_id = "controller-" + std::to_string(config.broker_id);
   o.op_timeout = config.seal_op_timeout;
-  auto sealed = co_await stream::seal_epoch(*config.objects, meta, o);
-  if (!sealed) {
-    log::warn("cluster", "controller: seal of ", name_of(e), " failed: ", sealed.error().message);
-    co_return false;
+  uint64_t seal_seq = 0;
+  bool resumed = false;
+  if (auto done = sealed_at.find(e); done != sealed_at.end()) {
+    seal_seq = done->second;  // sealed on an earlier pass of this term (waiting for the fence delay, or a retry)
+  } else {
+    auto sealed = co_await stream::seal_epoch(*config.objects, meta, o);
+    if (!sealed) {
+      log::warn("cluster", "controller: seal of ", name_of(e), " failed: ", sealed.error().message);
+      co_return false;
+    }
+    seal_seq = sealed->seal_seq;
+    resumed = sealed->resumed;
+    sealed_at[e] = seal_seq;
+    stats.epochs_sealed.fetch_add(1);
   }
-  stats.epochs_sealed.fetch_add(1);
   if (crash("after_seal", e)) co_return false;
+  if (config.fence_delay.count() > 0) {
+    // File WAL: the zombie may still write its shared volume until its lease has certainly expired.
+    auto d = detected_at.find(e);
+    if (d != detected_at.end() && Clock::now() - d->second < config.fence_delay) co_return false;
+  }
 
   // Reassign E's partitions (sealed: their committed end is final) with leader epoch + 1.
   auto s = image.snapshot();
@@ -217,8 +234,9 @@ asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> f
   heartbeat->forget(e);
   first_seen.erase(e);
   if (sweeps.size() < config.max_pending_sweeps) sweeps.push_back(Sweep{e, Clock::now() + config.sweep_delay, 0});
-  log::info("cluster", "controller: epoch ", name_of(e), " sealed at seq ", sealed->seal_seq,
-            sealed->resumed ? " (resumed)" : "", ", ", moved, " partitions reassigned, in ", ms_since(started), " ms");
+  sealed_at.erase(e);
+  log::info("cluster", "controller: epoch ", name_of(e), " sealed at seq ", seal_seq,
+            resumed ? " (resumed)" : "", ", ", moved, " partitions reassigned, in ", ms_since(started), " ms");
   co_return true;
 }
 

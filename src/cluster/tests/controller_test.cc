@@ -56,7 +56,8 @@ class ControllerTest : public ClusterFixture {
   }
 
   // A broker: image (feeding its catalog), optionally a controller, then its registration.
-  TestBroker* start(int32_t id, bool with_controller = true, std::optional<ControllerConfig> cc = std::nullopt) {
+  TestBroker* start(int32_t id, bool with_controller = true, std::optional<ControllerConfig> cc = std::nullopt,
+                    std::function<void(MembershipConfig&)> tweak = {}) {
     auto b = std::make_unique<TestBroker>();
     b->id = id;
     auto catalog = run(TopicCatalog::load(*meta_, root_));
@@ -78,6 +79,7 @@ class ControllerTest : public ClusterFixture {
     m.http = "127.0.0.1:" + std::to_string(19500 + id);
     m.lease_ttl_seconds = lease_ttl_;
     m.objects = objects_.get();
+    if (tweak) tweak(m);
     auto reg = run(BrokerMembership::register_broker(io_.executor(), *meta_, *b->image, m));
     EXPECT_TRUE(reg.ok()) << reg.error().message;
     if (!reg) return nullptr;
@@ -361,6 +363,46 @@ TEST_F(ControllerTest, BrokerPausedPastItsLeaseIsSealed) {
       EXPECT_EQ(a.broker_id, 1);
     }
   }
+}
+
+// A broker whose heartbeats stop while its connection stays open (paused, or a stuck network) is sealed after the
+// silence timeout.
+TEST_F(ControllerTest, SilentBrokerIsSealed) {
+  auto* b1 = start(1);
+  ASSERT_TRUE(b1);
+  ASSERT_TRUE(eventually([&] { return b1->controller->elected(); }));
+  // Broker 2 sends one frame when it connects, then nothing for 10 s; its connection stays open.
+  auto* b2 = start(2, false, std::nullopt, [](MembershipConfig& m) { m.heartbeat_interval = 10s; });
+  ASSERT_TRUE(b2);
+  const auto t0 = Clock::now();
+  const int64_t epoch = b2->membership->epoch();
+  ASSERT_TRUE(eventually([&] { return b2->membership->lost(); }, 5s));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  std::printf("[ SILENT   ] silent broker sealed after %lld ms (silence timeout 1000 ms)\n",
+              static_cast<long long>(took));
+  EXPECT_GE(took, 900);
+  // (The broker learns of its loss as soon as "sealing" is recorded; the seal follows.)
+  EXPECT_TRUE(eventually(
+      [&] { return run(meta_->get(root_ + "wal/2/" + std::to_string(epoch) + "/seal"))->has_value(); }, 5s));
+}
+
+// File WAL (timing-based fencing): a failed epoch's partitions move only fence_delay after the failure was seen.
+TEST_F(ControllerTest, FenceDelayHoldsTheReassignment) {
+  auto cc = controller_config(1);
+  cc.fence_delay = 1500ms;
+  auto* b1 = start(1, true, cc);
+  ASSERT_TRUE(b1);
+  ASSERT_TRUE(eventually([&] { return b1->controller->elected(); }));
+  auto* b2 = start(2, false);
+  ASSERT_TRUE(b2);
+  create_topic(*b1, "t", 4);
+  ASSERT_TRUE(eventually([&] { return all_assigned(*b1->image, "t", 4) && counts(*b1->image)[2] == 2; }));
+  const auto t0 = Clock::now();
+  kill(*b2);
+  ASSERT_TRUE(eventually([&] { return counts(*b1->image)[1] == 4; }, 5s));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  EXPECT_GE(took, 1500 + 300);  // the grace, then the fence delay
+  EXPECT_EQ(b1->controller->stats().epochs_sealed.load(), 1u);  // sealed once, not on every pass
 }
 
 // The controller dies in the middle of a seal ("sealing" recorded, the seal marker not yet written: its object
