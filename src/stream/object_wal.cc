@@ -227,6 +227,15 @@ asio::awaitable<Status> ObjectWal::check_epoch_unused() {
 }
 
 bool ObjectWal::append(WalAppend entry, Callback done) {
+  auto refused_done = done;
+  if (std::error_code ec = append_or_refuse(std::move(entry), std::move(done))) {
+    refused_done(ec, 0);
+    return false;
+  }
+  return true;
+}
+
+std::error_code ObjectWal::append_or_refuse(WalAppend entry, Callback done) {
   WalErrc refuse = WalErrc::ok;
   bool wake = false;
   const size_t size = entry.batches.size();
@@ -255,12 +264,9 @@ bool ObjectWal::append(WalAppend entry, Callback done) {
       }
     }
   }
-  if (refuse != WalErrc::ok) {
-    done(make_error_code(refuse), 0);
-    return false;
-  }
+  if (refuse != WalErrc::ok) return make_error_code(refuse);
   if (wake) poke();
-  return true;
+  return {};
 }
 
 void ObjectWal::poke() {
@@ -515,6 +521,7 @@ void ObjectWal::stop(std::error_code why, uint64_t fenced_from) {
     buffer_last_.clear();
     unacked_bytes_ = 0;
   }
+  if (options_.on_stop) options_.on_stop(why);
   for (auto& obj : objs_) {
     if (obj->acked) continue;
     const auto ec = obj->seq >= fenced_from ? make_error_code(WalErrc::not_written)
@@ -631,6 +638,7 @@ asio::awaitable<void> ObjectWal::committer() {
       std::lock_guard lock(mu_);
       stats_.committed_seq = k;
     }
+    if (options_.on_commit) options_.on_commit(obj->ranges);
     objs_.pop_front();
     wake_pending_ = true;
     flush_wake_.cancel();

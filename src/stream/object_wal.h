@@ -143,6 +143,12 @@ struct ObjectWalOptions {
   std::chrono::milliseconds commit_timeout{10000};  // one commit txn, retries included
   std::chrono::milliseconds retry_backoff{20};      // first retry delay; doubles up to 1 s, jittered
   bool check_conditional_put = true;  // run objstore::enforces_conditional_put at open (tests of it only: off)
+  // Called on the WAL strand after object k's commit txn succeeded, in seq order, with its committed ranges (what
+  // its objects/ key now says): the owner moves its committed ends. Must not block or call back into the WAL.
+  std::function<void(const ObjectRanges&)> on_commit;
+  // Called once on the WAL strand when the WAL stops for good (failure(): ambiguous or not_written), before the
+  // failed appends' callbacks run. Not called by a clean close().
+  std::function<void(std::error_code)> on_stop;
 };
 
 // One append: whole record batches of one stream covering [first_offset, last_offset].
@@ -182,6 +188,9 @@ class ObjectWal {
   // earlier object are in the store, or with the error. Never blocks. Returns false when refused at once (then
   // `done` has run already, on this thread).
   bool append(WalAppend entry, Callback done);
+  // The same, except that a refusal is returned instead of reported through `done` (which is then never called):
+  // for a caller that holds a lock `done` would take.
+  std::error_code append_or_refuse(WalAppend entry, Callback done);
 
   template <typename Token>
   auto async_append(WalAppend entry, Token&& token) {
