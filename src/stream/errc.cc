@@ -28,6 +28,14 @@ class Category final : public std::error_category {
         return "locked by another process";
       case Errc::out_of_range:
         return "offset out of range";
+      case Errc::ambiguous:
+        return "append outcome unknown (it may still become durable)";
+      case Errc::unavailable:
+        return "WAL unavailable (not written)";
+      case Errc::not_owner:
+        return "stream not owned by this broker";
+      case Errc::timed_out:
+        return "timed out";
     }
     return "unknown stream error";
   }
@@ -39,5 +47,7 @@ const std::error_category& stream_category() {
   static const Category category;
   return category;
 }
+
+bool append_may_have_landed(std::error_code ec) { return ec == Errc::io_error || ec == Errc::ambiguous; }
 
 }  // namespace floe::stream

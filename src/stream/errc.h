@@ -15,10 +15,19 @@ enum class Errc {
   invalid_argument,
   locked,        // another process holds the WAL directory
   out_of_range,  // an offset outside [log start, high watermark]
+  // Codes added with the object WAL (append them: the values above are stable).
+  ambiguous,    // the append's outcome is unknown: it may still become durable (Kafka: REQUEST_TIMED_OUT, retriable)
+  unavailable,  // the WAL stopped or cannot write now; this append was not written (retriable, maybe elsewhere)
+  not_owner,    // owned_streams_only: the stream is not acquired by this store (Kafka: NOT_LEADER_OR_FOLLOWER)
+  timed_out,    // a bounded wait (release) ran out; nothing was lost, the caller may retry
 };
 
 const std::error_category& stream_category();
 inline std::error_code make_error_code(Errc e) { return {static_cast<int>(e), stream_category()}; }
+
+// True when a failed append may still have been written (it can reappear after a restart or a seal): io_error
+// (file WAL) and ambiguous (object WAL). An idempotent producer's reservation must then stay in doubt.
+bool append_may_have_landed(std::error_code ec);
 
 }  // namespace floe::stream
 

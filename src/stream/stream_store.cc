@@ -1,15 +1,11 @@
 #include "stream/stream_store.h"
 
 #include <algorithm>
-#include <asio/associated_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
-#include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
-#include <random>
 
 #include "base/log.h"
 #include "meta/meta_store.h"
@@ -18,12 +14,13 @@
 #include "protocol/record/record_set.h"
 #include "protocol/wire.h"
 #include "stream/errc.h"
+#include "stream/stream_store_internal.h"
+#include <cstring>
+#include <mutex>
+#include <random>
 
 namespace floe::stream {
-namespace {
-
-constexpr std::string_view kLog = "stream";
-constexpr size_t kEntryHeader = 32;  // WAL payload: stream u64, first i64, last i64, max timestamp i64, batches
+namespace detail {
 
 // Not thread_local: GCC 12 may cache a thread-local's address across a coroutine's suspension points.
 std::string random_hex(size_t bytes) {
@@ -46,13 +43,17 @@ std::string stream_key(uint64_t id) {
   return buf;
 }
 
-Error err(Errc e, std::string message) { return Error{make_error_code(e), std::move(message)}; }
+}  // namespace detail
 
-}  // namespace
+using detail::err;
+using detail::kEntryHeader;
+using detail::kLog;
+using detail::stream_key;
 
 StreamStore::StreamStore(asio::any_io_executor executor, StreamStoreConfig config, objstore::ObjectStore& objects,
                          meta::MetaStore& meta)
-    : executor_(asio::make_strand(executor)),
+    : base_executor_(executor),
+      executor_(asio::make_strand(executor)),
       config_(std::move(config)),
       objects_(objects),
       meta_(meta),
@@ -69,7 +70,17 @@ asio::awaitable<Result<std::unique_ptr<StreamStore>>> StreamStore::open(asio::an
                                                                         objstore::ObjectStore& objects,
                                                                         meta::MetaStore& meta) {
   std::unique_ptr<StreamStore> store(new StreamStore(executor, std::move(config), objects, meta));
+  // Earlier object-WAL epochs first (either WAL kind: a switch from the object WAL to the file WAL must not lose
+  // what the last object-WAL process acked), so that their recovered ranges are committed before they are loaded.
+  if (store->config_.seal_previous_epochs) {
+    if (Status st = co_await store->seal_previous_epochs(); !st) co_return st.error();
+  }
   if (Status st = co_await store->load_metadata(); !st) co_return st.error();
+  if (store->config_.wal_kind == StreamStoreConfig::WalKind::object) {
+    if (Status st = co_await store->drain_file_wal(); !st) co_return st.error();
+    if (Status st = co_await store->open_object_wal(); !st) co_return st.error();
+    co_return store;
+  }
   if (Status st = store->replay_wal(); !st) co_return st.error();
   store->uploader_stopped_ = std::make_unique<asio::steady_timer>(store->executor_);
   store->uploader_stopped_->expires_at(asio::steady_timer::time_point::max());
@@ -122,49 +133,6 @@ asio::awaitable<Status> StreamStore::load_metadata() {
   co_return ok_status();
 }
 
-Status StreamStore::replay_wal() {
-  FileWalOptions opts;
-  opts.dir = config_.wal_dir;
-  opts.epoch = config_.epoch;
-  opts.max_entry_bytes = config_.max_append_bytes + kEntryHeader;
-  opts.segment_bytes = std::max<uint64_t>(config_.wal_segment_bytes, opts.max_entry_bytes + 64);
-  Status replay_status = ok_status();
-  auto wal = FileWal::open(opts, [&](const WalEntry& e) {
-    if (!replay_status) return;
-    proto::Reader r(e.payload);
-    uint64_t id = static_cast<uint64_t>(r.i64());
-    Entry entry;
-    entry.first = r.i64();
-    entry.last = r.i64();
-    entry.max_timestamp = r.i64();
-    if (!r.ok()) {
-      replay_status = err(Errc::corrupt_wal, "stream: WAL entry " + std::to_string(e.seq) + " is malformed");
-      return;
-    }
-    Stream& s = streams_[id];
-    if (entry.last < s.committed || entry.last < s.start) return;  // already in an object (or trimmed)
-    if (entry.first != s.next) {
-      replay_status = err(Errc::corrupt_wal, "stream " + stream_key(id) + ": WAL entry " + std::to_string(e.seq) +
-                                                 " starts at offset " + std::to_string(entry.first) + ", expected " +
-                                                 std::to_string(s.next));
-      return;
-    }
-    entry.data = std::make_shared<const Bytes>(e.payload.begin() + kEntryHeader, e.payload.end());
-    if (auto first_batch = record::BatchView::parse(ByteSpan(*entry.data))) {
-      note_epoch_locked(s, first_batch->header().partition_leader_epoch, entry.first);
-    }
-    entry.wal_seq = e.seq;
-    entry.durable = true;
-    uncommitted_bytes_ += entry.data->size();
-    s.next = s.durable = entry.last + 1;
-    s.entries.push_back(std::move(entry));
-  });
-  if (!wal) return wal.error();
-  if (!replay_status) return replay_status;
-  wal_ = std::move(*wal);
-  return ok_status();
-}
-
 StreamEnds StreamStore::ends(uint64_t stream_id) const {
   std::lock_guard lock(mu_);
   auto it = streams_.find(stream_id);
@@ -189,6 +157,8 @@ asio::awaitable<Result<int64_t>> StreamStore::append(uint64_t stream_id, Bytes b
     };
     std::unique_lock lock(mu_);
     if (closing_) return complete(make_error_code(Errc::closed), 0);
+    if (!owned_locked(stream_id)) return complete(make_error_code(Errc::not_owner), 0);
+    if (wal_failure_) return complete(make_error_code(Errc::unavailable), 0);  // the object WAL stopped
     if (uncommitted_bytes_ + data->size() > config_.max_uncommitted_bytes) {
       return complete(make_error_code(Errc::too_large), 0);  // back-pressure: uploads are behind
     }
@@ -219,6 +189,25 @@ asio::awaitable<Result<int64_t>> StreamStore::append(uint64_t stream_id, Bytes b
     uncommitted_bytes_ += data->size();
     s.entries.push_back(entry);
 
+    if (object_wal_) {
+      // The object WAL takes a copy (it builds the object from it); the cache keeps `data`. Under the lock, so
+      // that WAL order is offset order within the stream. Its callback runs on the WAL's strand, acks in order.
+      WalAppend wal_entry{stream_id, entry.first, entry.last, entry.max_timestamp, *data};
+      auto on_ack = [this, stream_id, first = entry.first, complete](std::error_code ec, uint64_t) {
+        const std::error_code mapped = ec ? object_wal_error(ec) : std::error_code();
+        on_durable(stream_id, first, mapped);
+        complete(mapped, first);
+      };
+      if (std::error_code refused = object_wal_->append_or_refuse(std::move(wal_entry), on_ack)) {
+        // Not taken (buffer full, or the WAL stopped a moment ago): undo, nothing was written.
+        uncommitted_bytes_ -= data->size();
+        s.entries.pop_back();
+        s.next = entry.first;
+        return complete(object_wal_error(refused), 0);
+      }
+      return;
+    }
+
     // The WAL entry: a 32-byte header (stream, first and last offset, max timestamp), then the batches, handed to
     // the WAL in two pieces (no intermediate copy of the batches).
     uint8_t header[kEntryHeader];
@@ -246,11 +235,23 @@ asio::awaitable<Result<int64_t>> StreamStore::append(uint64_t stream_id, Bytes b
   co_return first;
 }
 
+// The stream error for an object WAL error (errc.h): ambiguous stays ambiguous (REQUEST_TIMED_OUT: the data may
+// be recovered by the seal), a stopped WAL is unavailable (not written: retriable after a new epoch).
+std::error_code StreamStore::object_wal_error(std::error_code ec) {
+  if (ec == WalErrc::ambiguous) return make_error_code(Errc::ambiguous);
+  if (ec == WalErrc::not_written || ec == WalErrc::closed) return make_error_code(Errc::unavailable);
+  if (ec == WalErrc::too_large) return make_error_code(Errc::too_large);
+  if (ec == WalErrc::invalid_argument) return make_error_code(Errc::invalid_argument);
+  return make_error_code(Errc::io_error);
+}
+
 void StreamStore::on_durable(uint64_t stream_id, int64_t first, std::error_code ec) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    Stream& s = streams_[stream_id];
+    auto found = streams_.find(stream_id);
+    if (found == streams_.end()) return;  // released and forgotten meanwhile
+    Stream& s = found->second;
     auto it = std::find_if(s.entries.begin(), s.entries.end(), [&](const Entry& e) { return e.first == first; });
     if (it == s.entries.end()) return;
     if (ec) {
@@ -263,7 +264,7 @@ void StreamStore::on_durable(uint64_t stream_id, int64_t first, std::error_code 
     }
     it->durable = true;
     s.durable = it->last + 1;
-    wake = uncommitted_bytes_ >= config_.upload_bytes;
+    wake = !object_wal_ && uncommitted_bytes_ >= config_.upload_bytes;  // the uploader (file WAL only)
   }
   if (wake) wakeup_.cancel();
 }
@@ -275,6 +276,9 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
   {
     std::lock_guard lock(mu_);
     auto it = streams_.find(stream_id);
+    if (!owned_locked(stream_id)) {
+      co_return err(Errc::not_owner, "stream " + stream_key(stream_id) + ": not owned by this broker");
+    }
     if (it == streams_.end()) {
       if (offset == 0) co_return out;
       co_return err(Errc::out_of_range, "stream " + stream_key(stream_id) + ": offset " + std::to_string(offset));
@@ -318,305 +322,12 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
   co_return out;
 }
 
-asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp(uint64_t stream_id,
-                                                                                              int64_t timestamp) {
-  const bool want_max = timestamp == kMaxTimestamp;
-  // The candidate: a committed block or a cache entry whose max timestamp qualifies (first one; for the maximum,
-  // the first one holding it). Timestamps may be out of order, so every range is looked at.
-  std::shared_ptr<const Bytes> cached;
-  BlockInfo block;
-  std::string object_key;
-  int64_t start = 0;
-  int64_t best = -1;
-  {
-    std::lock_guard lock(mu_);
-    auto it = streams_.find(stream_id);
-    if (it == streams_.end()) co_return std::optional<TimestampHit>();
-    const Stream& s = it->second;
-    start = s.start;
-    auto consider = [&](int64_t max_ts, int64_t last) {
-      if (last < s.start) return false;
-      if (want_max ? max_ts > best : (max_ts >= timestamp && best < 0)) {
-        best = want_max ? max_ts : 1;
-        return true;
-      }
-      return false;
-    };
-    for (const auto& [b, key] : s.blocks) {
-      if (consider(b.max_timestamp, b.last_offset)) {
-        block = b;
-        object_key = key;
-        cached.reset();
-      }
-    }
-    for (const Entry& e : s.entries) {
-      if (!e.durable || e.first < s.committed) continue;  // committed entries are in the blocks above
-      if (consider(e.max_timestamp, e.last)) {
-        cached = e.data;
-        object_key.clear();
-      }
-    }
-  }
-  if (best < 0) co_return std::optional<TimestampHit>();
-  std::string fetched;
-  ByteSpan bytes;
-  if (cached) {
-    bytes = ByteSpan(*cached);
-  } else {
-    auto got = co_await objects_.get(object_key, objstore::ByteRange{block.position, block.size},
-                                     objstore::Clock::now() + config_.object_timeout);
-    if (!got) co_return err(Errc::io_error, "stream: GET " + object_key + ": " + got.error.message());
-    fetched = std::move(got.value);
-    bytes = ByteSpan(reinterpret_cast<const uint8_t*>(fetched.data()), fetched.size());
-    if (Status st = verify_block(block, bytes, object_key); !st) co_return st.error();
-  }
-  const int64_t target = want_max ? best : timestamp;
-  record::BatchSplitter split(bytes);
-  for (record::BatchView batch; split.next(batch);) {
-    if (batch.header().max_timestamp < target) continue;
-    auto set = record::RecordSet::open(batch);
-    if (!set) continue;
-    auto reader = set->reader();
-    for (record::RecordView r; reader.next(r);) {
-      int64_t offset = r.offset(batch.header());
-      int64_t ts = r.timestamp(batch.header());
-      if (offset >= start && (want_max ? ts == target : ts >= target)) co_return TimestampHit{offset, ts};
-    }
-  }
-  co_return std::optional<TimestampHit>();
-}
-
-asio::awaitable<Status> StreamStore::trim(uint64_t stream_id, int64_t new_start) {
-  int64_t durable = 0;
-  {
-    std::lock_guard lock(mu_);
-    Stream& s = streams_[stream_id];
-    if (new_start <= s.start) co_return ok_status();
-    durable = s.durable;
-  }
-  if (new_start > durable) co_return err(Errc::out_of_range, "stream: trim past the high watermark");
-  meta::PutRequest put;
-  put.key = config_.meta_root + "streams/" + stream_key(stream_id) + "/start";
-  put.value = std::to_string(new_start);
-  auto r = co_await meta_.put(put);
-  if (!r) co_return err(Errc::io_error, "stream: commit of log start: " + r.error().message());
-  std::lock_guard lock(mu_);
-  Stream& s = streams_[stream_id];
-  s.start = std::max(s.start, new_start);
-  co_return ok_status();
-}
-
-asio::awaitable<Result<int64_t>> StreamStore::apply_retention(uint64_t stream_id, int64_t retention_ms,
-                                                              int64_t retention_bytes, int64_t now_ms) {
-  int64_t new_start = 0;
-  {
-    std::lock_guard lock(mu_);
-    auto it = streams_.find(stream_id);
-    if (it == streams_.end()) co_return int64_t{0};
-    const Stream& s = it->second;
-    new_start = s.start;
-    uint64_t live_bytes = 0;
-    for (const auto& [b, key] : s.blocks) {
-      if (b.last_offset >= s.start) live_bytes += b.size;
-    }
-    for (const auto& [b, key] : s.blocks) {
-      if (b.last_offset < new_start) continue;
-      const bool too_old = retention_ms >= 0 && b.max_timestamp < now_ms - retention_ms;
-      const bool too_big = retention_bytes >= 0 && live_bytes > static_cast<uint64_t>(retention_bytes);
-      if (!too_old && !too_big) break;
-      new_start = b.last_offset + 1;
-      live_bytes -= b.size;
-    }
-    if (new_start <= s.start) co_return s.start;
-  }
-  if (Status st = co_await trim(stream_id, new_start); !st) co_return st.error();
-  co_return new_start;
-}
-
-asio::awaitable<Result<size_t>> StreamStore::collect_garbage(std::chrono::milliseconds grace) {
-  const auto now = std::chrono::steady_clock::now();
-  std::vector<std::string> due;
-  {
-    std::lock_guard lock(mu_);
-    std::map<std::string, bool> live;  // object key -> some block still at or above its stream's start
-    for (const auto& [id, s] : streams_) {
-      for (const auto& [b, key] : s.blocks) live[key] = live[key] || b.last_offset >= s.start;
-    }
-    for (auto it = unreferenced_since_.begin(); it != unreferenced_since_.end();) {
-      it = live.count(it->first) && !live[it->first] ? std::next(it) : unreferenced_since_.erase(it);
-    }
-    for (const auto& [key, alive] : live) {
-      if (alive) continue;
-      auto [it, fresh] = unreferenced_since_.emplace(key, now);
-      if (!fresh && now - it->second >= grace) due.push_back(key);
-    }
-  }
-  size_t deleted = 0;
-  for (const std::string& key : due) {
-    meta::DeleteRequest del;
-    del.key = config_.meta_root + "objects/" + key;
-    auto r = co_await meta_.del(del);
-    if (!r) co_return err(Errc::io_error, "stream: uncommit " + key + ": " + r.error().message());
-    {
-      std::lock_guard lock(mu_);
-      for (auto& [id, s] : streams_) {
-        std::erase_if(s.blocks, [&](const auto& b) { return b.second == key; });
-      }
-      unreferenced_since_.erase(key);
-    }
-    // The metadata no longer names it; a failed delete only leaves an orphan for a later sweep.
-    auto ec = co_await objects_.remove(key, objstore::Clock::now() + config_.object_timeout);
-    if (ec) log::warn(kLog, "delete of unreferenced object ", key, " failed: ", ec.message());
-    ++deleted;
-  }
-  co_return deleted;
-}
 
 std::vector<uint64_t> StreamStore::stream_ids() const {
   std::lock_guard lock(mu_);
   std::vector<uint64_t> out;
   for (const auto& [id, s] : streams_) out.push_back(id);
   return out;
-}
-
-asio::awaitable<void> StreamStore::uploader() {
-  for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (closing_) break;
-    }
-    wakeup_.expires_after(config_.upload_interval);
-    std::error_code ec;
-    co_await wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    {
-      std::lock_guard lock(mu_);
-      if (closing_) break;
-    }
-    Status st = co_await upload_once();
-    if (!st) {
-      log::warn(kLog, st.error().message, "; retrying");
-      asio::steady_timer backoff(executor_, config_.retry_backoff);
-      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-  }
-  // A last upload of what is durable, so that a clean stop leaves the WAL empty of uncommitted data.
-  if (config_.upload_on_close) {
-    Status st = co_await upload_once();
-    if (!st) log::warn(kLog, "final upload failed (the WAL keeps the data): ", st.error().message);
-  }
-  {
-    std::lock_guard lock(mu_);
-    uploader_done_ = true;
-  }
-  uploader_stopped_->cancel();
-}
-
-asio::awaitable<Status> StreamStore::upload_once() {
-  // What to upload: per stream, the durable, uncommitted entries (a contiguous run after the committed end).
-  struct Part {
-    uint64_t stream;
-    int64_t first, last, max_ts;
-    std::vector<std::shared_ptr<const Bytes>> data;
-  };
-  std::vector<Part> parts;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [id, s] : streams_) {
-      Part p{id, -1, -1, 0, {}};
-      for (Entry& e : s.entries) {
-        if (e.committed) continue;
-        // Another upload holds the oldest uncommitted entries: this stream waits for it (commits stay in order).
-        if (!e.durable || e.uploading) break;
-        if (p.first < 0) p.first = e.first;
-        p.last = e.last;
-        p.max_ts = std::max(p.max_ts, e.max_timestamp);
-        p.data.push_back(e.data);
-      }
-      if (p.first < 0) continue;
-      for (Entry& e : s.entries) {
-        if (e.first >= p.first && e.first <= p.last) e.uploading = true;
-      }
-      parts.push_back(std::move(p));
-    }
-  }
-  if (parts.empty()) co_return ok_status();
-  // Whatever way this upload ends, its entries are released (committed ones stay committed).
-  struct Release {
-    StreamStore* self;
-    const std::vector<Part>& parts;
-    ~Release() {
-      std::lock_guard lock(self->mu_);
-      for (const Part& p : parts) {
-        for (Entry& e : self->streams_[p.stream].entries) {
-          if (e.first >= p.first && e.first <= p.last) e.uploading = false;
-        }
-      }
-    }
-  } release{this, parts};
-
-  SegmentWriter writer;  // the object is built in one buffer, handed to the store without another copy
-  for (const Part& p : parts) {
-    std::vector<ByteSpan> pieces;
-    pieces.reserve(p.data.size());
-    for (const auto& d : p.data) pieces.emplace_back(*d);
-    if (Status st = writer.add_parts(p.stream, p.first, p.last, p.max_ts, pieces); !st) co_return st;
-  }
-  ObjectRanges ranges;
-  ranges.key = config_.object_prefix + random_hex(16);  // never reused
-  ranges.blocks = writer.blocks();
-  std::string object = writer.finish_string();
-  ranges.object_size = object.size();
-
-  auto deadline = objstore::Clock::now() + config_.object_timeout;
-  auto put = co_await objects_.put_if_absent(ranges.key, std::move(object), deadline);
-  if (!put) co_return err(Errc::io_error, "stream: PUT " + ranges.key + ": " + put.error.message());
-  if (!put.value.created && !put.value.ambiguous) {
-    co_return err(Errc::io_error, "stream: object key " + ranges.key + " already exists");
-  }
-  meta::PutRequest commit;
-  commit.key = config_.meta_root + "objects/" + ranges.key;
-  commit.value = encode_object_ranges(ranges);
-  auto committed = co_await meta_.put(commit);
-  if (!committed) co_return err(Errc::io_error, "stream: commit of " + ranges.key + ": " + committed.error().message());
-
-  uint64_t trim_seq = 0;
-  {
-    std::lock_guard lock(mu_);
-    for (const Part& p : parts) {
-      Stream& s = streams_[p.stream];
-      for (Entry& e : s.entries) {
-        if (e.first > p.last) break;
-        if (e.first >= p.first && !e.committed) {
-          e.committed = true;
-          uncommitted_bytes_ -= e.data->size();
-          cached_committed_bytes_ += e.data->size();
-        }
-      }
-      s.committed = p.last + 1;
-      for (const BlockInfo& b : ranges.blocks) {
-        if (b.stream_id == p.stream) s.blocks.emplace_back(b, ranges.key);
-      }
-    }
-    // The WAL may drop everything below the oldest entry not yet committed.
-    trim_seq = wal_->next_seq();
-    for (auto& [id, s] : streams_) {
-      for (const Entry& e : s.entries) {
-        if (!e.committed && e.wal_seq > 0) {
-          trim_seq = std::min(trim_seq, e.wal_seq);
-          break;
-        }
-      }
-    }
-    evict_committed_locked();
-    ++uploads_;
-  }
-  // Blocking unlinks off the network threads.
-  FileWal* wal = wal_.get();
-  asio::post(blocking_, [wal, trim_seq] {
-    auto r = wal->trim_below(trim_seq);
-    if (!r) log::warn(kLog, r.error().message);
-  });
-  co_return ok_status();
 }
 
 void StreamStore::note_epoch_locked(Stream& s, int32_t epoch, int64_t offset) {
@@ -661,32 +372,43 @@ void StreamStore::evict_committed_locked() {
   }
 }
 
-asio::awaitable<Status> StreamStore::flush() {
-  co_return co_await asio::co_spawn(executor_, upload_once(), asio::use_awaitable);
-}
-
 asio::awaitable<void> StreamStore::close() {
   {
     std::lock_guard lock(mu_);
     if (closing_) co_return;
     closing_ = true;
   }
-  co_await asio::co_spawn(
-      executor_,
-      [this]() -> asio::awaitable<void> {
-        wakeup_.cancel();
-        bool done = false;
-        {
-          std::lock_guard lock(mu_);
-          done = uploader_done_;
-        }
-        if (!done) {
-          std::error_code ec;
-          co_await uploader_stopped_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-      },
-      asio::use_awaitable);
-  wal_->close();
+  if (object_wal_) {
+    co_await object_wal_->close();  // writes and commits what is buffered (bounded by its timeouts)
+  } else {
+    co_await asio::co_spawn(
+        executor_,
+        [this]() -> asio::awaitable<void> {
+          wakeup_.cancel();
+          bool done = false;
+          {
+            std::lock_guard lock(mu_);
+            done = uploader_done_;
+          }
+          if (!done) {
+            std::error_code ec;
+            co_await uploader_stopped_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          }
+        },
+        asio::use_awaitable);
+    wal_->close();
+  }
+  // Handlers the WALs posted to the store's strand before they closed run before this: the store may then go.
+  co_await asio::post(executor_, asio::use_awaitable);
+}
+
+bool StreamStore::owns(uint64_t stream_id) const {
+  std::lock_guard lock(mu_);
+  return owned_locked(stream_id);
+}
+
+bool StreamStore::owned_locked(uint64_t stream_id) const {
+  return !config_.owned_streams_only || owned_.count(stream_id) > 0;
 }
 
 uint64_t StreamStore::uploads() const {

@@ -1,22 +1,40 @@
-// StreamStore: the partition logs of one broker on shared storage, with the file WAL (DESIGN §3, §4 "file WAL").
+// StreamStore: the partition logs of one broker on shared storage (DESIGN §3, §4, §7), with the file WAL or the
+// object WAL (config.wal_kind).
 //
 // Write path: append() assigns offsets (rewriting each batch's base offset and leader epoch in place), writes the
-// batches to the file WAL and completes once they are durable; the durable end (high watermark) then moves. The
-// batches stay in the log cache. The uploader packs everything durable but not yet committed into one segment
-// object, writes it with put-if-absent under a fresh key, commits its block ranges to metadata (one key per
-// object), marks the data committed and trims the WAL below the oldest uncommitted entry. Order: object durable ->
-// metadata committed -> WAL trimmed, so a crash anywhere loses nothing: on open, the WAL is replayed beyond each
-// stream's committed end.
+// batches to the WAL and completes once they are durable; the durable end (high watermark) then moves. The batches
+// stay in the log cache until they are committed and the cache is over its bound.
+//   file WAL: the uploader packs everything durable but not yet committed into one segment object, writes it with
+//     put-if-absent under a fresh key, commits its block ranges to metadata (one key per object), marks the data
+//     committed and trims the WAL below the oldest uncommitted entry. Order: object durable -> metadata committed
+//     -> WAL trimmed, so a crash anywhere loses nothing: on open, the WAL is replayed beyond each stream's
+//     committed end.
+//   object WAL (object_wal.h): the WAL objects ARE the segment objects. An append is acked when its WAL object
+//     (and every earlier one) is in the store; the WAL commits each object to metadata itself and tells the store
+//     (ObjectWalOptions::on_commit), which then moves the committed ends. No uploader, no replay, no WAL trim. At
+//     open (seal_previous_epochs), every earlier object-WAL epoch of this broker id that was not sealed is sealed
+//     (seal.h) before the new epoch's WAL opens, so what the previous process acked is committed and loaded.
+//     Once the WAL stops (a PUT not written within put_timeout, a fenced commit), every append fails and
+//     on_wal_stopped runs once: the owner must reopen in a new epoch.
 //
 // Read path: from the log cache when it holds the offset, else by ranged GET of the committed block that holds it
 // (checked against its CRC). Reads never go past the durable end.
 //
 // Metadata keys (under config.meta_root):
-//   objects/<object key>   ObjectRanges of a committed object (object_ranges.h)
-//   streams/<id>/start     the stream's log start offset (decimal), written by trim()
+//   objects/<object key>        ObjectRanges of a committed object (object_ranges.h), uploads and WAL objects
+//   streams/<id>/start          the stream's log start offset (decimal), written by trim()
+//   wal/<broker>/<epoch>/...    the object WAL's cursor, sealing and seal records (object_wal.h)
+//   wal-open/<broker>/<epoch>   written before an object-WAL epoch opens, deleted once it is sealed: the list of
+//                               epochs a later start (seal_previous_epochs) must seal, even one that died before
+//                               its first commit
+//
+// Cluster hooks (owned_streams_only, acquire, release, owns): cluster mode opens the store with
+// owned_streams_only and seal_previous_epochs off (the controller seals), then acquire()s the partitions assigned
+// to this broker epoch and release()s them on a graceful handoff (DESIGN §6).
 //
 // Threads: appends and reads may come from any thread or coroutine; state is guarded by one mutex held briefly.
-// The uploader is a coroutine on the store's executor; blocking calls (WAL trim) run on a one-thread pool.
+// The uploader and the WAL callbacks run on a strand of the executor given to open() (the object WAL has its own
+// strand); blocking calls (file WAL trim) run on a one-thread pool.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -31,12 +49,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
 #include "stream/file_wal.h"
 #include "stream/object_ranges.h"
+#include "stream/object_wal.h"
 
 namespace floe::objstore {
 class ObjectStore;
@@ -48,10 +68,13 @@ class MetaStore;
 namespace floe::stream {
 
 struct StreamStoreConfig {
-  std::string wal_dir;
+  enum class WalKind { file, object };
+  WalKind wal_kind = WalKind::file;
+  std::string wal_dir;  // file WAL directory (object WAL: a file WAL left there is uploaded once at open)
   std::string meta_root = "/floe/";                // metadata key prefix, ends with '/'
   std::string object_prefix = "data/";             // object key prefix for uploads
-  uint64_t epoch = 0;                              // stamped on WAL frames (the broker epoch)
+  uint64_t epoch = 0;                              // the broker epoch: file WAL frames, object WAL keys
+  uint64_t broker_id = 0;                          // object WAL keys: wal/<broker_id>/<epoch>/<seq>
   size_t upload_bytes = 8u << 20;                  // upload once this much is uncommitted (upload.bytes)
   std::chrono::milliseconds upload_interval{250};  // or this long after the last upload (upload.ms)
   size_t log_cache_bytes = 128u << 20;             // committed batches kept in memory for tail reads
@@ -63,6 +86,28 @@ struct StreamStoreConfig {
   // close() uploads what is durable but uncommitted. Off: a fast stop that leaves it in the WAL, replayed at the
   // next open (the file WAL is this broker's own disk).
   bool upload_on_close = true;
+
+  // Object WAL (wal_kind = object): passed to ObjectWalOptions (object_wal.h), whose defaults these are.
+  std::chrono::milliseconds wal_flush_interval{50};  // wal.flush.ms
+  size_t wal_batch_bytes = 4u << 20;                 // wal.batch.bytes
+  size_t wal_inflight = 4;                           // wal.inflight: PUTs in flight at most
+  size_t wal_max_uncommitted_objects = 64;
+  size_t wal_max_buffered_bytes = 64u << 20;       // appended, not yet acked; beyond, append -> too_large
+  std::chrono::milliseconds wal_put_timeout{10000};  // back-pressure bound: an object written within this, or stop
+  std::chrono::milliseconds wal_attempt_timeout{3000};
+  std::chrono::milliseconds wal_commit_timeout{10000};
+  std::chrono::milliseconds wal_retry_backoff{20};
+  bool wal_check_conditional_put = true;  // refuse a store without atomic put_if_absent (object_wal.h)
+  // At open, seal every earlier object-WAL epoch of broker_id that was not sealed (embedded mode, with no
+  // controller). Cluster mode: false, the controller seals.
+  bool seal_previous_epochs = true;
+  // Called once (on the store's strand) when the object WAL stops for good; every later append fails with
+  // Errc::unavailable. Cluster mode registers again with a new epoch.
+  std::function<void(std::error_code)> on_wal_stopped;
+
+  // Cluster mode: appends and reads of a stream not acquire()d fail with Errc::not_owner.
+  bool owned_streams_only = false;
+  std::chrono::milliseconds release_timeout{10000};  // release(): wait this long for durable + committed
 };
 
 struct StreamEnds {
@@ -91,8 +136,10 @@ class StreamStore {
 
   // Appends whole, validated record batches (v2) to the stream: assigns their offsets from the stream's end and
   // stamps `leader_epoch`; completes when durable with the first batch's base offset. Errors: too_large (over
-  // max_append_bytes, or back-pressure: too much uncommitted data), closed, io_error (the WAL failed; ambiguous:
-  // the data may reappear after a restart).
+  // max_append_bytes, or back-pressure: too much uncommitted or unacked data), closed, invalid_argument,
+  // not_owner (owned_streams_only), and when the WAL fails: io_error (file WAL) or ambiguous (object WAL), both
+  // meaning the data may reappear after a restart or a seal (append_may_have_landed()), or unavailable (object
+  // WAL stopped: not written; retriable after the owner reopens in a new epoch).
   //
   // `admit`, when given, runs under the stream's offset-assigning lock just before offsets are assigned, so whatever
   // it decides (e.g. an idempotence check reserving a producer sequence) happens in offset order; an error from it
@@ -139,14 +186,33 @@ class StreamStore {
   // Every stream this store knows (with data, a start, or committed blocks).
   std::vector<uint64_t> stream_ids() const;
 
-  // Uploads and commits everything durable now.
+  // File WAL: uploads and commits everything durable now (waiting, up to release_timeout, for an upload the
+  // uploader has in progress). Object WAL: waits (up to release_timeout) until everything appended before the call
+  // is committed.
   asio::awaitable<Status> flush();
 
-  // Stops the uploader (after a last upload when upload_on_close) and closes the WAL. Appends after close fail
-  // with Errc::closed. Must complete before the StreamStore is destroyed.
+  // Stops the uploader (after a last upload when upload_on_close) and closes the WAL (object WAL: after writing
+  // and committing what is buffered). Appends after close fail with Errc::closed. Must complete before the
+  // StreamStore is destroyed.
   asio::awaitable<void> close();
 
   uint64_t uploads() const;
+
+  // ---- cluster hooks (DESIGN §6) ----
+  // Takes ownership of the streams: ONE linearizable read of the committed state (every objects/ key, paginated
+  // at one revision, and streams/<id>/start of each id), then each stream's state is reset to it (committed end =
+  // durable end = next offset; cached data dropped) and it is acquired. Never opens a stream at an end older than
+  // the metadata at the time of the call. Errors: io_error (metadata), closed.
+  asio::awaitable<Status> acquire(std::vector<uint64_t> stream_ids);
+  // Gives the streams up: from now on their appends fail with not_owner; waits (up to release_timeout) until all
+  // that was appended to them is durable and committed, then forgets them. Errors: timed_out (some data is not
+  // committed: the WAL is slow or stopped; the streams stay released and are not forgotten), closed.
+  asio::awaitable<Status> release(std::vector<uint64_t> stream_ids);
+  // Whether appends to the stream are accepted: always without owned_streams_only, else once acquired.
+  bool owns(uint64_t stream_id) const;
+
+  // The object WAL (nullptr with the file WAL), for its stats and PUT timings.
+  const ObjectWal* object_wal() const { return object_wal_.get(); }
 
  private:
   struct Entry {
@@ -173,17 +239,29 @@ class StreamStore {
               meta::MetaStore& meta);
   asio::awaitable<Status> load_metadata();
   Status replay_wal();
+  asio::awaitable<Status> open_object_wal();
+  asio::awaitable<Status> seal_previous_epochs();
+  asio::awaitable<Status> drain_file_wal();
+  void on_object_committed(const ObjectRanges& ranges);
+  static std::error_code object_wal_error(std::error_code ec);
+  void on_wal_stopped(std::error_code ec);
+  bool all_committed_locked(const std::map<uint64_t, int64_t>& targets) const;
+  asio::awaitable<Status> wait_committed(std::map<uint64_t, int64_t> targets, std::chrono::milliseconds timeout);
+  bool owned_locked(uint64_t stream_id) const;
+  void forget_entries_locked(Stream& s);
   asio::awaitable<void> uploader();
   asio::awaitable<Status> upload_once();
   void on_durable(uint64_t stream_id, int64_t first, std::error_code ec);
   void evict_committed_locked();
   static void note_epoch_locked(Stream& s, int32_t epoch, int64_t offset);
 
-  asio::any_io_executor executor_;
+  asio::any_io_executor base_executor_;  // the object WAL runs on its own strand of it
+  asio::any_io_executor executor_;       // a strand: the uploader, close()
   StreamStoreConfig config_;
   objstore::ObjectStore& objects_;
   meta::MetaStore& meta_;
-  std::unique_ptr<FileWal> wal_;
+  std::unique_ptr<FileWal> wal_;             // file WAL
+  std::unique_ptr<ObjectWal> object_wal_;    // object WAL
   asio::thread_pool blocking_{1};
   asio::steady_timer wakeup_;
 
@@ -194,6 +272,8 @@ class StreamStore {
   uint64_t uploads_ = 0;
   std::map<std::string, std::chrono::steady_clock::time_point> unreferenced_since_;  // object key -> first seen
   bool closing_ = false;
+  std::error_code wal_failure_;  // object WAL stopped: every append fails
+  std::set<uint64_t> owned_;     // owned_streams_only: acquired and not released
   bool uploader_done_ = false;
   std::unique_ptr<asio::steady_timer> uploader_stopped_;
 };

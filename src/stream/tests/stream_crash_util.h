@@ -10,8 +10,17 @@
 
 namespace floe::stream::testing {
 
-inline StreamStoreConfig crash_config(const std::string& root) {
+// `epoch`: the object WAL needs a new one per open (the file WAL only stamps it).
+inline StreamStoreConfig crash_config(const std::string& root,
+                                      StreamStoreConfig::WalKind kind = StreamStoreConfig::WalKind::file,
+                                      uint64_t epoch = 0) {
   StreamStoreConfig c;
+  c.wal_kind = kind;
+  c.broker_id = 1;
+  c.epoch = epoch;
+  c.wal_flush_interval = std::chrono::milliseconds(2);  // many small objects: kills land between PUT and commit
+  c.wal_batch_bytes = 64 << 10;
+  c.wal_inflight = 4;
   c.wal_dir = root + "/wal";
   c.upload_bytes = 256 << 10;  // upload often, so that kills land in every phase of put -> commit -> trim
   c.upload_interval = std::chrono::milliseconds(10);

@@ -1,0 +1,180 @@
+// Part of StreamStore (stream_store.h): timestamp lookup, trim, retention and garbage collection.
+#include "stream/stream_store.h"
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "base/log.h"
+#include "meta/meta_store.h"
+#include "objstore/object_store.h"
+#include "protocol/record/batch_view.h"
+#include "protocol/record/record_set.h"
+#include "protocol/wire.h"
+#include "stream/errc.h"
+#include "stream/stream_store_internal.h"
+
+namespace floe::stream {
+
+using detail::err;
+using detail::kLog;
+using detail::stream_key;
+
+asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp(uint64_t stream_id,
+                                                                                              int64_t timestamp) {
+  const bool want_max = timestamp == kMaxTimestamp;
+  // The candidate: a committed block or a cache entry whose max timestamp qualifies (first one; for the maximum,
+  // the first one holding it). Timestamps may be out of order, so every range is looked at.
+  std::shared_ptr<const Bytes> cached;
+  BlockInfo block;
+  std::string object_key;
+  int64_t start = 0;
+  int64_t best = -1;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end()) co_return std::optional<TimestampHit>();
+    const Stream& s = it->second;
+    start = s.start;
+    auto consider = [&](int64_t max_ts, int64_t last) {
+      if (last < s.start) return false;
+      if (want_max ? max_ts > best : (max_ts >= timestamp && best < 0)) {
+        best = want_max ? max_ts : 1;
+        return true;
+      }
+      return false;
+    };
+    for (const auto& [b, key] : s.blocks) {
+      if (consider(b.max_timestamp, b.last_offset)) {
+        block = b;
+        object_key = key;
+        cached.reset();
+      }
+    }
+    for (const Entry& e : s.entries) {
+      if (!e.durable || e.first < s.committed) continue;  // committed entries are in the blocks above
+      if (consider(e.max_timestamp, e.last)) {
+        cached = e.data;
+        object_key.clear();
+      }
+    }
+  }
+  if (best < 0) co_return std::optional<TimestampHit>();
+  std::string fetched;
+  ByteSpan bytes;
+  if (cached) {
+    bytes = ByteSpan(*cached);
+  } else {
+    auto got = co_await objects_.get(object_key, objstore::ByteRange{block.position, block.size},
+                                     objstore::Clock::now() + config_.object_timeout);
+    if (!got) co_return err(Errc::io_error, "stream: GET " + object_key + ": " + got.error.message());
+    fetched = std::move(got.value);
+    bytes = ByteSpan(reinterpret_cast<const uint8_t*>(fetched.data()), fetched.size());
+    if (Status st = verify_block(block, bytes, object_key); !st) co_return st.error();
+  }
+  const int64_t target = want_max ? best : timestamp;
+  record::BatchSplitter split(bytes);
+  for (record::BatchView batch; split.next(batch);) {
+    if (batch.header().max_timestamp < target) continue;
+    auto set = record::RecordSet::open(batch);
+    if (!set) continue;
+    auto reader = set->reader();
+    for (record::RecordView r; reader.next(r);) {
+      int64_t offset = r.offset(batch.header());
+      int64_t ts = r.timestamp(batch.header());
+      if (offset >= start && (want_max ? ts == target : ts >= target)) co_return TimestampHit{offset, ts};
+    }
+  }
+  co_return std::optional<TimestampHit>();
+}
+
+asio::awaitable<Status> StreamStore::trim(uint64_t stream_id, int64_t new_start) {
+  int64_t durable = 0;
+  {
+    std::lock_guard lock(mu_);
+    Stream& s = streams_[stream_id];
+    if (new_start <= s.start) co_return ok_status();
+    durable = s.durable;
+  }
+  if (new_start > durable) co_return err(Errc::out_of_range, "stream: trim past the high watermark");
+  meta::PutRequest put;
+  put.key = config_.meta_root + "streams/" + stream_key(stream_id) + "/start";
+  put.value = std::to_string(new_start);
+  auto r = co_await meta_.put(put);
+  if (!r) co_return err(Errc::io_error, "stream: commit of log start: " + r.error().message());
+  std::lock_guard lock(mu_);
+  Stream& s = streams_[stream_id];
+  s.start = std::max(s.start, new_start);
+  co_return ok_status();
+}
+
+asio::awaitable<Result<int64_t>> StreamStore::apply_retention(uint64_t stream_id, int64_t retention_ms,
+                                                              int64_t retention_bytes, int64_t now_ms) {
+  int64_t new_start = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(stream_id);
+    if (it == streams_.end()) co_return int64_t{0};
+    const Stream& s = it->second;
+    new_start = s.start;
+    uint64_t live_bytes = 0;
+    for (const auto& [b, key] : s.blocks) {
+      if (b.last_offset >= s.start) live_bytes += b.size;
+    }
+    for (const auto& [b, key] : s.blocks) {
+      if (b.last_offset < new_start) continue;
+      const bool too_old = retention_ms >= 0 && b.max_timestamp < now_ms - retention_ms;
+      const bool too_big = retention_bytes >= 0 && live_bytes > static_cast<uint64_t>(retention_bytes);
+      if (!too_old && !too_big) break;
+      new_start = b.last_offset + 1;
+      live_bytes -= b.size;
+    }
+    if (new_start <= s.start) co_return s.start;
+  }
+  if (Status st = co_await trim(stream_id, new_start); !st) co_return st.error();
+  co_return new_start;
+}
+
+asio::awaitable<Result<size_t>> StreamStore::collect_garbage(std::chrono::milliseconds grace) {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(mu_);
+    std::map<std::string, bool> live;  // object key -> some block still at or above its stream's start
+    for (const auto& [id, s] : streams_) {
+      for (const auto& [b, key] : s.blocks) live[key] = live[key] || b.last_offset >= s.start;
+    }
+    for (auto it = unreferenced_since_.begin(); it != unreferenced_since_.end();) {
+      it = live.count(it->first) && !live[it->first] ? std::next(it) : unreferenced_since_.erase(it);
+    }
+    for (const auto& [key, alive] : live) {
+      if (alive) continue;
+      auto [it, fresh] = unreferenced_since_.emplace(key, now);
+      if (!fresh && now - it->second >= grace) due.push_back(key);
+    }
+  }
+  size_t deleted = 0;
+  for (const std::string& key : due) {
+    meta::DeleteRequest del;
+    del.key = config_.meta_root + "objects/" + key;
+    auto r = co_await meta_.del(del);
+    if (!r) co_return err(Errc::io_error, "stream: uncommit " + key + ": " + r.error().message());
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, s] : streams_) {
+        std::erase_if(s.blocks, [&](const auto& b) { return b.second == key; });
+      }
+      unreferenced_since_.erase(key);
+    }
+    // The metadata no longer names it; a failed delete only leaves an orphan for a later sweep.
+    auto ec = co_await objects_.remove(key, objstore::Clock::now() + config_.object_timeout);
+    if (ec) log::warn(kLog, "delete of unreferenced object ", key, " failed: ", ec.message());
+    ++deleted;
+  }
+  co_return deleted;
+}
+
+}  // namespace floe::stream
