@@ -144,6 +144,25 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.object_gc_grace_ms);
        },
        [](const ServeConfig& c) { return std::to_string(c.object_gc_grace_ms); }},
+      {"wal", "write-ahead log: file (local disk, uploaded to objects) or object (one object per flush, no local state)",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         if (v == "file") c.wal = ServeConfig::Wal::file;
+         else if (v == "object") c.wal = ServeConfig::Wal::object;
+         else return "expected file or object, got '" + v + "'";
+         return {};
+       },
+       [](const ServeConfig& c) { return std::string(c.wal == ServeConfig::Wal::object ? "object" : "file"); }},
+      {"wal.flush.ms", "object WAL: write the buffer as one object at least this often (ms)",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int64_t>(v, 1, 60000, c.wal_flush_ms); },
+       [](const ServeConfig& c) { return std::to_string(c.wal_flush_ms); }},
+      {"wal.batch.bytes", "object WAL: write the buffer as soon as it holds this many bytes",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 4096, INT64_C(1) << 30, c.wal_batch_bytes);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.wal_batch_bytes); }},
+      {"wal.inflight", "object WAL: PUTs in flight at most",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 1, 256, c.wal_inflight); },
+       [](const ServeConfig& c) { return std::to_string(c.wal_inflight); }},
       {"http", "admin HTTP address host:port (/metrics, /healthz, /readyz); port 0 picks a free one",
        [](ServeConfig& c, const std::string& v) -> std::string {
          auto hp = parse_host_port(v);

@@ -39,6 +39,11 @@ struct ServeConfig {
   int64_t retention_check_ms = 300000;  // log.retention.check.interval.ms
   int64_t object_gc_grace_ms = 60000;   // object.gc.grace.ms: unreferenced objects live this long before deletion
   int64_t producer_snapshot_ms = 30000;  // producer.snapshot.interval.ms: idempotence state snapshots per partition
+  enum class Wal { file, object };
+  Wal wal = Wal::file;                  // wal: file (local disk, uploads) or object (WAL objects in the store)
+  int64_t wal_flush_ms = 50;            // wal.flush.ms: the object WAL writes its buffer at least this often
+  int64_t wal_batch_bytes = 4 << 20;    // wal.batch.bytes: ... or once this much is buffered
+  int32_t wal_inflight = 4;             // wal.inflight: object WAL PUTs in flight at most
 };
 
 struct ConfigResult {

@@ -53,6 +53,18 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
   sc.upload_bytes = static_cast<size_t>(cfg.upload_bytes);
   sc.upload_interval = std::chrono::milliseconds(cfg.upload_ms);
   sc.log_cache_bytes = static_cast<size_t>(cfg.log_cache_bytes);
+  if (cfg.wal == ServeConfig::Wal::object) {
+    // The object WAL's epoch is this start's counter (never reused); earlier unsealed epochs of this node are
+    // sealed by StreamStore::open before the new one writes (seal_previous_epochs: no controller here).
+    sc.wal_kind = stream::StreamStoreConfig::WalKind::object;
+    sc.wal_flush_interval = std::chrono::milliseconds(cfg.wal_flush_ms);
+    sc.wal_batch_bytes = static_cast<size_t>(cfg.wal_batch_bytes);
+    sc.wal_inflight = static_cast<size_t>(cfg.wal_inflight);
+    sc.seal_previous_epochs = true;
+  }
+  // Also with the file WAL: earlier object-WAL epochs of this node are sealed at open, so a switch of WAL kind
+  // loses nothing the last object-WAL run acked.
+  sc.broker_id = static_cast<uint64_t>(cfg.node_id);
   auto streams = co_await stream::StreamStore::open(io.get_executor(), sc, *s.objects, *s.meta);
   if (!streams) co_return streams.error();
   s.streams = std::move(*streams);

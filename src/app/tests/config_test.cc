@@ -102,7 +102,23 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
             "shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 offsets.topic.num.partitions=50 "
             "upload.bytes=8388608 "
             "upload.ms=250 log.cache.bytes=134217728 log.retention.check.interval.ms=300000 "
-            "producer.snapshot.interval.ms=30000 object.gc.grace.ms=60000 http=127.0.0.1:0");
+            "producer.snapshot.interval.ms=30000 object.gc.grace.ms=60000 wal=file wal.flush.ms=50 "
+            "wal.batch.bytes=4194304 wal.inflight=4 http=127.0.0.1:0");
+}
+
+TEST(Config, WalKindAndObjectWalSettings) {
+  auto r = parse({"--wal", "object", "--wal-flush-ms", "250", "--wal-batch-bytes", "1048576", "--wal-inflight", "8"});
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.config.wal, ServeConfig::Wal::object);
+  EXPECT_EQ(r.config.wal_flush_ms, 250);
+  EXPECT_EQ(r.config.wal_batch_bytes, 1048576);
+  EXPECT_EQ(r.config.wal_inflight, 8);
+  EXPECT_EQ(parse({}).config.wal, ServeConfig::Wal::file);
+  EXPECT_EQ(parse({}, {{"FLOE_WAL", "object"}}).config.wal, ServeConfig::Wal::object);
+  EXPECT_EQ(parse({"--wal", "disk"}).error, "wal: expected file or object, got 'disk'");
+  EXPECT_EQ(parse({"--wal-flush-ms", "0"}).error.rfind("wal.flush.ms: ", 0), 0u);
+  EXPECT_EQ(parse({"--wal-inflight", "x"}).error.rfind("wal.inflight: ", 0), 0u);
+  EXPECT_EQ(parse({"--wal-batch-bytes", "10"}).error.rfind("wal.batch.bytes: ", 0), 0u);
 }
 
 TEST(Config, SecretEntriesAreRedactedAndValuesQuoted) {
