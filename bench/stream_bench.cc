@@ -1,7 +1,10 @@
 // Stream benchmarks: the file WAL's durable append throughput and ack latency, next to this machine's own fsync
-// latency and sequential write bandwidth measured in the same run, on the same file system.
+// latency and sequential write bandwidth measured in the same run, on the same file system; then StreamStore on the
+// object WAL (file:// directly, and file:// behind FaultStore's cloud profile): ack latency p50/p99 at a fixed
+// rate, printed with wal.flush.ms, wal.inflight and the PUT latency the WAL measured in the same run.
 //
-// usage: floe_bench_stream [DIR] [SECONDS_PER_CASE]   (DIR defaults to ./floe-bench-stream, removed afterwards)
+// usage: floe_bench_stream [DIR] [SECONDS_PER_CASE] [all|file|object]
+//        (DIR defaults to ./floe-bench-stream, removed afterwards; default: all)
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,7 +20,19 @@
 #include <thread>
 #include <vector>
 
+#include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+#include <optional>
+
+#include "base/log.h"
+#include "meta/embedded_store.h"
+#include "objstore/fault_store.h"
+#include "objstore/file_store.h"
+#include "protocol/record/batch_builder.h"
 #include "stream/file_wal.h"
+#include "stream/stream_store.h"
 
 namespace {
 
@@ -139,6 +154,126 @@ std::vector<double> latency_at_rate(const std::string& dir, size_t batch, double
   return lat;
 }
 
+struct ObjectWalFigures {
+  std::vector<double> ack_ms;
+  std::vector<double> put_ms;
+  uint64_t objects = 0;
+  size_t failed = 0;
+};
+
+// A valid record batch of `records` records of `value_bytes` each.
+floe::stream::Bytes record_batch(int records, size_t value_bytes) {
+  floe::record::BatchBuilder b;
+  std::string value(value_bytes, 'v');
+  for (int i = 0; i < records; ++i) {
+    floe::record::NewRecord r;
+    r.value = floe::stream::ByteSpan(reinterpret_cast<const uint8_t*>(value.data()), value.size());
+    r.timestamp = 1;
+    (void)b.add(r);
+  }
+  floe::stream::Bytes out;
+  (void)b.build(out);
+  return out;
+}
+
+template <typename T>
+T wait_for(asio::io_context& io, asio::awaitable<T> op) {
+  auto fut = asio::co_spawn(io, std::move(op), asio::use_future);
+  return fut.get();
+}
+
+// StreamStore with the object WAL on file:// (optionally behind FaultStore's cloud profile) and the embedded
+// metadata store; `rate` appends per second of `batch` bytes over 8 streams, open loop, for `secs`.
+ObjectWalFigures object_wal_latency(const std::string& dir, bool cloud, int flush_ms, size_t inflight, int rate,
+                                    const floe::stream::Bytes& batch, double secs) {
+  using namespace floe;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  ObjectWalFigures out;
+  {
+    auto file = objstore::FileStore::open(dir + "/bucket");
+    if (!file.ok()) std::abort();
+    std::shared_ptr<objstore::ObjectStore> inner(std::move(file.value));
+    objstore::FaultStore faulty(inner, cloud ? objstore::FaultConfig::cloud_profile() : objstore::FaultConfig{});
+    objstore::ObjectStore& objects = cloud ? static_cast<objstore::ObjectStore&>(faulty) : *inner;
+    auto meta = meta::EmbeddedStore::open(io.get_executor(), meta::EmbeddedConfig{.dir = dir + "/meta"});
+    if (!meta) std::abort();
+    stream::StreamStoreConfig c;
+    c.wal_kind = stream::StreamStoreConfig::WalKind::object;
+    c.broker_id = 1;
+    c.epoch = 1;
+    c.wal_flush_interval = std::chrono::milliseconds(flush_ms);
+    c.wal_inflight = inflight;
+    c.max_append_bytes = std::max<size_t>(c.max_append_bytes, batch.size());
+    auto opened = wait_for(io, stream::StreamStore::open(io.get_executor(), c, objects, **meta));
+    if (!opened) {
+      std::fprintf(stderr, "open: %s\n", opened.error().message.c_str());
+      std::exit(1);
+    }
+    std::unique_ptr<stream::StreamStore> store = std::move(*opened);
+    std::mutex mu;
+    std::atomic<int> outstanding{0};
+    const double interval = 1.0 / rate;
+    auto start = Clock::now();
+    for (uint64_t i = 0; seconds_since(start) < secs; ++i) {
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double>(interval * static_cast<double>(i))));
+      auto t = Clock::now();
+      outstanding.fetch_add(1);
+      asio::co_spawn(io, store->append(1 + i % 8, batch, 0),
+                     [&, t](std::exception_ptr, floe::Result<int64_t> r) {
+                       std::lock_guard lock(mu);
+                       if (r) out.ack_ms.push_back(seconds_since(t) * 1000);
+                       else ++out.failed;
+                       outstanding.fetch_sub(1);
+                     });
+    }
+    for (int i = 0; i < 3000 && outstanding.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int64_t us : store->object_wal()->put_micros()) out.put_ms.push_back(static_cast<double>(us) / 1000);
+    out.objects = store->object_wal()->stats().objects;
+    wait_for(io, store->close());
+    store.reset();
+    (*meta)->shutdown();
+  }
+  guard.reset();
+  io.stop();
+  runner.join();
+  fs::remove_all(dir);
+  return out;
+}
+
+void object_wal_cases(const std::string& dir, double secs) {
+  floe::log::set_level(floe::log::Level::warn);
+  const floe::stream::Bytes batch = record_batch(16, 1000);  // ~16 KiB, a typical produce batch
+  const int rate = 500;                               // appends/s: ~8 MiB/s
+  std::printf("\nStreamStore on the object WAL: ack latency, %zu-byte batches at %d appends/s (%.1f MiB/s) over 8 "
+              "streams, %.1f s per case\n",
+              batch.size(), rate, static_cast<double>(batch.size()) * rate / (1 << 20), secs);
+  std::printf("  store                      wal.flush.ms  wal.inflight   ack p50    ack p99   PUT p50   PUT p99  "
+              "objects  failed\n");
+  struct Case {
+    const char* name;
+    bool cloud;
+    int flush_ms;
+    size_t inflight;
+  };
+  const Case cases[] = {{"file://", false, 50, 4},
+                        {"file:// + cloud profile", true, 50, 4},
+                        {"file:// + cloud profile", true, 50, 16},
+                        {"file:// + cloud profile", true, 25, 16}};
+  for (const Case& c : cases) {
+    auto f = object_wal_latency(dir + "/objwal", c.cloud, c.flush_ms, c.inflight, rate, batch, secs);
+    std::printf("  %-26s %12d  %12zu  %7.1f ms %7.1f ms %6.1f ms %6.1f ms %8llu  %6zu\n", c.name, c.flush_ms,
+                c.inflight, percentile(f.ack_ms, 0.5), percentile(f.ack_ms, 0.99), percentile(f.put_ms, 0.5),
+                percentile(f.put_ms, 0.99), static_cast<unsigned long long>(f.objects), f.failed);
+  }
+  std::printf("  (cloud profile target: ack p99 < 500 ms; an ack waits for its flush tick, its PUT and every earlier "
+              "PUT)\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -146,6 +281,12 @@ int main(int argc, char** argv) {
   double secs = argc > 2 ? std::atof(argv[2]) : 2.0;
   fs::create_directories(dir);
 
+  const std::string which = argc > 3 ? argv[3] : "all";
+  if (which == "object") {
+    object_wal_cases(dir, secs);
+    fs::remove_all(dir);
+    return 0;
+  }
   FsyncFigures disk = measure_disk(dir);
   std::printf("floe stream benchmark (file WAL) in %s, %.1f s per case\n\n", dir.c_str(), secs);
   std::printf("machine baseline: fdatasync 4 KiB p50 %.3f ms  p99 %.3f ms;  sequential write %.0f MiB/s\n\n",
@@ -169,6 +310,7 @@ int main(int argc, char** argv) {
   std::printf("\nack latency, 64 KiB batches at half the measured load (%.1f MiB/s, %zu appends)\n", rate, lat.size());
   std::printf("  p50 %.3f ms   p99 %.3f ms   p999 %.3f ms   p99 / fsync p99 = %.2f (target <= 3)\n",
               percentile(lat, 0.5), p99, percentile(lat, 0.999), p99 / disk.p99_ms);
+  if (which == "all") object_wal_cases(dir, secs);
   fs::remove_all(dir);
   return 0;
 }
