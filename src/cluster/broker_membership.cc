@@ -150,7 +150,12 @@ BrokerMembership::~BrokerMembership() {
 
 asio::awaitable<Result<std::unique_ptr<BrokerMembership>>> BrokerMembership::register_broker(
     asio::any_io_executor executor, meta::MetaStore& meta, ClusterImage& image, MembershipConfig config) {
-  if (config.broker_id < 0) co_return cerr(ClusterErrc::unknown_broker, "broker id must not be negative");
+  if (config.broker_id < 0) co_return cerr(ClusterErrc::invalid_config, "broker id must not be negative");
+  if (config.lease_ttl_seconds <= 0 || config.heartbeat_interval.count() <= 0 || config.retry_interval.count() <= 0 ||
+      config.previous_epoch_wait.count() <= 0 || config.max_ops_per_txn == 0) {
+    co_return cerr(ClusterErrc::invalid_config, "membership: lease_ttl_seconds, heartbeat_interval, retry_interval, "
+                                                "previous_epoch_wait and max_ops_per_txn must be positive");
+  }
   auto core = std::make_shared<Core>(executor, meta, image, std::move(config));
   const MembershipConfig& c = core->config;
   const std::string id_text = std::to_string(c.broker_id);

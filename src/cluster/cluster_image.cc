@@ -34,6 +34,7 @@ class Category final : public std::error_category {
       case ClusterErrc::unknown_partition: return "unknown partition";
       case ClusterErrc::unknown_broker: return "unknown broker";
       case ClusterErrc::lost: return "membership lost";
+      case ClusterErrc::invalid_config: return "invalid cluster setting";
     }
     return "unknown cluster error";
   }

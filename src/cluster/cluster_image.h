@@ -50,6 +50,7 @@ enum class ClusterErrc {
   unknown_partition = 8,
   unknown_broker = 9,
   lost = 10,           // the membership's lease or epoch was lost
+  invalid_config = 11, // a setting out of range (the message names it)
 };
 const std::error_category& cluster_category();
 inline std::error_code make_error_code(ClusterErrc e) { return {static_cast<int>(e), cluster_category()}; }

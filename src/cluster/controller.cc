@@ -167,12 +167,30 @@ Controller::~Controller() { stop_async(); }
 
 Result<std::unique_ptr<Controller>> Controller::start(asio::any_io_executor executor, meta::MetaStore& meta,
                                                       ClusterImage& image, ControllerConfig config) {
+  auto bad = [](const std::string& what) { return cerr(ClusterErrc::invalid_config, "controller: " + what); };
+  if (config.broker_id < 0) return bad("broker_id must not be negative");
+  if (config.lease_ttl_seconds <= 0) return bad("lease_ttl_seconds must be positive");
+  if (config.disconnect_grace.count() <= 0 || config.silence_timeout.count() <= 0 || config.tick.count() <= 0 ||
+      config.retry_interval.count() <= 0 || config.seal_op_timeout.count() <= 0) {
+    return bad("disconnect_grace, silence_timeout, tick, retry_interval and seal_op_timeout must be positive");
+  }
+  if (config.fence_delay.count() < 0 || config.sweep_delay.count() < 0) {
+    return bad("fence_delay and sweep_delay must not be negative");
+  }
+  if (config.max_ops_per_txn < 4) return bad("max_ops_per_txn must be at least 4");
+  if (config.max_moves_in_flight == 0 || config.max_heartbeat_connections == 0) {
+    return bad("max_moves_in_flight and max_heartbeat_connections must be positive");
+  }
+  const std::string advertised = config.heartbeat_advertise.empty() ? config.heartbeat_host : config.heartbeat_advertise;
+  if (advertised == "0.0.0.0" || advertised == "::") {
+    return bad("heartbeat listener on " + advertised + ": set heartbeat_advertise to an address brokers can reach");
+  }
   auto core = std::make_shared<Core>(executor, meta, image, std::move(config));
   auto server = HeartbeatServer::start(core->strand, core->config.heartbeat_host, core->config.heartbeat_port,
                                        core->config.max_heartbeat_connections);
   if (!server) return server.error();
   core->heartbeat = std::move(*server);
-  const std::string& host = core->config.heartbeat_host;
+  const std::string& host = advertised;
   core->heartbeat_endpoint = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                              std::to_string(core->heartbeat->port());
   std::weak_ptr<Core> weak = core;

@@ -64,6 +64,7 @@ struct ControllerConfig {
   int32_t broker_id = -1;
   std::string heartbeat_host = "127.0.0.1";  // the heartbeat listener binds here (the broker's host)
   uint16_t heartbeat_port = 0;               // 0: any free port (advertised in the election key)
+  std::string heartbeat_advertise;           // host brokers connect to; empty: heartbeat_host (must not be 0.0.0.0)
   int64_t lease_ttl_seconds = 2;             // etcd's minimum is about 2 s
   std::chrono::milliseconds heartbeat_interval{250};  // what brokers send at (informational here)
   std::chrono::milliseconds disconnect_grace{300};
@@ -100,6 +101,7 @@ struct ControllerStats {
 class Controller {
  public:
   // Starts the heartbeat listener and the campaign. The image (same root) and the store must outlive it.
+  // Errors: a setting out of range (ClusterErrc::invalid_config, naming it), the listener's bind error.
   static Result<std::unique_ptr<Controller>> start(asio::any_io_executor executor, meta::MetaStore& meta,
                                                    ClusterImage& image, ControllerConfig config);
   ~Controller();  // stop_async()

@@ -182,6 +182,13 @@ class ControllerTest : public ClusterFixture {
   std::thread releaser_;
 };
 
+#if defined(FLOE_CLUSTER_BACKEND_ETCD)
+// The etcd build's tests get their own names (ctest names must differ between the two binaries: labels are set
+// by name).
+using ControllerEtcdTest = ControllerTest;
+#define ControllerTest ControllerEtcdTest
+#endif
+
 TEST_F(ControllerTest, ElectionAndTakeoverWhenTheLeaseIsRevoked) {
   auto* a = start(1);
   auto* b = start(2);
@@ -204,6 +211,23 @@ TEST_F(ControllerTest, ElectionAndTakeoverWhenTheLeaseIsRevoked) {
   std::this_thread::sleep_for(1500ms);
   EXPECT_FALSE(a->membership->lost());
   EXPECT_FALSE(b->membership->lost());
+}
+
+TEST_F(ControllerTest, BadSettingsAreRefusedByName) {
+  auto image = open_image();
+  ASSERT_TRUE(image);
+  auto c = controller_config(1);
+  c.silence_timeout = 0ms;
+  auto r = Controller::start(io_.executor(), *meta_, *image, c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ClusterErrc::invalid_config);
+  EXPECT_NE(r.error().message.find("silence_timeout"), std::string::npos);
+  c = controller_config(1);
+  c.heartbeat_host = "0.0.0.0";
+  r = Controller::start(io_.executor(), *meta_, *image, c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("heartbeat_advertise"), std::string::npos);
+  run(image->close());
 }
 
 TEST_F(ControllerTest, ADeposedControllersTxnsFail) {
