@@ -127,6 +127,10 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
     run.pause(std::chrono::seconds(o.warmup_s));
     for (const auto& name : o.scenarios) {
       if (interrupted()) break;
+      if (const std::string fatal = load.fatal_error(); !fatal.empty()) {
+        err << "floe drill: the producer failed fatally (" << fatal << "); no further scenarios\n";
+        break;
+      }
       out << "== " << name << "\n" << std::flush;
       report.scenarios.push_back(run.run(name));
     }

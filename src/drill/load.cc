@@ -97,11 +97,24 @@ int on_stats(rd_kafka_t*, char* json, size_t len, void* opaque) {
   return 0;  // librdkafka frees json
 }
 
-void on_error(rd_kafka_t*, int, const char*, void* opaque) {
+void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   auto* load = static_cast<Load*>(opaque);
+  std::string fatal;
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char buf[512];
+    const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
+    fatal = std::string(rd_kafka_err2name(orig)) + ": " + buf;
+  }
+  on_log(rk, 3, "ERROR", reason);
   std::lock_guard lock(load->mu_);
   load->current_.errors++;
   load->errors_total_++;
+  if (!fatal.empty() && load->fatal_.empty()) load->fatal_ = fatal;
+}
+
+std::string Load::fatal_error() const {
+  std::lock_guard lock(mu_);
+  return fatal_;
 }
 
 Load::Load(LoadOptions options) : options_(std::move(options)) { ack_ms_.resize(options_.partitions); }

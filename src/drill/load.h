@@ -84,6 +84,9 @@ class Load {
 
   // After stop(): what each sequence number became.
   const std::vector<SeqState>& states() const { return states_; }
+  // The idempotent producer's fatal error (e.g. a sequence gap after a failover); empty while it is healthy. After
+  // one, every record fails: the drill stops its scenarios.
+  std::string fatal_error() const;
   int64_t produced() const { return produced_.load(); }
   int64_t acked() const { return acked_.load(); }
   int64_t failed() const { return failed_.load(); }
@@ -121,6 +124,7 @@ class Load {
   std::vector<Second> timeline_;
   std::vector<LagSample> lag_;
   int64_t errors_total_ = 0;
+  std::string fatal_;
   int watched_broker_ = -1;
   std::vector<int32_t> watched_acks_;
 };

@@ -1,7 +1,9 @@
 // Topic creation and the final read-back (declared in load.h): short-lived librdkafka handles of their own.
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "drill/load.h"
@@ -140,8 +142,20 @@ std::vector<uint8_t> read_back(const std::string& bootstrap, const std::string& 
             (interrupted() ? "the interrupt" : "the timeout");
   }
   if (errors) *note += (note->empty() ? "" : "; ") + std::to_string(errors) + " consumer errors, last: " + last_error;
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
+  // rd_kafka_consumer_close has no timeout of its own: bounded here, and leaked when it overruns (the drill is
+  // about to exit; the report must not wait on a cluster that stopped answering).
+  auto closed = std::make_shared<std::atomic<bool>>(false);
+  std::thread closer([rk, closed] {
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    *closed = true;
+  });
+  const auto close_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!*closed && std::chrono::steady_clock::now() < close_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (*closed) closer.join();
+  else closer.detach();
   return seen;
 }
 

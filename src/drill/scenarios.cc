@@ -148,6 +148,9 @@ ScenarioResult DrillRun::run(const std::string& name) {
     r.problems.push_back(std::to_string(r.recovery.unrecovered) + " partitions took no write after the fault");
   }
   if (!r.lag.catch_up_ms) r.problems.push_back("the consumer lag did not come back to its pre-fault level");
+  if (const std::string fatal = load_.fatal_error(); !fatal.empty()) {
+    r.problems.push_back("the idempotent producer failed fatally: " + fatal);
+  }
   char line[256];
   std::snprintf(line, sizeof line, "%s: RTO p50 %.0f ms, max %.0f ms; write gap p99 %.0f ms; errors %lld; %zu problems",
                 name.c_str(), r.recovery.rto_p50_ms, r.recovery.rto_max_ms, r.recovery.gap_p99_ms,
