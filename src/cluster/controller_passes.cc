@@ -245,6 +245,7 @@ asio::awaitable<void> Controller::Core::assign(const ImageState& s, const std::s
   std::vector<Assignment> batch;
   std::vector<std::pair<std::string, int64_t>> deletes;  // key, mod_revision
   for (const auto& [name, t] : s.topics) {
+    if (load.empty()) break;  // nobody to assign to (deletions below still run)
     for (int32_t p = 0; p < t.partitions; ++p) {
       auto it = s.assignments.find(PartitionKey{name, p});
       const Assignment* cur = it == s.assignments.end() ? nullptr : &it->second;
@@ -255,7 +256,6 @@ asio::awaitable<void> Controller::Core::assign(const ImageState& s, const std::s
           leader_epoch = cur->leader_epoch + 1;  // released, or its epoch was sealed and forgotten
         else continue;  // THE RULE: an active assignment of a recorded epoch stays
       }
-      if (load.empty()) co_return;  // nobody to assign to
       std::optional<EpochKey> to;
       if (cur != nullptr && cur->move_target) to = load.of_broker(*cur->move_target);
       if (!to) to = load.least();
