@@ -72,6 +72,7 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
   eo.embedded = o.embedded;
   eo.brokers = o.embedded ? 1 : o.brokers;
   eo.store = o.store;
+  eo.wal = o.wal.empty() ? (o.embedded ? "file" : "object") : o.wal;
   eo.session_timeout_ms = o.session_timeout_ms;
   eo.floe_binary = o.floe_binary;
   eo.work_dir = o.work_dir;
@@ -84,7 +85,7 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
   set_client_log(o.work_dir + "/clients.log");
   Report report;
   report.config = RunConfig{o.embedded ? "embedded" : "cluster", eo.brokers, o.partitions, o.rate_mib, o.record_bytes,
-                            o.embedded ? "file (embedded)" : o.store, o.session_timeout_ms, o.topic, o.work_dir};
+                            o.embedded ? "file (embedded), " + eo.wal + " WAL" : o.store + ", object WAL", o.session_timeout_ms, o.topic, o.work_dir};
   Environment env(eo);
   if (auto s = env.start(); !s) {
     err << "floe drill: " << s.error().message << "\n";

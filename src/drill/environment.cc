@@ -160,6 +160,7 @@ std::vector<std::string> Environment::broker_argv(const BrokerProcess& b) const 
   std::vector<std::string> argv = {options_.floe_binary, "serve",  "--node-id",  std::to_string(b.node_id),
                                    "--listen",           b.bootstrap(), "--http", b.http(),
                                    "--data-dir",         b.data_dir};
+  if (options_.embedded && options_.wal == "object") argv.insert(argv.end(), {"--wal", "object"});
   if (!options_.embedded) {
     argv.insert(argv.end(), {"--meta", meta_url(), "--objects", objects_url(), "--wal", "object",
                              "--broker-session-timeout-ms", std::to_string(options_.session_timeout_ms)});

@@ -21,6 +21,7 @@ struct EnvironmentOptions {
   bool embedded = false;
   int brokers = 3;
   std::string store = "s3";  // "s3" (moto) or "file"
+  std::string wal = "file";  // embedded mode's WAL kind
   int session_timeout_ms = 3000;
   std::string floe_binary;   // this binary
   std::string work_dir;

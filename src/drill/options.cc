@@ -51,6 +51,7 @@ std::string drill_usage() {
          "  --session-timeout-ms MS  brokers' broker.session.timeout.ms, the lease TTL (default 3000)\n"
          "  --embedded               one broker with its own file WAL and metadata (no etcd, no failover);\n"
          "                           runs kill9, sigstop and rolling as restart scenarios\n"
+         "  --wal file|object        embedded mode's WAL (default file; cluster mode always uses object)\n"
          "  --work-dir DIR           logs and data (default: a new directory under $TMPDIR, kept)\n"
          "  --json FILE              write the report as JSON\n"
          "  --svg FILE               write the throughput/latency chart with faults marked\n"
@@ -109,6 +110,10 @@ bool parse_drill_options(const std::vector<std::string>& args, DrillOptions* o, 
       ok = v == "s3" || v == "file";
       if (!ok) *error = "--store: expected s3 or file, got '" + v + "'";
       o->store = v;
+    } else if (a == "--wal") {
+      ok = v == "file" || v == "object";
+      if (!ok) *error = "--wal: expected file or object, got '" + v + "'";
+      o->wal = v;
     } else if (a == "--scenarios") {
       o->scenarios.clear();
       std::string name;
@@ -136,6 +141,10 @@ bool parse_drill_options(const std::vector<std::string>& args, DrillOptions* o, 
       return false;
     }
     if (!ok) return false;
+  }
+  if (!o->wal.empty() && !o->embedded && o->wal != "object") {
+    *error = "--wal file is for --embedded only: cluster mode runs the object WAL";
+    return false;
   }
   return true;
 }

@@ -18,6 +18,7 @@ struct DrillOptions {
   int recovery_timeout_s = 30;
   int verify_timeout_s = 300;
   std::string store = "s3";
+  std::string wal;  // embedded mode: file (default) or object; cluster mode: always object
   int session_timeout_ms = 3000;
   std::string work_dir;  // default: a new directory under $TMPDIR (kept: it holds the logs)
   std::string json_path, svg_path;

@@ -1,9 +1,9 @@
 """`floe drill`, briefly: kill -9 under an idempotent acks=all load, then the JSON report and the SVG chart.
 
 Cluster mode (3 brokers, etcd, moto S3, object WAL) when this floe's `serve` has the cluster settings (`meta`),
-else embedded mode (one broker, file WAL: kill -9 and an immediate restart). The report must say: the scenario
-ran without problems, every partition took writes again (RTO present and bounded), nothing acked was lost, no log
-data was copied between brokers; the chart marks the fault.
+else embedded mode (one broker on the object WAL: kill -9 and an immediate restart that seals the old epoch).
+The report must say: the scenario ran without problems, every partition took writes again (RTO present and
+bounded), nothing acked was lost, no log data was copied between brokers; the chart marks the fault.
 """
 
 import json
@@ -35,7 +35,7 @@ class DrillKill9Test(unittest.TestCase):
                     "--settle", "5", "--recovery-timeout", "20", "--verify-timeout", "60",
                     "--work-dir", os.path.join(work, "run"), "--json", report_path, "--svg", svg_path,
                     "--progress-every", "2"]
-            args += ["--brokers", "3", "--store", "s3"] if cluster else ["--embedded"]
+            args += ["--brokers", "3", "--store", "s3"] if cluster else ["--embedded", "--wal", "object"]
             sys_out = h.run_floe(args, timeout=RUN_TIMEOUT_S)
             print(sys_out.stdout)
             if sys_out.returncode != 0:
