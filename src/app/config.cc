@@ -113,6 +113,47 @@ const std::vector<Option>& options() {
       {"num.partitions", "partitions of auto-created topics (and of CreateTopics asking for -1)",
        [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 1, 100000, c.num_partitions); },
        [](const ServeConfig& c) { return std::to_string(c.num_partitions); }},
+      {"meta", "metadata store: embedded (in data.dir) or etcd://host:port[,host:port...] (cluster mode)",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         if (v == "embedded") {
+           c.meta_endpoints.clear();
+           return {};
+         }
+         const std::string scheme = "etcd://";
+         if (v.rfind(scheme, 0) != 0) return "expected embedded or etcd://host:port[,host:port...], got '" + v + "'";
+         std::vector<std::string> endpoints;
+         std::stringstream list(v.substr(scheme.size()));
+         for (std::string item; std::getline(list, item, ',');) {
+           auto hp = parse_host_port(item);
+           if (!hp || hp->port == 0) return "expected host:port in the etcd endpoint list, got '" + item + "'";
+           endpoints.push_back("http://" + item);
+         }
+         if (endpoints.empty()) return "no etcd endpoint in '" + v + "'";
+         c.meta_endpoints = std::move(endpoints);
+         return {};
+       },
+       [](const ServeConfig& c) -> std::string {
+         if (c.meta_endpoints.empty()) return "embedded";
+         std::string out = "etcd://";
+         for (size_t i = 0; i < c.meta_endpoints.size(); ++i) {
+           out += (i ? "," : "") + c.meta_endpoints[i].substr(std::string("http://").size());
+         }
+         return out;
+       }},
+      {"objects", "object store URL: file:///abs/path or s3://bucket[/prefix]?endpoint=URL (default: data.dir/objects)",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         if (v.rfind("file:///", 0) != 0 && v.rfind("s3://", 0) != 0) {
+           return "expected file:///absolute/path or s3://bucket[/prefix][?endpoint=URL], got '" + v + "'";
+         }
+         c.objects = v;
+         return {};
+       },
+       [](const ServeConfig& c) { return c.objects.empty() ? std::string("(data.dir/objects)") : c.objects; }},
+      {"broker.session.timeout.ms", "cluster mode: the registration lease's TTL (whole seconds, at least 2000)",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 2000, 3600000, c.broker_session_timeout_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.broker_session_timeout_ms); }},
       {"offsets.topic.num.partitions", "partitions of __consumer_offsets (fixed once the topic exists)",
        [](ServeConfig& c, const std::string& v) {
          return parse_int<int32_t>(v, 1, 1000, c.offsets_topic_partitions);

@@ -44,6 +44,12 @@ struct ServeConfig {
   int64_t wal_flush_ms = 50;            // wal.flush.ms: the object WAL writes its buffer at least this often
   int64_t wal_batch_bytes = 4 << 20;    // wal.batch.bytes: ... or once this much is buffered
   int32_t wal_inflight = 4;             // wal.inflight: object WAL PUTs in flight at most
+  // Cluster mode (DESIGN §9): metadata in etcd instead of the embedded store; the broker registers, takes the
+  // partitions the controller assigns it and writes through the object WAL.
+  std::vector<std::string> meta_endpoints;  // meta: "embedded" (empty) or etcd://H:P[,H:P...]
+  std::string objects;                      // objects: object store URL; empty: file:// under data.dir/objects
+  int64_t broker_session_timeout_ms = 3000;  // broker.session.timeout.ms: the registration lease's TTL
+  bool cluster_mode() const { return !meta_endpoints.empty(); }
 };
 
 struct ConfigResult {

@@ -1,5 +1,9 @@
 // The `floe` binary. `floe serve` runs a broker; more subcommands (admin, drill, bench) arrive with their issues.
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <functional>
+#include <unistd.h>
 #include <filesystem>
 #include <cstdlib>
 #include <iostream>
@@ -18,7 +22,12 @@
 #include "drill/drill.h"
 #include "app/config.h"
 #include "app/data_dir.h"
+#include "app/cluster_node.h"
+#include "cluster/broker_membership.h"
 #include "app/embedded_storage.h"
+#include "group/coordinator.h"
+#include "kafka/cluster_leadership.h"
+#include "kafka/producer_states.h"
 #include "app/metrics_wiring.h"
 #include "kafka/group_wiring.h"
 #include "kafka/retention.h"
@@ -33,6 +42,7 @@
 namespace {
 
 constexpr std::string_view kLog = "floe";
+constexpr int kRejoinExitCode = 75;  // serve() asks main to start the broker again (cluster mode: a new epoch)
 
 std::optional<std::string> getenv_lookup(const std::string& name) {
   const char* v = std::getenv(name.c_str());
@@ -48,12 +58,25 @@ std::string host_port_text(const std::string& host, uint16_t port) {
 // logs close (uploading what is durable), then the admin endpoint stops (so /readyz and /metrics answer during the
 // drain) and the io_context runs out of work.
 asio::awaitable<void> stop_after_kafka(floe::net::Server& kafka, floe::kafka::RetentionTask& retention,
-                                       floe::app::EmbeddedStorage& storage, floe::admin::AdminServer& http) {
+                                       std::function<asio::awaitable<void>()> close_storage,
+                                       floe::admin::AdminServer& http) {
   co_await kafka.wait_stopped();
   co_await retention.stop();
-  co_await storage.close();
+  co_await close_storage();
   http.stop();
 }
+
+// What serve() needs of the storage, whichever mode opened it.
+struct NodeParts {
+  floe::meta::MetaStore* meta = nullptr;
+  floe::objstore::ObjectStore* objects = nullptr;
+  floe::cluster::TopicCatalog* catalog = nullptr;
+  floe::stream::StreamStore* streams = nullptr;
+  floe::kafka::ProducerStates* producer_states = nullptr;
+  floe::group::GroupCoordinator* groups = nullptr;
+  int32_t leader_epoch = 0;                        // embedded mode
+  std::function<asio::awaitable<void>()> close;  // graceful
+};
 
 // Scrape-time figures of a net::Server (net stays free of metrics).
 void add_net_collector(floe::metrics::Registry& registry, const floe::net::Server& server) {
@@ -70,8 +93,8 @@ void add_net_collector(floe::metrics::Registry& registry, const floe::net::Serve
 }
 
 // For start-up failures after the storage opened: close it before returning (the io threads are not running).
-void close_storage(asio::io_context& io, floe::app::EmbeddedStorage& storage) {
-  auto fut = asio::co_spawn(io, storage.close(), asio::use_future);
+void close_storage(asio::io_context& io, NodeParts& node) {
+  auto fut = asio::co_spawn(io, node.close(), asio::use_future);
   while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
 }
 
@@ -91,15 +114,29 @@ int serve(const std::vector<std::string>& args) {
   const app::ServeConfig& cfg = parsed.config;
   log::set_level(cfg.log_level);
 
-  app::DataDir data_dir;
   std::string error;
   kafka::BrokerIdentity identity;
-  if (!data_dir.open(cfg.data_dir, error) || !data_dir.cluster_id(identity.cluster_id, error)) {
+  identity.node_id = cfg.node_id;
+  identity.rack = cfg.zone;
+  app::DataDir data_dir;  // embedded mode only: cluster mode keeps nothing on local disk
+  if (!cfg.cluster_mode() && (!data_dir.open(cfg.data_dir, error) || !data_dir.cluster_id(identity.cluster_id, error))) {
     std::cerr << "floe serve: " << error << "\n";
     return 1;
   }
-  identity.node_id = cfg.node_id;
-  identity.rack = cfg.zone;
+  if (cfg.cluster_mode()) {
+    // Registration publishes the advertised address, so it must be known before the listener binds.
+    if (cfg.objects.empty()) {
+      std::cerr << "floe serve: objects: cluster mode needs the shared object store's URL (--objects)\n";
+      return 2;
+    }
+    app::HostPort adv = cfg.advertise.value_or(cfg.listen);
+    if (adv.port == 0) {
+      std::cerr << "floe serve: listen: cluster mode needs a fixed port (or --advertise host:port)\n";
+      return 2;
+    }
+    identity.advertised_host = adv.host;
+    identity.advertised_port = adv.port;
+  }
 
   net::ServerConfig net_cfg;
   net_cfg.host = cfg.listen.host;
@@ -112,33 +149,57 @@ int serve(const std::vector<std::string>& args) {
   metrics::Registry registry;        // outlives everything that records into it
   admin::ReadinessState readiness;  // starting -> ready (io runs) -> draining (SIGTERM)
   asio::io_context io;
-  std::unique_ptr<app::EmbeddedStorage> storage = app::open_embedded_storage(io, cfg, error);
-  if (!storage) {
-    std::cerr << "floe serve: " << error << "\n";
-    return 1;
+  std::unique_ptr<app::EmbeddedStorage> storage;
+  std::unique_ptr<app::ClusterNode> cluster_node;
+  NodeParts node;
+  if (cfg.cluster_mode()) {
+    cluster_node = app::open_cluster_node(io, cfg, identity, error);
+    if (!cluster_node) {
+      std::cerr << "floe serve: " << error << "\n";
+      return 1;
+    }
+    app::ClusterNode* n = cluster_node.get();
+    node = NodeParts{n->meta.get(), n->objects.get(), n->catalog.get(), n->streams.get(), n->producer_states.get(),
+                     n->groups.get(), 0, [n] { return n->close(); }};
+  } else {
+    storage = app::open_embedded_storage(io, cfg, error);
+    if (!storage) {
+      std::cerr << "floe serve: " << error << "\n";
+      return 1;
+    }
+    app::EmbeddedStorage* st = storage.get();
+    node = NodeParts{st->meta.get(), st->objects.get(), st->catalog.get(), st->streams.get(),
+                     st->producer_states.get(), st->groups.get(), st->leader_epoch, [st] { return st->close(); }};
   }
   kafka::AppendWaiters appends;
-  producer::ProducerIdAllocator producer_ids(*storage->meta);
+  producer::ProducerIdAllocator producer_ids(*node.meta);
   kafka::Dispatcher dispatcher(identity, &registry);
   // Reads the dispatcher's identity, whose advertised address is final before serving starts.
-  kafka::SingleBrokerLeadership leadership(dispatcher.identity(), storage->leader_epoch);
-  kafka::Services services{*storage->catalog, *storage->streams, appends, producer_ids, *storage->producer_states,
-                           leadership,
-                           kafka::BrokerSettings{cfg.auto_create_topics, cfg.num_partitions, storage->leader_epoch}};
-  kafka::SingleBrokerLocator locator(*storage->catalog, *storage->groups, dispatcher.identity(),
-                                    storage->offsets_partitions());
+  kafka::SingleBrokerLeadership single_leadership(dispatcher.identity(), node.leader_epoch);
+  kafka::Leadership& leadership =
+      cluster_node ? static_cast<kafka::Leadership&>(*cluster_node->leadership) : single_leadership;
+  kafka::Services services{*node.catalog, *node.streams, appends, producer_ids, *node.producer_states, leadership,
+                           kafka::BrokerSettings{cfg.auto_create_topics, cfg.num_partitions, node.leader_epoch}};
+  std::unique_ptr<kafka::SingleBrokerLocator> single_locator;
+  if (storage) {
+    single_locator = std::make_unique<kafka::SingleBrokerLocator>(*storage->catalog, *storage->groups,
+                                                                 dispatcher.identity(), storage->offsets_partitions());
+  }
+  group::CoordinatorLocator& locator =
+      cluster_node ? *cluster_node->locator : static_cast<group::CoordinatorLocator&>(*single_locator);
   kafka::RetentionTask retention(io.get_executor(), services, std::chrono::milliseconds(cfg.retention_check_ms),
                                  std::chrono::milliseconds(cfg.object_gc_grace_ms));
   kafka::DataMetrics data_metrics(registry);
   services.data_metrics = &data_metrics;
-  services.groups = storage->groups.get();
+  if (cluster_node) retention.set_cluster_mode();
+  services.groups = node.groups;
   services.coordinator_locator = &locator;
   dispatcher.set_services(&services);
   net::Server server(io, net_cfg, dispatcher);
   if (auto ec = server.start()) {
     std::cerr << "floe serve: listen: cannot listen on " << cfg.listen.host << ":" << cfg.listen.port << ": "
               << ec.message() << "\n";
-    close_storage(io, *storage);
+    close_storage(io, node);
     return 1;
   }
   // With `listen` port 0 the advertised port is known only now; nothing is served before io runs.
@@ -150,11 +211,20 @@ int serve(const std::vector<std::string>& args) {
   http_cfg.host = cfg.http.host;
   http_cfg.port = cfg.http.port;
   admin::AdminServer http(io, http_cfg, registry, readiness);
-  app::BrokerObservability observability(io, registry, *storage, dispatcher.identity(), readiness, http);
+  std::unique_ptr<app::BrokerObservability> observability;
+  std::vector<metrics::Registry::CollectorId> cluster_collectors;
+  if (storage) {
+    observability =
+        std::make_unique<app::BrokerObservability>(io, registry, *storage, dispatcher.identity(), readiness, http);
+  } else {
+    cluster_collectors.push_back(app::add_object_store_collector(registry, *node.objects));
+    cluster_collectors.push_back(app::add_meta_store_collector(registry, *node.meta));
+    cluster_collectors.push_back(app::add_process_collector(registry));
+  }
   if (auto ec = http.start()) {
     std::cerr << "floe serve: http: cannot listen on " << host_port_text(cfg.http.host, cfg.http.port) << ": "
               << ec.message() << "\n";
-    close_storage(io, *storage);
+    close_storage(io, node);
     return 1;
   }
   log::info("admin", "http listening on ", host_port_text(cfg.http.host, http.port()));
@@ -162,26 +232,54 @@ int serve(const std::vector<std::string>& args) {
   log::info(kLog, "config: ", app::effective_config_line(cfg));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code ec, int sig) {
-    if (ec) return;
-    log::info(kLog, "signal ", sig, ": draining in-flight requests, then exiting");
+  bool stopping = false;
+  bool rejoin = false;
+  auto begin_stop = [&] {
+    if (stopping) return;
+    stopping = true;
     readiness.set_draining();  // first: /readyz answers 503 before the listener drains
     log::info(kLog, "readiness: not ready (draining)");
     server.stop();
-    asio::co_spawn(io, stop_after_kafka(server, retention, *storage, http), asio::detached);
+    signals.cancel();
+    asio::co_spawn(io, stop_after_kafka(server, retention, node.close, http), [&io, &rejoin](std::exception_ptr) {
+      // Rejoining: whatever background work is left belongs to the lost epoch; the process image is replaced.
+      if (rejoin) io.stop();
+    });
+  };
+  signals.async_wait([&](std::error_code ec, int sig) {
+    if (ec) return;
+    log::info(kLog, "signal ", sig, ": draining in-flight requests, then exiting");
+    begin_stop();
   });
+  if (cluster_node) {
+    // Lost registration (lease expired, epoch sealed while paused, WAL fenced): stop serving at once, then start
+    // afresh (main re-executes the binary), which registers again with a new epoch.
+    app::ClusterNode* n = cluster_node.get();
+    n->on_lost = [&io, &begin_stop, &rejoin, n](std::string why) {
+      n->leadership->clear_all();  // nothing more is appended or acked by this epoch
+      asio::post(io, [&begin_stop, &rejoin, why] {
+        if (rejoin) return;
+        log::error(kLog, "broker epoch lost (", why, "): stopping, then registering again with a new epoch");
+        rejoin = true;
+        begin_stop();
+      });
+    };
+    if (n->membership->lost()) n->on_lost("lost during start-up");
+  }
   // Ready once the io threads run (both listeners are bound by now).
   asio::post(io, [&readiness] {
     readiness.set_ready();
     log::info(kLog, "readiness: ready");
   });
   log::info(kLog, "broker ", identity.node_id, " of cluster ", identity.cluster_id, " listening on ",
-            cfg.listen.host, ":", server.port(), " (advertised ", adv.host, ":", adv.port, "), data in ",
-            cfg.data_dir);
+            cfg.listen.host, ":", server.port(), " (advertised ", adv.host, ":", adv.port, "), ",
+            cluster_node ? "cluster mode, broker epoch " + std::to_string(cluster_node->broker_epoch)
+                         : "data in " + cfg.data_dir);
   retention.start();
   net::run_io_threads(io, cfg.io_threads);
+  for (auto id : cluster_collectors) registry.remove_collector(id);
   log::info(kLog, "stopped");
-  return 0;
+  return rejoin ? kRejoinExitCode : 0;
 }
 
 void usage() {
@@ -203,7 +301,16 @@ int main(int argc, char** argv) {
   }
   std::string command = args[0];
   args.erase(args.begin());
-  if (command == "serve") return serve(args);
+  if (command == "serve") {
+    const int rc = serve(args);
+    if (rc == kRejoinExitCode) {
+      // A fresh process image: no state of the lost epoch survives. Same pid, same arguments.
+      execv("/proc/self/exe", argv);
+      std::cerr << "floe serve: cannot restart: " << std::strerror(errno) << "\n";
+      return 1;
+    }
+    return rc;
+  }
   if (command == "drill") return floe::drill::run_drill(args, std::cout, std::cerr);
   if (floe::admincli::is_admin_command(command))
     return floe::admincli::run_admin_command(command, args, std::cout, std::cerr, &getenv_lookup);

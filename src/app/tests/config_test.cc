@@ -99,11 +99,30 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
   EXPECT_EQ(line,
             "node.id=3 listen=127.0.0.1:9092 advertise=(listen) zone=\"z 1\" data.dir=./floe-data log.level=warn "
             "socket.request.max.bytes=104857600 connections.max.idle.ms=600000 io.threads=1 "
-            "shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 offsets.topic.num.partitions=50 "
+            "shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 meta=embedded "
+            "objects=(data.dir/objects) broker.session.timeout.ms=3000 offsets.topic.num.partitions=50 "
             "upload.bytes=8388608 "
             "upload.ms=250 log.cache.bytes=134217728 log.retention.check.interval.ms=300000 "
             "producer.snapshot.interval.ms=30000 object.gc.grace.ms=60000 wal=file wal.flush.ms=50 "
             "wal.batch.bytes=4194304 wal.inflight=4 http=127.0.0.1:0");
+}
+
+TEST(Config, ClusterModeSettings) {
+  auto r = parse({"--meta", "etcd://127.0.0.1:2379,10.0.0.2:2379", "--objects", "s3://b?endpoint=http://h:9000",
+                  "--broker-session-timeout-ms", "4000"});
+  ASSERT_EQ(r.error, "");
+  EXPECT_TRUE(r.config.cluster_mode());
+  EXPECT_EQ(r.config.meta_endpoints, (std::vector<std::string>{"http://127.0.0.1:2379", "http://10.0.0.2:2379"}));
+  EXPECT_EQ(r.config.objects, "s3://b?endpoint=http://h:9000");
+  EXPECT_EQ(r.config.broker_session_timeout_ms, 4000);
+  EXPECT_FALSE(parse({}).config.cluster_mode());
+  EXPECT_FALSE(parse({"--meta", "embedded"}).config.cluster_mode());
+  EXPECT_EQ(parse({"--meta", "zk://x:1"}).error.rfind("meta: ", 0), 0u);
+  EXPECT_EQ(parse({"--meta", "etcd://"}).error.rfind("meta: ", 0), 0u);
+  EXPECT_EQ(parse({"--meta", "etcd://h"}).error.rfind("meta: ", 0), 0u);
+  EXPECT_EQ(parse({"--objects", "relative/dir"}).error.rfind("objects: ", 0), 0u);
+  EXPECT_EQ(parse({"--broker-session-timeout-ms", "500"}).error.rfind("broker.session.timeout.ms: ", 0), 0u);
+  EXPECT_TRUE(parse({}, {{"FLOE_META", "etcd://127.0.0.1:2379"}}).config.cluster_mode());
 }
 
 TEST(Config, WalKindAndObjectWalSettings) {

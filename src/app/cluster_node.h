@@ -1,0 +1,82 @@
+// Cluster mode (DESIGN §6, §9): `floe serve --meta etcd://... --objects s3://... ` — a stateless broker.
+//
+// Opening, in order: the etcd metadata store and the object store; the topic catalog and the metadata image (one
+// watch feeds both); the cluster id (created once, by whichever broker starts first); the broker's registration
+// (its epoch); the partition logs on the object WAL of that epoch (appends only to partitions opened here); the
+// group coordinator; the partition manager (opens what the controller assigns to this epoch); and this broker's
+// candidate controller. Nothing is read from or written to local disk.
+//
+// Closing (SIGTERM) is a graceful handoff: every partition is released (WAL durable and committed, one release
+// txn), the registration is deleted, then everything stops. A broker whose registration is lost (its lease
+// expired, or the controller sealed its epoch while it was paused) stops serving at once: its partitions are
+// dropped, its WAL refuses further appends, and it exits so that a supervisor starts it again with a new epoch.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "app/config.h"
+#include "kafka/broker_identity.h"
+#include "kafka/producer_states.h"
+
+namespace floe::meta {
+class MetaStore;
+}
+namespace floe::objstore {
+class ObjectStore;
+}
+namespace floe::cluster {
+class TopicCatalog;
+class ClusterImage;
+class BrokerMembership;
+class Controller;
+}  // namespace floe::cluster
+namespace floe::stream {
+class StreamStore;
+}
+namespace floe::group {
+class GroupCoordinator;
+class CoordinatorLocator;
+}  // namespace floe::group
+namespace floe::kafka {
+class StreamGroupLog;
+class ClusterLeadership;
+class PartitionManager;
+}  // namespace floe::kafka
+
+namespace floe::app {
+
+struct ClusterNode {
+  std::unique_ptr<meta::MetaStore> meta;
+  std::shared_ptr<objstore::ObjectStore> objects;
+  std::unique_ptr<cluster::TopicCatalog> catalog;
+  std::unique_ptr<cluster::ClusterImage> image;
+  std::unique_ptr<cluster::BrokerMembership> membership;
+  std::unique_ptr<stream::StreamStore> streams;
+  std::unique_ptr<kafka::ProducerStates> producer_states;
+  std::unique_ptr<kafka::ClusterLeadership> leadership;
+  std::unique_ptr<kafka::StreamGroupLog> group_log;
+  std::unique_ptr<group::GroupCoordinator> groups;
+  std::unique_ptr<group::CoordinatorLocator> locator;
+  std::unique_ptr<kafka::PartitionManager> partitions;
+  std::unique_ptr<cluster::Controller> controller;
+  int64_t broker_epoch = 0;
+
+  ClusterNode();
+  ~ClusterNode();
+
+  // Graceful: releases every partition, deregisters, stops.
+  asio::awaitable<void> close();
+  // Called once when the registration is lost (set before open returns): main stops the process.
+  std::function<void(std::string why)> on_lost;
+};
+
+// Opens everything, running `io` until done (before the listeners serve). `identity` gets the cluster id.
+// On failure returns nullptr and sets `error` to one line.
+std::unique_ptr<ClusterNode> open_cluster_node(asio::io_context& io, const ServeConfig& config,
+                                               kafka::BrokerIdentity& identity, std::string& error);
+
+}  // namespace floe::app

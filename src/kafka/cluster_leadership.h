@@ -1,0 +1,45 @@
+// Leadership in cluster mode (DESIGN §6): who leads a partition comes from the metadata image (its assignment to a
+// broker epoch and the partition's leader epoch); a partition is local only once this broker's PartitionManager has
+// opened it (streams acquired at the committed end, producer state loaded) and until it starts releasing it.
+//
+// A partition whose assigned broker epoch is no longer live (the broker died and is being sealed) has no leader:
+// Metadata answers LEADER_NOT_AVAILABLE, so clients wait for the failover instead of connecting to a dead broker.
+//
+// Thread-safe: the image has its own lock, the local set this class's.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+
+#include "kafka/leadership.h"
+
+namespace floe::cluster {
+class ClusterImage;
+}
+
+namespace floe::kafka {
+
+class ClusterLeadership final : public Leadership {
+ public:
+  ClusterLeadership(const cluster::ClusterImage& image, int32_t self_id) : image_(image), self_id_(self_id) {}
+
+  PartitionLeader leader(const cluster::TopicInfo& topic, int32_t partition) const override;
+  std::vector<BrokerEndpoint> brokers() const override;
+  std::optional<BrokerEndpoint> broker(int32_t node_id) const override;
+  int32_t controller_id() const override;
+
+  // The partition manager's side: `stream` is served here at `leader_epoch` from now on / no longer.
+  void set_local(uint64_t stream, int32_t leader_epoch);
+  void clear_local(uint64_t stream);
+  void clear_all();
+  size_t local_count() const;
+
+ private:
+  const cluster::ClusterImage& image_;
+  int32_t self_id_;
+  mutable std::mutex mu_;
+  std::unordered_map<uint64_t, int32_t> local_;  // stream id -> leader epoch it was opened at
+};
+
+}  // namespace floe::kafka

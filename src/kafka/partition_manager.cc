@@ -1,0 +1,243 @@
+#include "kafka/partition_manager.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+#include <set>
+
+#include "base/log.h"
+#include "cluster/cluster_image.h"
+#include "cluster/broker_membership.h"
+#include "cluster/topic_catalog.h"
+#include "group/coordinator.h"
+#include "kafka/cluster_leadership.h"
+#include "kafka/producer_states.h"
+#include "kafka/stream_group_log.h"
+#include "stream/stream_store.h"
+
+namespace floe::kafka {
+namespace {
+
+constexpr std::string_view kLog = "partitions";
+constexpr std::chrono::milliseconds kRetryAfterFailure{200};
+
+int64_t ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+PartitionManager::PartitionManager(asio::any_io_executor executor, PartitionManagerDeps deps, int32_t self_id,
+                                   int64_t broker_epoch)
+    : strand_(asio::make_strand(executor)),
+      deps_(deps),
+      self_id_(self_id),
+      broker_epoch_(broker_epoch),
+      wake_(strand_),
+      done_(strand_) {
+  wake_.expires_at(asio::steady_timer::time_point::max());
+  done_.expires_at(asio::steady_timer::time_point::max());
+}
+
+PartitionManager::~PartitionManager() { *alive_ = false; }
+
+void PartitionManager::poke() {
+  std::weak_ptr<bool> alive = alive_;
+  asio::post(strand_, [this, alive] {
+    if (!alive.lock()) return;
+    dirty_ = true;
+    wake_.cancel();
+  });
+}
+
+void PartitionManager::start() {
+  running_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  deps_.image.subscribe([this, alive] {
+    if (alive.lock()) poke();
+  });
+  asio::co_spawn(strand_, run(), asio::detached);
+}
+
+asio::awaitable<void> PartitionManager::run() {
+  while (!stopping_) {
+    dirty_ = false;
+    co_await reconcile();
+    if (stopping_) break;
+    if (dirty_) continue;  // the image changed while reconciling
+    std::error_code ec;
+    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    wake_.expires_at(asio::steady_timer::time_point::max());
+  }
+  running_ = false;
+  done_.cancel();
+}
+
+asio::awaitable<void> PartitionManager::reconcile() {
+  std::vector<cluster::Assignment> to_open;
+  std::vector<cluster::Assignment> to_release;
+  std::set<uint64_t> wanted;
+  for (const cluster::Assignment& a : deps_.image.assignments()) {
+    if (a.broker_id != self_id_ || a.broker_epoch != broker_epoch_ || a.released) continue;
+    std::optional<cluster::TopicInfo> topic = deps_.catalog.find(a.topic);
+    if (!topic || a.partition < 0 || a.partition >= topic->partitions) continue;
+    const uint64_t stream = cluster::stream_id_of(topic->id, a.partition);
+    wanted.insert(stream);
+    auto it = open_.find(stream);
+    if (it == open_.end()) {
+      if (releasing_all_ || a.move_target) {
+        to_release.push_back(a);  // never opened here: hand it straight on
+      } else {
+        to_open.push_back(a);
+      }
+    } else if (a.move_target || releasing_all_) {
+      to_release.push_back(a);
+    } else if (it->second.leader_epoch != a.leader_epoch) {
+      // Same owner epoch, new leader epoch: must not happen (epochs change with owners); serve the newer one.
+      log::warn(kLog, a.topic, "-", a.partition, ": leader epoch changed in place ", it->second.leader_epoch, " -> ",
+                a.leader_epoch);
+      it->second.leader_epoch = a.leader_epoch;
+      deps_.leadership.set_local(stream, a.leader_epoch);
+    }
+  }
+  // Open partitions no longer assigned to this epoch without our release: dropped at once (never served again).
+  std::vector<uint64_t> gone;
+  for (const auto& [stream, o] : open_) {
+    if (!wanted.count(stream)) gone.push_back(stream);
+  }
+  for (uint64_t stream : gone) drop(stream);
+  if (!to_release.empty()) {
+    if (Status st = co_await release_batch(std::move(to_release)); !st) {
+      log::warn(kLog, "release failed (retrying): ", st.error().message);
+      wake_.expires_after(kRetryAfterFailure);
+    }
+  }
+  if (!to_open.empty() && !stopping_) co_await open_batch(std::move(to_open));
+}
+
+asio::awaitable<void> PartitionManager::open_batch(std::vector<cluster::Assignment> batch) {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<uint64_t> streams;
+  std::vector<std::pair<cluster::Assignment, cluster::TopicInfo>> parts;
+  for (const cluster::Assignment& a : batch) {
+    std::optional<cluster::TopicInfo> topic = deps_.catalog.find(a.topic);
+    if (!topic) continue;
+    streams.push_back(cluster::stream_id_of(topic->id, a.partition));
+    parts.emplace_back(a, *topic);
+  }
+  Status acquired = co_await deps_.store.acquire(streams);
+  if (!acquired) {
+    log::warn(kLog, "cannot open ", streams.size(), " partition(s) (retrying): ", acquired.error().message);
+    std::lock_guard lock(stats_mu_);
+    stats_.open_failures += streams.size();
+    wake_.expires_after(kRetryAfterFailure);
+    co_return;
+  }
+  size_t opened = 0;
+  for (auto& [a, topic] : parts) {
+    const uint64_t stream = cluster::stream_id_of(topic.id, a.partition);
+    Status loaded = co_await deps_.producer_states.load(stream, a.topic + "-" + std::to_string(a.partition),
+                                                        a.leader_epoch);
+    if (loaded && a.topic == kOffsetsTopic) loaded = co_await deps_.groups.load_partition(a.partition);
+    if (!loaded) {
+      log::warn(kLog, "cannot open ", a.topic, "-", a.partition, " (retrying): ", loaded.error().message);
+      std::lock_guard lock(stats_mu_);
+      ++stats_.open_failures;
+      wake_.expires_after(kRetryAfterFailure);
+      continue;
+    }
+    open_[stream] = Open{a.topic, a.partition, stream, a.leader_epoch};
+    deps_.leadership.set_local(stream, a.leader_epoch);
+    ++opened;
+  }
+  const int64_t took = ms_since(started);
+  log::info(kLog, "opened ", opened, " partition(s) in ", took, " ms");
+  std::lock_guard lock(stats_mu_);
+  stats_.opened += opened;
+  stats_.last_open_batch_ms = took;
+  stats_.local = open_.size();
+}
+
+asio::awaitable<Status> PartitionManager::release_batch(std::vector<cluster::Assignment> batch) {
+  std::vector<uint64_t> streams;
+  for (const cluster::Assignment& a : batch) {
+    std::optional<cluster::TopicInfo> topic = deps_.catalog.find(a.topic);
+    if (!topic) continue;
+    const uint64_t stream = cluster::stream_id_of(topic->id, a.partition);
+    deps_.leadership.clear_local(stream);  // first: new requests go elsewhere
+    if (open_.count(stream)) {
+      streams.push_back(stream);
+      if (a.topic == kOffsetsTopic) co_await deps_.groups.unload_partition(a.partition);
+    }
+  }
+  if (Status st = co_await deps_.store.release(streams); !st) co_return st;
+  for (uint64_t stream : streams) {
+    open_.erase(stream);
+    deps_.producer_states.drop(stream);
+  }
+  if (Status st = co_await deps_.membership.release(batch); !st) co_return st;
+  log::info(kLog, "released ", batch.size(), " partition(s)");
+  std::lock_guard lock(stats_mu_);
+  stats_.released += batch.size();
+  stats_.local = open_.size();
+  co_return ok_status();
+}
+
+bool PartitionManager::holds_assignments() const {
+  for (const cluster::Assignment& a : deps_.image.assignments()) {
+    if (a.broker_id == self_id_ && a.broker_epoch == broker_epoch_ && !a.released) return true;
+  }
+  return false;
+}
+
+void PartitionManager::drop(uint64_t stream) {
+  auto it = open_.find(stream);
+  if (it == open_.end()) return;
+  log::warn(kLog, it->second.topic, "-", it->second.partition, " left this broker epoch without a release: dropped");
+  deps_.leadership.clear_local(stream);
+  if (it->second.topic == kOffsetsTopic) {
+    asio::co_spawn(strand_, deps_.groups.unload_partition(it->second.partition), asio::detached);
+  }
+  deps_.producer_states.drop(stream);
+  open_.erase(it);
+  std::lock_guard lock(stats_mu_);
+  ++stats_.dropped;
+  stats_.local = open_.size();
+}
+
+asio::awaitable<Status> PartitionManager::release_all(std::chrono::milliseconds timeout) {
+  co_await asio::post(strand_, asio::use_awaitable);
+  releasing_all_ = true;  // the loop releases every open partition and opens none
+  dirty_ = true;
+  wake_.cancel();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  asio::steady_timer t(strand_);
+  while ((!open_.empty() || holds_assignments()) && running_ && std::chrono::steady_clock::now() < deadline) {
+    t.expires_after(std::chrono::milliseconds(20));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  if (!open_.empty()) {
+    co_return Error{std::make_error_code(std::errc::timed_out),
+                    std::to_string(open_.size()) + " partition(s) not released before the shutdown deadline"};
+  }
+  co_return ok_status();
+}
+
+asio::awaitable<void> PartitionManager::stop() {
+  co_await asio::post(strand_, asio::use_awaitable);
+  stopping_ = true;
+  wake_.cancel();
+  if (running_) {
+    std::error_code ec;
+    co_await done_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  deps_.leadership.clear_all();
+}
+
+PartitionManagerStats PartitionManager::stats() const {
+  std::lock_guard lock(stats_mu_);
+  return stats_;
+}
+
+}  // namespace floe::kafka
