@@ -20,7 +20,7 @@
 //  3. Assignment. Every partition of every topic that has no assignment, a released one, one made for an older
 //     topic with the same name, or one whose owner epoch was forgotten (sealed or deregistered) goes to an eligible
 //     epoch: the released assignment's move target if eligible, else the eligible epoch with the fewest partitions
-//     (ties: lowest broker id). leader_epoch = previous + 1; a partition's first assignment has leader epoch 0.
+//     (ties: lowest broker id), never the epoch that released it while another is eligible. leader_epoch = previous + 1; a partition's first assignment has leader epoch 0.
 //     Eligible: live (brokers/<id> and its record), not failed or sealing, no older epoch record of the same id
 //     left (an unsealed earlier epoch is recovered before the new one gets partitions), not being drained.
 //     Assignments of deleted topics (or of partitions beyond the topic's count) are deleted.
@@ -34,6 +34,10 @@
 //
 // Executors: everything (campaign, passes, the heartbeat listener) runs on the controller's strand. The public
 // coroutines may be awaited from any executor.
+//
+// Graceful shutdown of a broker (SIGTERM, rolling restart, scale-in): drain(own id), release each partition as its
+// move target appears (after its WAL is durable and committed), and once the image shows no active assignment of
+// the epoch, BrokerMembership::deregister().
 #pragma once
 
 #include <atomic>

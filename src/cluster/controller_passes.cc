@@ -35,6 +35,15 @@ class Load {
                             [](const auto& a, const auto& b) { return a.second < b.second; })
         ->first;
   }
+  // The emptiest one other than `not_this`, if any other is eligible.
+  std::optional<EpochKey> least_except(const EpochKey& not_this) const {
+    std::optional<EpochKey> best;
+    for (const auto& [e, n] : counts_) {
+      if (e == not_this) continue;
+      if (!best || n < counts_.at(*best)) best = e;
+    }
+    return best;
+  }
   EpochKey most() const {
     return std::max_element(counts_.begin(), counts_.end(),
                             [](const auto& a, const auto& b) { return a.second < b.second; })
@@ -258,6 +267,8 @@ asio::awaitable<void> Controller::Core::assign(const ImageState& s, const std::s
       }
       std::optional<EpochKey> to;
       if (cur != nullptr && cur->move_target) to = load.of_broker(*cur->move_target);
+      // A partition its owner released (shutting down, handing off) does not go back to that epoch.
+      if (!to && cur != nullptr && cur->released) to = load.least_except({cur->broker_id, cur->broker_epoch});
       if (!to) to = load.least();
       Assignment n;
       n.topic = name;

@@ -152,6 +152,24 @@ TEST_F(ControllerTest, ReleaseAndMoveToATarget) {
   EXPECT_FALSE(after.move_target.has_value());
 }
 
+// A release with no move target (a broker handing its partitions back) sends them to another broker.
+TEST_F(ControllerTest, ReleasedPartitionsGoToAnotherBroker) {
+  auto* b1 = start(1);
+  ASSERT_TRUE(b1);
+  ASSERT_TRUE(eventually([&] { return b1->controller->elected(); }));
+  auto* b2 = start(2, false);
+  ASSERT_TRUE(b2);
+  create_topic(*b1, "t", 4);
+  ASSERT_TRUE(eventually([&] { return all_assigned(*b1->image, "t", 4) && counts(*b1->image)[2] == 2; }));
+  std::vector<Assignment> mine;
+  for (const auto& a : b2->image->assignments()) {
+    if (a.broker_id == 2) mine.push_back(a);
+  }
+  ASSERT_TRUE(run(b2->membership->release(mine)).ok());
+  ASSERT_TRUE(eventually([&] { return counts(*b1->image)[1] == 4 && all_assigned(*b1->image, "t", 4); }));
+  for (const auto& a : mine) EXPECT_EQ(b1->image->assignment("t", a.partition)->leader_epoch, a.leader_epoch + 1);
+}
+
 TEST_F(ControllerTest, DrainMovesEverythingOffABroker) {
   auto* b1 = start(1);
   ASSERT_TRUE(b1);
