@@ -86,7 +86,9 @@ bool Controller::Core::crash(std::string_view step, const EpochKey& e) {
 asio::awaitable<bool> Controller::Core::ensure_lease() {
   if (keeper && keeper->alive()) co_return true;
   if (keeper) {
-    keeper->stop_async();
+    // This controller no longer acts under that lease: revoke it (if the server still has it) so the election key
+    // it may hold goes now rather than at its expiry, and another controller can take over at once.
+    (void)co_await keeper->stop(true);
     keeper.reset();
   }
   const auto granted_at = Clock::now();

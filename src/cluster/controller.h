@@ -104,7 +104,8 @@ struct ControllerStats {
 
 class Controller {
  public:
-  // Starts the heartbeat listener and the campaign. The image (same root) and the store must outlive it.
+  // Starts the heartbeat listener and the campaign. The image (same root) and the store must outlive it (await
+  // stop() before destroying them).
   // Errors: a setting out of range (ClusterErrc::invalid_config, naming it), the listener's bind error.
   static Result<std::unique_ptr<Controller>> start(asio::any_io_executor executor, meta::MetaStore& meta,
                                                    ClusterImage& image, ControllerConfig config);
