@@ -54,11 +54,16 @@ StorageFigures MetricsLedger::totals() const {
   for (const auto& [key_, c] : brokers_) {
     f.objstore_metrics = f.objstore_metrics || c.objstore;
     for (const auto& [key, v] : c.accum) {
-      if (key == "appended_bytes") f.appended_bytes += v;
-      else if (key == "appended_records") f.appended_records += v;
-      else if (key == "served_bytes") f.served_bytes += v;
-      else if (key == "objstore_read_bytes") f.objstore_read_bytes += v;
-      else if (key.starts_with(kRequestsPrefix)) f.objstore_requests[key.substr(kRequestsPrefix.size())] += v;
+      if (key == "appended_bytes")
+        f.appended_bytes += v;
+      else if (key == "appended_records")
+        f.appended_records += v;
+      else if (key == "served_bytes")
+        f.served_bytes += v;
+      else if (key == "objstore_read_bytes")
+        f.objstore_read_bytes += v;
+      else if (key.starts_with(kRequestsPrefix))
+        f.objstore_requests[key.substr(kRequestsPrefix.size())] += v;
     }
   }
   return f;

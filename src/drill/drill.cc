@@ -77,15 +77,35 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
   eo.floe_binary = o.floe_binary;
   eo.work_dir = o.work_dir;
   eo.extra_broker_args = o.broker_args;
-  out << "floe drill: " << (o.embedded ? "embedded, 1 broker" : "cluster, " + std::to_string(o.brokers) + " brokers")
+  eo.external_bootstrap = o.bootstrap;
+  for (const auto& spec : o.broker_specs) {
+    EnvironmentOptions::ExternalBroker b;
+    parse_broker_spec(spec, &b.node_id, &b.pid, &b.http);
+    eo.external_brokers.push_back(b);
+  }
+  const std::string mode = eo.external() ? "external" : o.embedded ? "embedded" : "cluster";
+  out << "floe drill: "
+      << (eo.external() ? "existing cluster at " + o.bootstrap
+          : o.embedded  ? "embedded, 1 broker"
+                        : "cluster, " + std::to_string(o.brokers) + " brokers")
       << ", " << o.partitions << " partitions, " << o.rate_mib << " MiB/s of " << o.record_bytes
       << "-byte records; work dir " << o.work_dir << "\n"
       << std::flush;
 
   set_client_log(o.work_dir + "/clients.log");
   Report report;
-  report.config = RunConfig{o.embedded ? "embedded" : "cluster", eo.brokers, o.partitions, o.rate_mib, o.record_bytes,
-                            o.embedded ? "file (embedded), " + eo.wal + " WAL" : o.store + ", object WAL", o.session_timeout_ms, o.topic, o.work_dir};
+  const std::string store = eo.external() ? "existing cluster"
+                            : o.embedded  ? "file (embedded), " + eo.wal + " WAL"
+                                          : o.store + ", object WAL";
+  report.config = RunConfig{mode,
+                            eo.external() ? static_cast<int>(eo.external_brokers.size()) : eo.brokers,
+                            o.partitions,
+                            o.rate_mib,
+                            o.record_bytes,
+                            store,
+                            o.session_timeout_ms,
+                            o.topic,
+                            o.work_dir};
   Environment env(eo);
   if (auto s = env.start(); !s) {
     err << "floe drill: " << s.error().message << "\n";
@@ -93,9 +113,8 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
     kill_all_children();
     return 3;
   }
-  out << "environment up: brokers at " << env.bootstrap() << (o.embedded ? "" : ", meta " + env.meta_url() +
-                                                                                   ", objects " + env.objects_url())
-      << "\n"
+  out << "environment up: brokers at " << env.bootstrap()
+      << (o.embedded || eo.external() ? "" : ", meta " + env.meta_url() + ", objects " + env.objects_url()) << "\n"
       << std::flush;
   if (auto s = create_topic(env.bootstrap(), o.topic, o.partitions, std::chrono::seconds(60)); !s) {
     err << "floe drill: " << s.error().message << "\n";
@@ -156,10 +175,12 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   out << "\n";
   print_summary(out, report);
-  if (!o.json_path.empty()) write_file(o.json_path, [&](std::ostream& f) { write_json(f, report); }, err);
+  if (!o.json_path.empty())
+    write_file(
+        o.json_path, [&](std::ostream& f) { write_json(f, report); }, err);
   if (!o.svg_path.empty()) {
-    write_file(o.svg_path, [&](std::ostream& f) { write_svg(f, report.timeline, report.events, o.record_bytes); },
-               err);
+    write_file(
+        o.svg_path, [&](std::ostream& f) { write_svg(f, report.timeline, report.events, o.record_bytes); }, err);
   }
   out << "logs: " << o.work_dir << "\n";
   env.stop_all();

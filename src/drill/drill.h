@@ -32,7 +32,9 @@ class DrillRun {
   // Polls `done` every 100 ms (scraping the brokers once a second meanwhile) until it is true, the timeout
   // passes or the drill is interrupted. Returns done's last answer.
   bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
-  void pause(std::chrono::milliseconds d) { wait_until([] { return false; }, d); }
+  void pause(std::chrono::milliseconds d) {
+    wait_until([] { return false; }, d);
+  }
   // A labelled moment: printed and kept for the chart.
   void event(const std::string& label);
 

@@ -89,6 +89,20 @@ Status Environment::start() {
   std::error_code ec;
   std::filesystem::create_directories(options_.work_dir, ec);
   if (ec) return env_error("cannot create work dir " + options_.work_dir + ": " + ec.message());
+  if (options_.external()) {
+    for (const auto& e : options_.external_brokers) {
+      auto& b = brokers_[e.node_id];
+      b = std::make_unique<BrokerProcess>();
+      b->node_id = e.node_id;
+      b->http_addr = e.http;
+      b->starts = 1;
+      b->process = std::make_unique<ChildProcess>();
+      b->process->adopt(e.pid);
+      if (!b->process->running())
+        return env_error("broker " + std::to_string(e.node_id) + ": no process " + std::to_string(e.pid));
+    }
+    return ok_status();
+  }
   if (!options_.embedded) {
     if (auto s = start_etcd(); !s) return s;
     if (auto s = start_s3(); !s) return s;
@@ -141,8 +155,8 @@ Status Environment::start_s3() {
   moto_port_ = free_port();
   moto_ = std::make_unique<ChildProcess>();
   std::string error;
-  const std::vector<std::string> argv = {"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                                         std::to_string(moto_port_)};
+  const std::vector<std::string> argv = {
+      "python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", std::to_string(moto_port_)};
   if (!moto_->start(argv, options_.work_dir + "/moto.log", &error)) return env_error("moto: " + error);
   const int port = moto_port_;
   if (auto s = wait_ready(*moto_, "moto (python3 -m moto.server)", options_.start_timeout,
@@ -151,14 +165,14 @@ Status Environment::start_s3() {
     return s;
   }
   const int st = http_status(moto_port_, "PUT", std::string("/") + kBucket, std::chrono::milliseconds(5000));
-  if (st != 200 && st != 409) return env_error("moto: creating bucket " + std::string(kBucket) + " answered " +
-                                               std::to_string(st));
+  if (st != 200 && st != 409)
+    return env_error("moto: creating bucket " + std::string(kBucket) + " answered " + std::to_string(st));
   return ok_status();
 }
 
 std::vector<std::string> Environment::broker_argv(const BrokerProcess& b) const {
-  std::vector<std::string> argv = {options_.floe_binary, "serve",  "--node-id",  std::to_string(b.node_id),
-                                   "--listen",           b.bootstrap(), "--http", b.http(),
+  std::vector<std::string> argv = {options_.floe_binary, "serve",       "--node-id", std::to_string(b.node_id),
+                                   "--listen",           b.bootstrap(), "--http",    b.http(),
                                    "--data-dir",         b.data_dir};
   if (options_.embedded && options_.wal == "object") argv.insert(argv.end(), {"--wal", "object"});
   if (!options_.embedded) {
@@ -170,6 +184,7 @@ std::vector<std::string> Environment::broker_argv(const BrokerProcess& b) const 
 }
 
 Status Environment::start_broker(int node_id) {
+  if (options_.external()) return env_error("the drill does not start brokers of an existing cluster");
   auto& slot = brokers_[node_id];
   if (!slot) {
     slot = std::make_unique<BrokerProcess>();
@@ -220,15 +235,19 @@ std::vector<BrokerProcess*> Environment::all_brokers() {
 }
 
 std::string Environment::bootstrap() {
+  if (options_.external()) return options_.external_bootstrap;
   std::string out;
   for (auto* b : live_brokers()) out += (out.empty() ? "" : ",") + b->bootstrap();
   return out;
 }
 
 void Environment::stop_all() {
-  // Brokers first (graceful, bounded), then the services they depend on.
+  // Brokers first (graceful, bounded), then the services they depend on. An existing cluster's brokers are left
+  // running (one the drill paused is resumed by its ChildProcess).
   for (auto& [id, b] : brokers_) {
-    if (b->process && b->process->running()) b->process->stop(SIGTERM, std::chrono::seconds(10));
+    if (b->process && !b->process->external() && b->process->running()) {
+      b->process->stop(SIGTERM, std::chrono::seconds(10));
+    }
   }
   if (moto_) moto_->stop(SIGTERM, std::chrono::seconds(5));
   if (etcd_) etcd_->stop(SIGTERM, std::chrono::seconds(5));

@@ -23,22 +23,32 @@ struct EnvironmentOptions {
   std::string store = "s3";  // "s3" (moto) or "file"
   std::string wal = "file";  // embedded mode's WAL kind
   int session_timeout_ms = 3000;
-  std::string floe_binary;   // this binary
+  std::string floe_binary;  // this binary
   std::string work_dir;
   std::vector<std::string> extra_broker_args;  // --broker-arg, passed to every broker
   std::chrono::milliseconds start_timeout{30000};
+  // An existing cluster instead: its bootstrap list, and the brokers whose PIDs (and admin HTTP address) are known.
+  struct ExternalBroker {
+    int node_id = 0;
+    int pid = 0;
+    std::string http;  // host:port of its /metrics; empty: not scraped
+  };
+  std::string external_bootstrap;
+  std::vector<ExternalBroker> external_brokers;
+  bool external() const { return !external_bootstrap.empty(); }
 };
 
 struct BrokerProcess {
   int node_id = 0;
   int kafka_port = 0;
   int http_port = 0;
+  std::string http_addr;  // an existing cluster's broker: its admin address as given
   std::string data_dir;
   std::unique_ptr<ChildProcess> process;
-  int starts = 0;  // how many times it was started (restarts append to the same log)
+  int starts = 0;        // how many times it was started (restarts append to the same log)
   bool removed = false;  // scaled in or replaced: not restarted, not in bootstrap
   std::string bootstrap() const { return "127.0.0.1:" + std::to_string(kafka_port); }
-  std::string http() const { return "127.0.0.1:" + std::to_string(http_port); }
+  std::string http() const { return http_addr.empty() ? "127.0.0.1:" + std::to_string(http_port) : http_addr; }
 };
 
 class Environment {
@@ -59,7 +69,7 @@ class Environment {
   BrokerProcess* broker(int node_id);
   std::vector<BrokerProcess*> live_brokers();
   std::vector<BrokerProcess*> all_brokers();  // including stopped and removed ones (their counters matter)
-  std::string bootstrap();                     // every live broker, comma-separated
+  std::string bootstrap();                    // every live broker, comma-separated
   int next_node_id() const;
 
   const EnvironmentOptions& options() const { return options_; }

@@ -206,10 +206,10 @@ void Load::produce_loop() {
       const uint64_t useq = static_cast<uint64_t>(seq);
       std::memcpy(value.data() + 16, &useq, 8);
       std::memcpy(value.data() + 24, &partition, 4);
-      const rd_kafka_resp_err_t e = rd_kafka_producev(
-          producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(seq))), RD_KAFKA_V_END);
+      const rd_kafka_resp_err_t e =
+          rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                            RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(seq))), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) break;  // back-pressure: try again after serving callbacks
       states_.push_back(SeqState::pending);
       ++paced;
@@ -339,8 +339,10 @@ void Load::stop(std::chrono::milliseconds flush_timeout) {
     while (!consumer_closed_.load() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (consumer_closed_.load()) consumer_thread_.join();
-    else consumer_thread_.detach();  // the process ends soon; the report must not wait on it
+    if (consumer_closed_.load())
+      consumer_thread_.join();
+    else
+      consumer_thread_.detach();  // the process ends soon; the report must not wait on it
   }
   stop_sampling_ = true;
   if (sampler_thread_.joinable()) sampler_thread_.join();

@@ -26,6 +26,21 @@ bool parse_double(const std::string& text, double lo, double hi, double* out) {
 
 }  // namespace
 
+bool parse_broker_spec(const std::string& spec, int* id, int* pid, std::string* http) {
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos) return false;
+  const auto at = spec.find('@', eq);
+  long long i = 0, p = 0;
+  if (!parse_int(spec.substr(0, eq), 0, 1 << 30, &i) ||
+      !parse_int(spec.substr(eq + 1, at == std::string::npos ? std::string::npos : at - eq - 1), 1, 1 << 30, &p)) {
+    return false;
+  }
+  *id = static_cast<int>(i);
+  *pid = static_cast<int>(p);
+  *http = at == std::string::npos ? "" : spec.substr(at + 1);
+  return at == std::string::npos || http->find(':') != std::string::npos;
+}
+
 const std::vector<std::string>& all_scenarios() {
   static const std::vector<std::string> names = {"kill9", "sigstop", "replace", "scale-out", "scale-in", "rolling"};
   return names;
@@ -42,7 +57,8 @@ std::string drill_usage() {
          "  --partitions P           partitions of the drill topic (default 12)\n"
          "  --rate MIB               produce rate in MiB/s (default 1)\n"
          "  --record-bytes B         record value size (default 1024)\n"
-         "  --scenarios LIST         comma-separated, in order (default kill9,sigstop,replace,scale-out,scale-in,rolling)\n"
+         "  --scenarios LIST         comma-separated, in order (default "
+         "kill9,sigstop,replace,scale-out,scale-in,rolling)\n"
          "  --warmup S               load before the first scenario (default 10)\n"
          "  --settle S               load between scenarios and after each recovery (default 10)\n"
          "  --recovery-timeout S     bound on every wait for recovery (default 30)\n"
@@ -52,6 +68,10 @@ std::string drill_usage() {
          "  --embedded               one broker with its own file WAL and metadata (no etcd, no failover);\n"
          "                           runs kill9, sigstop and rolling as restart scenarios\n"
          "  --wal file|object        embedded mode's WAL (default file; cluster mode always uses object)\n"
+         "  --bootstrap H:P[,H:P]    target an existing cluster instead of starting one; no etcd, S3 or brokers\n"
+         "                           are started, and only sigstop and scale-in run (they need no restart)\n"
+         "  --broker ID=PID[@H:P]    an existing cluster's broker: its PID (to signal) and /metrics address\n"
+         "                           (repeatable; brokers without one are never a fault's target)\n"
          "  --work-dir DIR           logs and data (default: a new directory under $TMPDIR, kept)\n"
          "  --json FILE              write the report as JSON\n"
          "  --svg FILE               write the throughput/latency chart with faults marked\n"
@@ -84,22 +104,32 @@ bool parse_drill_options(const std::vector<std::string>& args, DrillOptions* o, 
     long long n = 0;
     auto int_flag = [&](long long lo, long long hi, int* field) {
       if (!parse_int(v, lo, hi, &n)) {
-        *error = a + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'";
+        *error =
+            a + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'";
         return false;
       }
       *field = static_cast<int>(n);
       return true;
     };
     bool ok = true;
-    if (a == "--brokers") ok = int_flag(1, 64, &o->brokers);
-    else if (a == "--partitions") ok = int_flag(1, 100000, &o->partitions);
-    else if (a == "--record-bytes") ok = int_flag(32, 1 << 20, &o->record_bytes);
-    else if (a == "--warmup") ok = int_flag(0, 3600, &o->warmup_s);
-    else if (a == "--settle") ok = int_flag(0, 3600, &o->settle_s);
-    else if (a == "--recovery-timeout") ok = int_flag(1, 3600, &o->recovery_timeout_s);
-    else if (a == "--verify-timeout") ok = int_flag(1, 36000, &o->verify_timeout_s);
-    else if (a == "--session-timeout-ms") ok = int_flag(100, 600000, &o->session_timeout_ms);
-    else if (a == "--progress-every") ok = int_flag(0, 3600, &o->progress_every_s);
+    if (a == "--brokers")
+      ok = int_flag(1, 64, &o->brokers);
+    else if (a == "--partitions")
+      ok = int_flag(1, 100000, &o->partitions);
+    else if (a == "--record-bytes")
+      ok = int_flag(32, 1 << 20, &o->record_bytes);
+    else if (a == "--warmup")
+      ok = int_flag(0, 3600, &o->warmup_s);
+    else if (a == "--settle")
+      ok = int_flag(0, 3600, &o->settle_s);
+    else if (a == "--recovery-timeout")
+      ok = int_flag(1, 3600, &o->recovery_timeout_s);
+    else if (a == "--verify-timeout")
+      ok = int_flag(1, 36000, &o->verify_timeout_s);
+    else if (a == "--session-timeout-ms")
+      ok = int_flag(100, 600000, &o->session_timeout_ms);
+    else if (a == "--progress-every")
+      ok = int_flag(0, 3600, &o->progress_every_s);
     else if (a == "--max-records") {
       ok = parse_int(v, 1, 10'000'000'000LL, &o->max_records);
       if (!ok) *error = "--max-records: expected a positive integer, got '" + v + "'";
@@ -121,7 +151,8 @@ bool parse_drill_options(const std::vector<std::string>& args, DrillOptions* o, 
       while (std::getline(in, name, ',')) {
         if (name.empty()) continue;
         if (std::find(all_scenarios().begin(), all_scenarios().end(), name) == all_scenarios().end()) {
-          *error = "--scenarios: unknown scenario '" + name + "' (kill9, sigstop, replace, scale-out, scale-in, rolling)";
+          *error =
+              "--scenarios: unknown scenario '" + name + "' (kill9, sigstop, replace, scale-out, scale-in, rolling)";
           return false;
         }
         o->scenarios.push_back(name);
@@ -130,17 +161,39 @@ bool parse_drill_options(const std::vector<std::string>& args, DrillOptions* o, 
         *error = "--scenarios: no scenario named";
         return false;
       }
-    } else if (a == "--work-dir") o->work_dir = v;
-    else if (a == "--json") o->json_path = v;
-    else if (a == "--svg") o->svg_path = v;
-    else if (a == "--topic") o->topic = v;
-    else if (a == "--floe") o->floe_binary = v;
-    else if (a == "--broker-arg") o->broker_args.push_back(v);
-    else {
+    } else if (a == "--work-dir")
+      o->work_dir = v;
+    else if (a == "--json")
+      o->json_path = v;
+    else if (a == "--svg")
+      o->svg_path = v;
+    else if (a == "--topic")
+      o->topic = v;
+    else if (a == "--floe")
+      o->floe_binary = v;
+    else if (a == "--broker-arg")
+      o->broker_args.push_back(v);
+    else if (a == "--bootstrap")
+      o->bootstrap = v;
+    else if (a == "--broker") {
+      int id = 0, pid = 0;
+      std::string http;
+      ok = parse_broker_spec(v, &id, &pid, &http);
+      if (!ok) *error = "--broker: expected ID=PID[@HOST:PORT], got '" + v + "'";
+      o->broker_specs.push_back(v);
+    } else {
       *error = "unknown option '" + a + "' (floe drill --help)";
       return false;
     }
     if (!ok) return false;
+  }
+  if (!o->broker_specs.empty() && o->bootstrap.empty()) {
+    *error = "--broker is for an existing cluster: give its --bootstrap too";
+    return false;
+  }
+  if (!o->bootstrap.empty() && o->embedded) {
+    *error = "--embedded starts its own broker: it does not go with --bootstrap";
+    return false;
   }
   if (!o->wal.empty() && !o->embedded && o->wal != "object") {
     *error = "--wal file is for --embedded only: cluster mode runs the object WAL";

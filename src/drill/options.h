@@ -27,6 +27,10 @@ struct DrillOptions {
   std::vector<std::string> broker_args;
   int progress_every_s = 5;
   long long max_records = 200'000'000;
+  // An existing cluster (--bootstrap): "ID=PID[@HOST:PORT]" per --broker, the PID to signal and the /metrics
+  // address.
+  std::string bootstrap;
+  std::vector<std::string> broker_specs;
   bool help = false;
 };
 
@@ -36,5 +40,7 @@ const std::vector<std::string>& all_scenarios();
 // Parses `args` (after "drill"); on error returns false with a one-line message naming the flag.
 bool parse_drill_options(const std::vector<std::string>& args, DrillOptions* out, std::string* error);
 std::string drill_usage();
+// "ID=PID[@HOST:PORT]"
+bool parse_broker_spec(const std::string& spec, int* id, int* pid, std::string* http);
 
 }  // namespace floe::drill

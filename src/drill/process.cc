@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -77,14 +78,23 @@ bool sleep_for(std::chrono::milliseconds d) {
   while (!interrupted()) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return true;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(deadline - now,
-                                                                              std::chrono::milliseconds(20)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(20)));
   }
   return false;
 }
 
 ChildProcess::~ChildProcess() {
+  if (external_) {
+    if (pid_ > 0 && stopped_by_us_) ::kill(pid_, SIGCONT);
+    return;
+  }
   if (pid_ > 0) stop(SIGKILL, std::chrono::seconds(5));
+}
+
+void ChildProcess::adopt(pid_t pid) {
+  pid_ = pid;
+  external_ = true;
 }
 
 bool ChildProcess::start(const std::vector<std::string>& argv, const std::string& log_path, std::string* error) {
@@ -125,6 +135,10 @@ bool ChildProcess::start(const std::vector<std::string>& argv, const std::string
 
 bool ChildProcess::running() {
   if (pid_ <= 0) return false;
+  if (external_) {
+    if (::kill(pid_, 0) != 0 && errno == ESRCH) pid_ = -1;
+    return pid_ > 0;
+  }
   int st = 0;
   const pid_t r = ::waitpid(pid_, &st, WNOHANG);
   if (r == pid_ || (r < 0 && errno == ECHILD)) {
@@ -137,7 +151,10 @@ bool ChildProcess::running() {
 }
 
 void ChildProcess::signal(int sig) {
-  if (pid_ > 0) ::kill(pid_, sig);
+  if (pid_ <= 0) return;
+  if (sig == SIGSTOP) stopped_by_us_ = true;
+  if (sig == SIGCONT) stopped_by_us_ = false;
+  ::kill(pid_, sig);
 }
 
 bool ChildProcess::wait_exit(std::chrono::milliseconds timeout) {

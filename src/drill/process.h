@@ -33,6 +33,10 @@ class ChildProcess {
   // argv[0] is looked up in PATH when it has no '/'. Returns false with *error set when fork/exec failed (an exec
   // failure shows as the child exiting 127 at once, reported by the caller's readiness wait).
   bool start(const std::vector<std::string>& argv, const std::string& log_path, std::string* error);
+  // A process the drill did not start (an existing cluster's broker): signals go to its PID, running() asks the
+  // kernel, and nothing is killed at exit (a process the drill paused is resumed).
+  void adopt(pid_t pid);
+  bool external() const { return external_; }
   bool running();  // reaps if it exited
   pid_t pid() const { return pid_; }
   int exit_status() const { return status_; }  // waitpid status once reaped
@@ -47,6 +51,8 @@ class ChildProcess {
  private:
   pid_t pid_ = -1;
   int status_ = 0;
+  bool external_ = false;
+  bool stopped_by_us_ = false;  // SIGSTOP sent and no SIGCONT since
   std::string log_path_;
 };
 

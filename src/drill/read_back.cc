@@ -45,12 +45,15 @@ Status create_topic(const std::string& bootstrap, const std::string& topic, int 
     problem = std::string("CreateTopics: ") + rd_kafka_event_error_string(ev);
   } else {
     size_t n = 0;
-    const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    const rd_kafka_topic_result_t** res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
     for (size_t i = 0; i < n; ++i) {
       const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
       if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        problem = std::string("CreateTopics ") + topic + ": " + rd_kafka_err2str(e) +
-                  (rd_kafka_topic_result_error_string(res[i]) ? std::string(" ") + rd_kafka_topic_result_error_string(res[i]) : "");
+        problem =
+            std::string("CreateTopics ") + topic + ": " + rd_kafka_err2str(e) +
+            (rd_kafka_topic_result_error_string(res[i]) ? std::string(" ") + rd_kafka_topic_result_error_string(res[i])
+                                                        : "");
       }
     }
   }
@@ -154,8 +157,10 @@ std::vector<uint8_t> read_back(const std::string& bootstrap, const std::string& 
   while (!*closed && std::chrono::steady_clock::now() < close_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (*closed) closer.join();
-  else closer.detach();
+  if (*closed)
+    closer.join();
+  else
+    closer.detach();
   return seen;
 }
 

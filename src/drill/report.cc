@@ -11,25 +11,33 @@ namespace {
 
 std::string ms_text(double ms) {
   char buf[32];
-  if (ms >= 10000) std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000);
-  else std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  if (ms >= 10000)
+    std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f ms", ms);
   return buf;
 }
 
 std::string bytes_text(double b) {
   char buf[32];
-  if (b >= 1024.0 * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024 * 1024));
-  else if (b >= 1024.0 * 1024) std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024));
-  else if (b >= 1024.0) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%.0f B", b);
+  if (b >= 1024.0 * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+  else if (b >= 1024.0 * 1024)
+    std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024));
+  else if (b >= 1024.0)
+    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f B", b);
   return buf;
 }
 
 std::string num(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[48];
-  if (v == std::floor(v) && std::fabs(v) < 9e15) std::snprintf(buf, sizeof buf, "%.0f", v);
-  else std::snprintf(buf, sizeof buf, "%.3f", v);
+  if (v == std::floor(v) && std::fabs(v) < 9e15)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.3f", v);
   return buf;
 }
 
@@ -58,11 +66,21 @@ std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -77,11 +95,11 @@ std::string json_string(const std::string& s) {
 }
 
 void print_summary(std::ostream& out, const Report& r) {
-  admincli::Table t({"scenario", "RTO p50", "RTO max", "gap p99", "stall", "errors", "lag peak", "catch-up",
-                     "copied", "objstore read", "objstore reqs", "drain"});
+  admincli::Table t({"scenario", "RTO p50", "RTO max", "gap p99", "stall", "errors", "lag peak", "catch-up", "copied",
+                     "objstore read", "objstore reqs", "drain"});
   for (const auto& s : r.scenarios) {
     if (!s.ran) {
-      t.add({s.name, "skipped: " + s.skipped, "", "", "", "", "", "", "", "", "", ""});
+      t.add({s.name, "skipped", "", "", "", "", "", "", "", "", "", ""});
       continue;
     }
     const auto& rc = s.recovery;
@@ -96,7 +114,10 @@ void print_summary(std::ostream& out, const Report& r) {
   }
   t.print(out);
   for (const auto& s : r.scenarios) {
-    if (!s.ran) continue;
+    if (!s.ran) {
+      out << "  " << s.name << ": skipped: " << s.skipped << "\n";
+      continue;
+    }
     out << "  " << s.name << ": " << s.what;
     if (s.zombie_acks) out << "; zombie acks after its lease expired: " << *s.zombie_acks;
     if (s.rejoined) out << "; rejoined: " << (*s.rejoined ? "yes" : "no");
@@ -104,8 +125,8 @@ void print_summary(std::ostream& out, const Report& r) {
     for (const auto& p : s.problems) out << "    PROBLEM: " << p << "\n";
   }
   out << "read-back: " << r.verify.acked << " acked records checked, " << r.verify.acked_lost << " lost, "
-      << r.verify.duplicates << " duplicated, " << r.verify.failed_but_present
-      << " failed-but-durable (produced " << r.total_produced << ", failed " << r.total_failed << ")"
+      << r.verify.duplicates << " duplicated, " << r.verify.failed_but_present << " failed-but-durable (produced "
+      << r.total_produced << ", failed " << r.total_failed << ")"
       << (r.verify_complete ? "" : "; INCOMPLETE: " + r.verify_note) << "\n";
   out << "verdict: " << (r.passed() ? "PASS" : "FAIL") << "\n";
 }
@@ -122,7 +143,8 @@ void write_json(std::ostream& out, const Report& r) {
   for (std::size_t i = 0; i < r.scenarios.size(); ++i) {
     const auto& s = r.scenarios[i];
     const auto& rc = s.recovery;
-    out << (i ? ",\n" : "\n") << "    {\"name\": " << json_string(s.name) << ", \"ran\": " << (s.ran ? "true" : "false");
+    out << (i ? ",\n" : "\n") << "    {\"name\": " << json_string(s.name)
+        << ", \"ran\": " << (s.ran ? "true" : "false");
     if (!s.ran) {
       out << ", \"skipped\": " << json_string(s.skipped) << "}";
       continue;
@@ -137,8 +159,7 @@ void write_json(std::ostream& out, const Report& r) {
         << ",\n     \"consumer_lag\": {\"baseline\": " << s.lag.baseline << ", \"peak\": " << s.lag.peak
         << ", \"catch_up_ms\": " << opt_num(s.lag.catch_up_ms) << "}"
         << ",\n     \"bytes_copied_between_brokers\": " << num(s.copied_bytes)
-        << ", \"unexplained_records\": " << s.unexplained_records
-        << ", \"delivered_records\": " << s.delivered_records
+        << ", \"unexplained_records\": " << s.unexplained_records << ", \"delivered_records\": " << s.delivered_records
         << ",\n     \"brokers\": {\"appended_bytes\": " << num(s.storage.appended_bytes)
         << ", \"appended_records\": " << num(s.storage.appended_records)
         << ", \"served_bytes\": " << num(s.storage.served_bytes)

@@ -16,7 +16,7 @@ namespace floe::drill {
 
 // One second of load, closed by the sampler.
 struct Second {
-  int64_t t_ms = 0;  // end of the second, since the drill started
+  int64_t t_ms = 0;                                           // end of the second, since the drill started
   int64_t produced = 0, acked = 0, errors = 0, consumed = 0;  // records in this second
   int64_t lag = 0;                                            // consumer lag at its end (records)
   double p50_ms = 0, p99_ms = 0, max_ms = 0;                  // produce latency (enqueue -> ack) of its acks
@@ -36,15 +36,15 @@ struct StorageFigures {
   double served_bytes = 0;         // sum of floe_topic_bytes_out_total{topic}: log bytes sent in Fetch responses
   double objstore_read_bytes = 0;  // sum of floe_objstore_received_bytes_total (GET bodies)
   std::map<std::string, double> objstore_requests;  // sum of floe_objstore_requests_total by op
-  bool objstore_metrics = false;   // whether the brokers expose floe_objstore_* at all
+  bool objstore_metrics = false;                    // whether the brokers expose floe_objstore_* at all
   double objstore_request_total() const;
 };
 
 struct ScenarioResult {
-  std::string name;           // kill9, sigstop, replace, scale-out, scale-in, rolling
-  std::string what;           // what was done, for people ("SIGKILL broker 2 (leading 333 of 1000), restarted")
+  std::string name;  // kill9, sigstop, replace, scale-out, scale-in, rolling
+  std::string what;  // what was done, for people ("SIGKILL broker 2 (leading 333 of 1000), restarted")
   bool ran = false;
-  std::string skipped;        // why it did not run (when !ran)
+  std::string skipped;                // why it did not run (when !ran)
   std::vector<std::string> problems;  // checks that failed (timeouts, broker did not rejoin, zombie acks...)
   int64_t fault_ms = 0, end_ms = 0;
   RecoverySummary recovery;
@@ -57,7 +57,7 @@ struct ScenarioResult {
   int64_t unexplained_records = 0;  // appended - delivered, signed (negative: a killed broker's last increments)
   int64_t delivered_records = 0;
   StorageFigures storage;
-  std::optional<double> drain_ms;     // SIGTERM -> exit of the drained broker (scale-in; rolling: the slowest)
+  std::optional<double> drain_ms;      // SIGTERM -> exit of the drained broker (scale-in; rolling: the slowest)
   std::optional<int64_t> zombie_acks;  // sigstop: acks attributed to the paused broker after its lease expired
   std::optional<bool> rejoined;        // sigstop / kill9 / rolling: the broker is listed again in Metadata
 };
@@ -80,7 +80,7 @@ struct Report {
   std::vector<Event> events;
   std::vector<ScenarioResult> scenarios;
   VerifySummary verify;
-  bool verify_complete = false;      // the read-back reached every partition's end
+  bool verify_complete = false;  // the read-back reached every partition's end
   std::string verify_note;
   int64_t total_produced = 0, total_acked = 0, total_failed = 0;
   // The run's verdict: every scenario ran without problems, nothing acked was lost, nothing was copied.

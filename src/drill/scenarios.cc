@@ -1,7 +1,7 @@
 // The six scenarios and the window around each: settle, checkpoint (producer quiesced, brokers scraped), fault,
 // recovery, observation, checkpoint. See README.md for what each one does and checks.
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -92,7 +92,16 @@ ScenarioResult DrillRun::run(const std::string& name) {
     r.skipped = "needs cluster mode (--embedded runs one broker with its own storage)";
     return r;
   }
-  if (name == "scale-in" && env_.live_brokers().size() < 2) {
+  const bool restarts = name == "kill9" || name == "replace" || name == "scale-out" || name == "rolling";
+  if (env_.options().external() && restarts) {
+    r.skipped = "an existing cluster: the drill cannot start its brokers again";
+    return r;
+  }
+  if (env_.options().external() && env_.live_brokers().empty()) {
+    r.skipped = "no --broker ID=PID of the existing cluster is running";
+    return r;
+  }
+  if (name == "scale-in" && !env_.options().external() && env_.live_brokers().size() < 2) {
     r.skipped = "needs at least 2 live brokers";
     return r;
   }
@@ -112,12 +121,18 @@ ScenarioResult DrillRun::run(const std::string& name) {
       std::chrono::seconds(20));
   const int64_t start_errors = load_.errors_total();
   r.ran = true;
-  if (name == "kill9") kill9(r);
-  else if (name == "sigstop") sigstop(r);
-  else if (name == "replace") replace(r);
-  else if (name == "scale-out") scale_out(r);
-  else if (name == "scale-in") scale_in(r);
-  else if (name == "rolling") rolling(r);
+  if (name == "kill9")
+    kill9(r);
+  else if (name == "sigstop")
+    sigstop(r);
+  else if (name == "replace")
+    replace(r);
+  else if (name == "scale-out")
+    scale_out(r);
+  else if (name == "scale-in")
+    scale_in(r);
+  else if (name == "rolling")
+    rolling(r);
   pause(std::chrono::seconds(options_.settle_s));  // observation: lag catch-up, moves back
   r.end_ms = drill_now_ms();
   const bool quiet_end = load_.quiesce(
@@ -135,7 +150,8 @@ ScenarioResult DrillRun::run(const std::string& name) {
   r.lag = summarize_lag(load_.lag_samples(), r.fault_ms, r.end_ms);
   if (quiet_start && quiet_end) {
     r.unexplained_records = std::llround(r.storage.appended_records) - r.delivered_records;
-    const double per_record = r.storage.appended_records > 0 ? r.storage.appended_bytes / r.storage.appended_records : 0;
+    const double per_record =
+        r.storage.appended_records > 0 ? r.storage.appended_bytes / r.storage.appended_records : 0;
     r.copied_bytes = r.unexplained_records > 0 ? static_cast<double>(r.unexplained_records) * per_record : 0;
     if (r.copied_bytes > 0) {
       r.problems.push_back("brokers appended " + std::to_string(r.unexplained_records) +
@@ -215,7 +231,8 @@ void DrillRun::sigstop(ScenarioResult& r) {
   bool dropped = true;
   if (!options_.embedded) {
     dropped = wait_listed(id, false, std::chrono::seconds(5));
-    if (!dropped) r.problems.push_back("Metadata still lists broker " + std::to_string(id) + " after its lease expired");
+    if (!dropped)
+      r.problems.push_back("Metadata still lists broker " + std::to_string(id) + " after its lease expired");
   }
   const int64_t resumed_ms = drill_now_ms();
   v->process->signal(SIGCONT);

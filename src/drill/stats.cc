@@ -61,8 +61,7 @@ RecoverySummary summarize_recovery(const std::vector<std::vector<int32_t>>& ack_
   return s;
 }
 
-LagSummary summarize_lag(const std::vector<LagSample>& samples, int64_t fault_ms, int64_t end_ms,
-                         int64_t baseline_ms) {
+LagSummary summarize_lag(const std::vector<LagSample>& samples, int64_t fault_ms, int64_t end_ms, int64_t baseline_ms) {
   LagSummary s;
   int64_t peak_t = fault_ms;
   bool any = false;

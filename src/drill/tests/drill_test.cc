@@ -257,6 +257,22 @@ TEST(DrillOptions, ParsesAndRejects) {
   EXPECT_FALSE(parse_drill_options({"--brokers"}, &d, &e));
   EXPECT_FALSE(parse_drill_options({"--store", "gcs"}, &d, &e));
   EXPECT_FALSE(parse_drill_options({"--bogus", "1"}, &d, &e));
+  EXPECT_FALSE(parse_drill_options({"--broker", "1=200"}, &d, &e));  // needs --bootstrap
+  EXPECT_FALSE(parse_drill_options({"--bootstrap", "h:1", "--embedded"}, &d, &e));
+  EXPECT_FALSE(parse_drill_options({"--wal", "file"}, &d, &e));  // cluster mode is object-WAL only
+  DrillOptions x;
+  ASSERT_TRUE(parse_drill_options({"--bootstrap", "h:1", "--broker", "2=300@127.0.0.1:9644"}, &x, &e)) << e;
+  int id = 0, pid = 0;
+  std::string http;
+  ASSERT_TRUE(parse_broker_spec("2=300@127.0.0.1:9644", &id, &pid, &http));
+  EXPECT_EQ(id, 2);
+  EXPECT_EQ(pid, 300);
+  EXPECT_EQ(http, "127.0.0.1:9644");
+  ASSERT_TRUE(parse_broker_spec("7=42", &id, &pid, &http));
+  EXPECT_EQ(http, "");
+  EXPECT_FALSE(parse_broker_spec("7", &id, &pid, &http));
+  EXPECT_FALSE(parse_broker_spec("7=x", &id, &pid, &http));
+  EXPECT_FALSE(parse_broker_spec("7=42@nohostport", &id, &pid, &http));
 }
 
 }  // namespace
