@@ -134,6 +134,15 @@ ScenarioResult DrillRun::run(const std::string& name) {
   else if (name == "rolling")
     rolling(r);
   pause(std::chrono::seconds(options_.settle_s));  // observation: lag catch-up, moves back
+  // The window stays open (bounded) until the consumer is back at its pre-fault lag, so "catch-up" is measured
+  // rather than cut off by a fixed window (a group rebalance after a coordinator move can outlast the settle).
+  const int64_t lag_baseline = summarize_lag(load_.lag_samples(), r.fault_ms, r.fault_ms).baseline;
+  wait_until(
+      [&] {
+        const auto lag = load_.lag_samples();
+        return !lag.empty() && lag.back().t_ms > r.fault_ms && lag.back().lag <= lag_baseline;
+      },
+      recovery_timeout());
   r.end_ms = drill_now_ms();
   const bool quiet_end = load_.quiesce(
       [&] {
