@@ -88,6 +88,35 @@ ROWS = [
                               (quantile(0.99, "floe_meta_request_duration_seconds", extra='op="txn"'), "p99")]),
         ("Requests/s by operation", "reqps", [(rate("floe_meta_requests_total", "op"), "{{op}}")]),
     ]),
+    ("Cluster", [
+        ("Partitions per broker", "short", [("sum by (instance) (floe_partitions_led%s)" % SEL, "{{instance}}"),
+                                            ("max(floe_cluster_partitions_unavailable%s)" % SEL, "without a leader")]),
+        ("Failovers", "short", [("max(increase(floe_cluster_failovers_total%s%s))" % (SEL, RATE), "failovers"),
+                                ("max(floe_cluster_failovers_in_progress%s)" % SEL, "in progress"),
+                                ("sum(increase(floe_controller_epochs_sealed_total%s%s))" % (SEL, RATE),
+                                 "epochs sealed")]),
+        ("Failover duration", "s", [("max(floe_cluster_last_failover_seconds%s)" % SEL, "last"),
+                                    (quantile(0.99, "floe_cluster_failover_duration_seconds"), "p99")]),
+        ("Partition opens, releases, drops/s", "ops", [
+            (rate("floe_cluster_partitions_opened_total"), "opened"),
+            (rate("floe_cluster_partitions_released_total"), "released"),
+            (rate("floe_cluster_partitions_dropped_total"), "dropped"),
+            (rate("floe_cluster_partition_open_failures_total"), "open failures")]),
+        ("Controller", "short", [
+            ("max by (instance) (floe_controller_elected%s)" % SEL, "elected {{instance}}"),
+            (rate("floe_controller_assignments_written_total"), "assignments/s"),
+            (rate("floe_controller_moves_requested_total"), "moves/s"),
+            (rate("floe_controller_failed_txns_total"), "failed txns/s")]),
+        ("Membership and image", "short", [
+            ("max(floe_cluster_brokers_live%s)" % SEL, "live brokers"),
+            ("min by (instance) (floe_cluster_registered%s)" % SEL, "registered {{instance}}"),
+            ("sum(increase(floe_cluster_image_reloads_total%s%s))" % (SEL, RATE), "image reloads")]),
+        ("Object WAL objects and PUT retries/s", "ops", [
+            (rate("floe_wal_object_objects_total"), "objects"),
+            (rate("floe_wal_object_put_retries_total"), "PUT retries")]),
+        ("Last partition open batch", "s", [
+            ("max by (instance) (floe_cluster_partition_open_batch_seconds%s)" % SEL, "{{instance}}")]),
+    ]),
     ("Process and admin", [
         ("CPU", "percentunit", [("sum by (instance) (rate(floe_process_cpu_seconds_total%s%s))" % (SEL, RATE),
                                  "{{instance}}")]),

@@ -4,8 +4,10 @@ namespace floe::admin {
 
 bool ReadinessState::ready(std::string& why_not) const {
   switch (state_.load()) {
-    case kReady:
-      return true;
+    case kReady: {
+      const Readiness* gate = gate_.load();
+      return gate == nullptr || gate->ready(why_not);
+    }
     case kStarting:
       why_not = "starting";
       return false;

@@ -29,8 +29,9 @@ class Readiness {
   virtual bool ready(std::string& why_not) const = 0;
 };
 
-// The single-broker readiness: starting -> ready -> draining. Draining is final (set_ready no longer applies), so
-// /readyz turns 503 before the Kafka listener starts draining and stays so until exit.
+// The broker's readiness: starting -> ready -> draining. Draining is final (set_ready no longer applies), so
+// /readyz turns 503 before the Kafka listener starts draining and stays so until exit. An optional gate (cluster
+// mode: registered and every partition assigned to this epoch open) must also say ready; draining wins over it.
 class ReadinessState final : public Readiness {
  public:
   void set_ready() {
@@ -38,11 +39,14 @@ class ReadinessState final : public Readiness {
     state_.compare_exchange_strong(expected, kReady);
   }
   void set_draining() { state_.store(kDraining); }
+  // `gate` must outlive its use (or be replaced by nullptr first). Thread-safe.
+  void set_gate(const Readiness* gate) { gate_.store(gate); }
   bool ready(std::string& why_not) const override;
 
  private:
   static constexpr int kStarting = 0, kReady = 1, kDraining = 2;
   std::atomic<int> state_{kStarting};
+  std::atomic<const Readiness*> gate_{nullptr};
 };
 
 class AdminServer {

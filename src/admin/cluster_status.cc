@@ -18,6 +18,8 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
 }
 
 void append_int(std::string& out, int64_t v) { out += std::to_string(v); }
+void append_opt(std::string& out, const std::optional<int64_t>& v) { out += v ? std::to_string(*v) : "null"; }
+const char* bool_text(bool b) { return b ? "true" : "false"; }
 
 }  // namespace
 
@@ -60,7 +62,10 @@ std::string to_json(const ClusterStatus& s) {
     out += ",\"host\":" + json_string(b.host) + ",\"port\":";
     append_int(out, b.port);
     out += ",\"rack\":" + (b.rack ? json_string(*b.rack) : std::string("null"));
-    out += ",\"state\":" + json_string(b.state) + "}";
+    out += ",\"state\":" + json_string(b.state);
+    if (b.epoch) out += ",\"epoch\":" + std::to_string(*b.epoch);
+    if (b.controller) out += std::string(",\"controller\":") + bool_text(*b.controller);
+    out += '}';
   }
   out += "],\"partitions\":[";
   for (std::size_t i = 0; i < s.partitions.size(); ++i) {
@@ -73,12 +78,28 @@ std::string to_json(const ClusterStatus& s) {
     out += ",\"leader_epoch\":";
     append_int(out, p.leader_epoch);
     out += ",\"log_start_offset\":";
-    append_int(out, p.log_start_offset);
+    append_opt(out, p.log_start_offset);
     out += ",\"high_watermark\":";
-    append_int(out, p.high_watermark);
+    append_opt(out, p.high_watermark);
+    if (p.broker_epoch) {
+      out += ",\"broker_epoch\":" + std::to_string(*p.broker_epoch);
+      out += std::string(",\"released\":") + bool_text(p.released.value_or(false));
+      out += ",\"move_target\":";
+      append_opt(out, p.move_target ? std::optional<int64_t>(*p.move_target) : std::nullopt);
+      out += std::string(",\"local\":") + bool_text(p.local.value_or(false));
+    }
     out += '}';
   }
-  out += "]}\n";
+  out += ']';
+  if (s.self_view) {
+    const SelfView& v = *s.self_view;
+    out += ",\"self_view\":{\"broker_epoch\":" + std::to_string(v.broker_epoch) +
+           ",\"registered\":" + bool_text(v.registered) + ",\"controller\":" + bool_text(v.controller) +
+           ",\"assigned_partitions\":" + std::to_string(v.assigned_partitions) +
+           ",\"local_partitions\":" + std::to_string(v.local_partitions) +
+           ",\"image_revision\":" + std::to_string(v.image_revision) + '}';
+  }
+  out += "}\n";
   return out;
 }
 

@@ -59,11 +59,14 @@ asio::awaitable<void> GroupLagGauge::refresh() {
     for (const auto& [tp, offset] : committed) {
       const auto topic = catalog_.find(tp.first);
       if (!topic || tp.second >= topic->partitions) continue;  // deleted or shrunk since the commit
+      const uint64_t stream = cluster::stream_id_of(topic->id, tp.second);
+      // Cluster mode: only partitions open here have a known high watermark (always true for the single broker).
+      if (!streams_.owns(stream)) continue;
       if (lags.size() >= max_series_) {
         ++dropped;
         continue;
       }
-      const int64_t hw = streams_.ends(cluster::stream_id_of(topic->id, tp.second)).durable;
+      const int64_t hw = streams_.ends(stream).durable;
       lags.push_back({name, tp.first, tp.second, offset, hw, std::max<int64_t>(0, hw - offset)});
     }
   }

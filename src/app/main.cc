@@ -211,16 +211,13 @@ int serve(const std::vector<std::string>& args) {
   http_cfg.host = cfg.http.host;
   http_cfg.port = cfg.http.port;
   admin::AdminServer http(io, http_cfg, registry, readiness);
-  std::unique_ptr<app::BrokerObservability> observability;
-  std::vector<metrics::Registry::CollectorId> cluster_collectors;
-  if (storage) {
-    observability =
-        std::make_unique<app::BrokerObservability>(io, registry, *storage, dispatcher.identity(), readiness, http);
-  } else {
-    cluster_collectors.push_back(app::add_object_store_collector(registry, *node.objects));
-    cluster_collectors.push_back(app::add_meta_store_collector(registry, *node.meta));
-    cluster_collectors.push_back(app::add_process_collector(registry));
-  }
+  // Observability (metrics_wiring.h): the same wiring in both modes; cluster mode adds its figures, /v1/cluster
+  // source and /readyz gate.
+  std::unique_ptr<app::BrokerObservability> observability =
+      storage ? std::make_unique<app::BrokerObservability>(io, registry, *storage, dispatcher.identity(), readiness,
+                                                           http)
+              : std::make_unique<app::BrokerObservability>(io, registry, *cluster_node, dispatcher.identity(),
+                                                           readiness, http);
   if (auto ec = http.start()) {
     std::cerr << "floe serve: http: cannot listen on " << host_port_text(cfg.http.host, cfg.http.port) << ": "
               << ec.message() << "\n";
@@ -277,7 +274,6 @@ int serve(const std::vector<std::string>& args) {
                          : "data in " + cfg.data_dir);
   retention.start();
   net::run_io_threads(io, cfg.io_threads);
-  for (auto id : cluster_collectors) registry.remove_collector(id);
   log::info(kLog, "stopped");
   return rejoin ? kRejoinExitCode : 0;
 }

@@ -13,7 +13,10 @@
 #include <cstring>
 #include <string_view>
 
+#include "app/cluster_node.h"
+#include "app/cluster_observability.h"
 #include "app/embedded_storage.h"
+#include "kafka/cluster_leadership.h"
 #include "base/log.h"
 #include "cluster/topic_catalog.h"
 #include "group/coordinator.h"
@@ -300,22 +303,20 @@ uint64_t stored_set_generation(const meta::MetaStore& meta) {
 
 }  // namespace
 
-BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry& registry, EmbeddedStorage& storage,
-                                         const kafka::BrokerIdentity& identity, const admin::Readiness& readiness,
-                                         admin::AdminServer& http)
+BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry& registry, ObservedStores stores,
+                                         const kafka::BrokerIdentity& identity, admin::AdminServer& http,
+                                         ClusterNode* cluster_node)
     : registry_(registry),
       http_(http),
-      stored_(io.get_executor(), *storage.meta, objects_meta_prefix(), kStoredObjectsMaxAge,
-              kStoredObjectsMinInterval),
-      group_lag_(io.get_executor(), *storage.groups, *storage.catalog, *storage.streams, kGroupLagMinInterval,
+      stored_(io.get_executor(), stores.meta, objects_meta_prefix(), kStoredObjectsMaxAge, kStoredObjectsMinInterval),
+      group_lag_(io.get_executor(), stores.groups, stores.catalog, stores.streams, kGroupLagMinInterval,
                  kGroupLagMaxSeries),
-      status_(identity, readiness, *storage.catalog, *storage.streams, storage.leader_epoch) {
+      cluster_node_(cluster_node) {
   collectors_.push_back(add_process_collector(registry));
-  collectors_.push_back(add_object_store_collector(registry, *storage.objects));
-  collectors_.push_back(add_file_wal_collector(registry));
-  collectors_.push_back(add_meta_store_collector(registry, *storage.meta));
-  const cluster::TopicCatalog& catalog = *storage.catalog;
-  const meta::MetaStore& meta = *storage.meta;
+  collectors_.push_back(add_object_store_collector(registry, stores.objects));
+  collectors_.push_back(add_meta_store_collector(registry, stores.meta));
+  const cluster::TopicCatalog& catalog = stores.catalog;
+  const meta::MetaStore& meta = stores.meta;
   collectors_.push_back(registry.add_collector([this, &catalog, &identity, &meta](metrics::Exposition& e) {
     stored_.refresh_if_stale(stored_set_generation(meta));
     e.family("floe_objstore_stored_bytes",
@@ -325,8 +326,14 @@ BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry
     e.family("floe_objstore_stored_objects", "Committed objects that metadata references", Type::gauge);
     e.sample({}, as_double(stored_.objects()));
     int64_t led = 0;
-    for (const cluster::TopicInfo& t : catalog.list()) led += t.partitions;
-    e.family("floe_partitions_led", "Partitions this broker leads (single broker: every partition)", Type::gauge);
+    if (cluster_node_ != nullptr) {
+      led = static_cast<int64_t>(cluster_node_->leadership->local_count());
+    } else {
+      for (const cluster::TopicInfo& t : catalog.list()) led += t.partitions;
+    }
+    e.family("floe_partitions_led",
+             "Partitions this broker leads and serves (single broker: every partition; cluster: those opened here)",
+             Type::gauge);
     e.sample({}, static_cast<double>(led));
     e.family("floe_broker_info", "This broker: node id, cluster id and zone (value 1)", Type::gauge);
     const std::string node = std::to_string(identity.node_id);
@@ -338,11 +345,38 @@ BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry
   }));
   // The first figure is there by the first scrape (the refresh runs once the io threads run).
   stored_.refresh_if_stale(stored_set_generation(meta));
-  http_.set_cluster_status_source(&status_);
+}
+
+BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry& registry, EmbeddedStorage& storage,
+                                         const kafka::BrokerIdentity& identity, const admin::Readiness& readiness,
+                                         admin::AdminServer& http)
+    : BrokerObservability(io, registry,
+                          ObservedStores{*storage.meta, *storage.objects, *storage.catalog, *storage.streams,
+                                         *storage.groups},
+                          identity, http, nullptr) {
+  collectors_.push_back(add_file_wal_collector(registry));
+  // An embedded broker may run the object WAL too (--wal object): its figures then come from the stream store.
+  collectors_.push_back(add_object_wal_collector(registry, *storage.streams));
+  single_status_ = std::make_unique<SingleBrokerStatus>(identity, readiness, *storage.catalog, *storage.streams,
+                                                        storage.leader_epoch);
+  http_.set_cluster_status_source(single_status_.get());
+}
+
+BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry& registry, ClusterNode& node,
+                                         const kafka::BrokerIdentity& identity, admin::ReadinessState& readiness,
+                                         admin::AdminServer& http)
+    : BrokerObservability(io, registry, ObservedStores{*node.meta, *node.objects, *node.catalog, *node.streams,
+                                                       *node.groups},
+                          identity, http, &node) {
+  cluster_ = std::make_unique<ClusterObservability>(registry, node, identity, readiness);
+  readiness.set_gate(&cluster_->readiness_gate());
+  gated_ = &readiness;
+  http_.set_cluster_status_source(&cluster_->status());
 }
 
 BrokerObservability::~BrokerObservability() {
   http_.set_cluster_status_source(nullptr);
+  if (gated_ != nullptr) gated_->set_gate(nullptr);
   for (auto id : collectors_) registry_.remove_collector(id);
 }
 

@@ -2,9 +2,10 @@
 // the storage layers' read-only stats, the object-store bytes-stored gauge, process figures, and the /v1/cluster
 // source. main.cc creates one BrokerObservability after the admin server and keeps it until the io run ends.
 //
-// Each collector is a free function over one source, so cluster mode registers the same ones over its own stores
-// and adds its own (failovers, reassignments and their durations, membership) with Registry::add_collector, and
-// plugs its ClusterStatusSource into AdminServer::set_cluster_status_source in place of SingleBrokerStatus.
+// Both modes share the wiring: the same collectors over each mode's stores (process, object store, metadata store,
+// stored bytes, partitions led, broker info, consumer-group lag). Embedded mode adds the file WAL's figures and
+// SingleBrokerStatus; cluster mode adds ClusterObservability (cluster_observability.h: the object WAL, membership,
+// partition ownership, controller and failover figures, its /v1/cluster source and the /readyz gate).
 // Metric names and meanings: docs/metrics.md.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,10 +40,15 @@ class StreamStore;
 namespace floe::kafka {
 struct BrokerIdentity;
 }
+namespace floe::group {
+class GroupCoordinator;
+}
 
 namespace floe::app {
 
 struct EmbeddedStorage;
+struct ClusterNode;
+class ClusterObservability;
 
 // One series of a histogram family from a power-of-two snapshot: le = 2^i * unit (unit 1e-6 for microsecond
 // latencies, 1 for counts and bytes); the last bucket is +Inf.
@@ -104,24 +111,46 @@ class SingleBrokerStatus final : public admin::ClusterStatusSource {
   int32_t leader_epoch_;
 };
 
-// The single-broker wiring: every collector above over the embedded storage, floe_partitions_led,
-// floe_broker_info, consumer-group lag (group_lag.h), and /v1/cluster. Construct after `http` (and before the io threads run); destroy before the
-// registry, the storage and `http` (it unregisters its collectors and the cluster source).
+// The stores both modes observe.
+struct ObservedStores {
+  meta::MetaStore& meta;
+  objstore::ObjectStore& objects;
+  cluster::TopicCatalog& catalog;
+  stream::StreamStore& streams;
+  group::GroupCoordinator& groups;
+};
+
+// The broker's wiring: every shared collector above over the mode's stores, floe_partitions_led, floe_broker_info,
+// consumer-group lag (group_lag.h), /v1/cluster, and in cluster mode the cluster figures and the /readyz gate.
+// Construct after `http` (and before the io threads run); destroy before the registry, the storage and `http` (it
+// unregisters its collectors, the cluster source and the readiness gate).
 class BrokerObservability {
  public:
+  // Embedded mode.
   BrokerObservability(asio::io_context& io, metrics::Registry& registry, EmbeddedStorage& storage,
                       const kafka::BrokerIdentity& identity, const admin::Readiness& readiness,
+                      admin::AdminServer& http);
+  // Cluster mode: also sets `readiness`'s gate (registered and every partition assigned to this epoch open).
+  BrokerObservability(asio::io_context& io, metrics::Registry& registry, ClusterNode& node,
+                      const kafka::BrokerIdentity& identity, admin::ReadinessState& readiness,
                       admin::AdminServer& http);
   ~BrokerObservability();
   BrokerObservability(const BrokerObservability&) = delete;
   BrokerObservability& operator=(const BrokerObservability&) = delete;
 
  private:
+  // The shared part; `cluster_node` is null in embedded mode.
+  BrokerObservability(asio::io_context& io, metrics::Registry& registry, ObservedStores stores,
+                      const kafka::BrokerIdentity& identity, admin::AdminServer& http, ClusterNode* cluster_node);
+
   metrics::Registry& registry_;
   admin::AdminServer& http_;
+  admin::ReadinessState* gated_ = nullptr;  // cluster mode: the readiness whose gate this set
   StoredObjectsGauge stored_;
   GroupLagGauge group_lag_;
-  SingleBrokerStatus status_;
+  std::unique_ptr<SingleBrokerStatus> single_status_;  // embedded mode
+  std::unique_ptr<ClusterObservability> cluster_;      // cluster mode
+  ClusterNode* cluster_node_;                          // cluster mode
   std::vector<metrics::Registry::CollectorId> collectors_;
 };
 

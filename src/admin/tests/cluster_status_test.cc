@@ -36,6 +36,67 @@ TEST(ClusterStatusJson, ShapeAndValues) {
   EXPECT_EQ(to_json(empty), "{\"cluster_id\":\"\",\"mode\":\"\",\"self\":-1,\"brokers\":[],\"partitions\":[]}\n");
 }
 
+TEST(ClusterStatusJson, ClusterModeFieldsAppearOnlyWhenSet) {
+  ClusterStatus s;
+  s.cluster_id = "c";
+  s.mode = "cluster";
+  s.self = 2;
+  BrokerStatus b{2, "h", 9, std::nullopt, "ready"};
+  b.epoch = 77;
+  b.controller = true;
+  s.brokers.push_back(b);
+  PartitionStatus led{"t", 0, 2, 4, 0, 10};
+  led.broker_epoch = 77;
+  led.released = false;
+  led.local = true;
+  PartitionStatus moving{"t", 1, -1, 5, std::nullopt, std::nullopt};
+  moving.broker_epoch = 70;
+  moving.released = true;
+  moving.move_target = 3;
+  moving.local = false;
+  s.partitions = {led, moving};
+  s.self_view = SelfView{77, true, true, 1, 1, 1234};
+  const std::string expected =
+      "{\"cluster_id\":\"c\",\"mode\":\"cluster\",\"self\":2,\"brokers\":["
+      "{\"node_id\":2,\"host\":\"h\",\"port\":9,\"rack\":null,\"state\":\"ready\",\"epoch\":77,"
+      "\"controller\":true}],\"partitions\":["
+      "\n{\"topic\":\"t\",\"partition\":0,\"leader\":2,\"leader_epoch\":4,\"log_start_offset\":0,"
+      "\"high_watermark\":10,\"broker_epoch\":77,\"released\":false,\"move_target\":null,\"local\":true},"
+      "\n{\"topic\":\"t\",\"partition\":1,\"leader\":-1,\"leader_epoch\":5,\"log_start_offset\":null,"
+      "\"high_watermark\":null,\"broker_epoch\":70,\"released\":true,\"move_target\":3,\"local\":false}],"
+      "\"self_view\":{\"broker_epoch\":77,\"registered\":true,\"controller\":true,\"assigned_partitions\":1,"
+      "\"local_partitions\":1,\"image_revision\":1234}}\n";
+  EXPECT_EQ(to_json(s), expected);
+}
+
+class FixedReadiness final : public Readiness {
+ public:
+  bool ready(std::string& why_not) const override {
+    if (!ok) why_not = "opening partitions";
+    return ok;
+  }
+  bool ok = false;
+};
+
+TEST(ReadinessGate, ReadyNeedsTheGateAndDrainingWins) {
+  ReadinessState state;
+  FixedReadiness gate;
+  std::string why;
+  state.set_gate(&gate);
+  EXPECT_FALSE(state.ready(why));
+  EXPECT_EQ(why, "starting");
+  state.set_ready();
+  EXPECT_FALSE(state.ready(why));
+  EXPECT_EQ(why, "opening partitions");
+  gate.ok = true;
+  EXPECT_TRUE(state.ready(why));
+  state.set_draining();
+  EXPECT_FALSE(state.ready(why));
+  EXPECT_EQ(why, "draining");
+  state.set_gate(nullptr);
+  EXPECT_FALSE(state.ready(why));
+}
+
 TEST(ClusterStatusJson, StringsAreEscapedAndValidUtf8) {
   EXPECT_EQ(json_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
   EXPECT_EQ(json_string(std::string("\n\x01", 2)), "\"\\u000a\\u0001\"");
