@@ -419,6 +419,15 @@ std::vector<Assignment> ClusterImage::assignments() const {
   return out;
 }
 
+std::vector<Assignment> ClusterImage::assignments_of(int32_t broker_id, int64_t epoch) const {
+  auto s = snapshot();
+  std::vector<Assignment> out;
+  for (const auto& [k, a] : s->assignments) {
+    if (a.broker_id == broker_id && a.broker_epoch == epoch && !a.released) out.push_back(a);
+  }
+  return out;
+}
+
 std::optional<int32_t> ClusterImage::controller_id() const {
   auto s = snapshot();
   if (!s->controller) return std::nullopt;

@@ -101,6 +101,8 @@ class ClusterImage {
   std::optional<BrokerInfo> broker(int32_t id) const;
   std::optional<Assignment> assignment(const std::string& topic, int32_t partition) const;
   std::vector<Assignment> assignments() const;
+  // Active (not released) assignments of one broker epoch: what that epoch should be serving.
+  std::vector<Assignment> assignments_of(int32_t broker_id, int64_t epoch) const;
   std::optional<int32_t> controller_id() const;
   std::optional<ControllerRecord> controller() const;
   int64_t revision() const;

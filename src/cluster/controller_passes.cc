@@ -96,6 +96,12 @@ std::vector<EpochKey> Controller::Core::eligible(const ImageState& s, const std:
 
 std::vector<EpochKey> Controller::Core::failed_epochs(const ImageState& s, Clock::time_point now) {
   std::vector<EpochKey> out;
+  // Peers of epochs that are gone (deregistered, forgotten) and no longer connected: forget them (bounded map).
+  std::vector<EpochKey> gone;
+  for (const auto& [e, p] : heartbeat->peers()) {
+    if (p.open_connections == 0 && s.epochs.count(e) == 0) gone.push_back(e);
+  }
+  for (const auto& e : gone) heartbeat->forget(e);
   const auto& peers = heartbeat->peers();
   for (auto it = first_seen.begin(); it != first_seen.end();) {
     it = s.epochs.count(it->first) ? std::next(it) : first_seen.erase(it);

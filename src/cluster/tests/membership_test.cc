@@ -216,6 +216,8 @@ TEST_F(MembershipTest, ReleaseAndDeregister) {
   a.leader_epoch = 3;
   int64_t rev = put(image->keys().assignment("t", 0), encode_assignment(a));
   ASSERT_TRUE(run(image->wait_for_revision(rev, 5s)).ok());
+  ASSERT_EQ(image->assignments_of(1, m->epoch()).size(), 1u);
+  EXPECT_TRUE(image->assignments_of(1, m->epoch() + 1).empty());
   // Deregister refuses while a partition is held.
   auto refused = run(m->deregister());
   ASSERT_FALSE(refused.ok());
