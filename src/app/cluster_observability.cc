@@ -209,18 +209,14 @@ metrics::Registry::CollectorId add_object_wal_collector(metrics::Registry& regis
     e.sample({}, as_double(s.acked_seq));
     e.family("floe_wal_object_committed_seq", "Object WAL commit cursor as this broker last wrote it", Type::gauge);
     e.sample({}, as_double(s.committed_seq));
-    e.family("floe_wal_object_stopped", "1 when the object WAL failed for good (the broker re-registers)",
-             Type::gauge);
+    e.family("floe_wal_object_stopped", "1 when the object WAL failed for good (the broker re-registers)", Type::gauge);
     e.sample({}, s.stopped ? 1 : 0);
   });
 }
 
 ClusterObservability::ClusterObservability(metrics::Registry& registry, ClusterNode& node,
                                            const kafka::BrokerIdentity& identity, const admin::Readiness& readiness)
-    : registry_(registry),
-      gate_(node, identity.node_id),
-      status_(node, identity, readiness),
-      failovers_(*node.image) {
+    : registry_(registry), gate_(node, identity.node_id), status_(node, identity, readiness), failovers_(*node.image) {
   collectors_.push_back(add_object_wal_collector(registry, *node.streams));
   const int32_t self_id = identity.node_id;
   collectors_.push_back(registry.add_collector([this, &node, self_id](metrics::Exposition& e) {
@@ -237,13 +233,12 @@ ClusterObservability::ClusterObservability(metrics::Registry& registry, ClusterN
     e.family("floe_cluster_partitions_released_total", "Partitions handed off gracefully by this broker",
              Type::counter);
     e.sample({}, as_double(pm.released));
-    e.family("floe_cluster_partitions_dropped_total", "Partitions lost here without a release (topic deleted, epoch sealed)",
-             Type::counter);
+    e.family("floe_cluster_partitions_dropped_total",
+             "Partitions lost here without a release (topic deleted, epoch sealed)", Type::counter);
     e.sample({}, as_double(pm.dropped));
     e.family("floe_cluster_partition_open_failures_total", "Partition opens that failed (retried)", Type::counter);
     e.sample({}, as_double(pm.open_failures));
-    e.family("floe_cluster_partition_open_batch_seconds", "Duration of the last batch of partition opens",
-             Type::gauge);
+    e.family("floe_cluster_partition_open_batch_seconds", "Duration of the last batch of partition opens", Type::gauge);
     e.sample({}, static_cast<double>(pm.last_open_batch_ms) / 1000.0);
     const EpochOwnership own = epoch_ownership(node, self_id);
     e.family("floe_cluster_partitions_assigned", "Active assignments to this broker epoch in the image", Type::gauge);
@@ -276,8 +271,7 @@ ClusterObservability::ClusterObservability(metrics::Registry& registry, ClusterN
              "Broker epochs that died owning partitions and whose partitions all moved (seen by this image)",
              Type::counter);
     e.sample({}, as_double(f.failovers));
-    e.family("floe_cluster_failover_partitions_moved_total", "Partitions moved off dead broker epochs",
-             Type::counter);
+    e.family("floe_cluster_failover_partitions_moved_total", "Partitions moved off dead broker epochs", Type::counter);
     e.sample({}, as_double(f.partitions_moved));
     e.family("floe_cluster_failovers_in_progress", "Dead broker epochs that still own partitions", Type::gauge);
     e.sample({}, as_double(f.in_progress));

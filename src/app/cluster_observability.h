@@ -55,8 +55,7 @@ class ClusterReadiness final : public admin::Readiness {
 // epoch, owner broker epoch, released / move target), offsets of the partitions open here, and this broker's view.
 class ClusterBrokerStatus final : public admin::ClusterStatusSource {
  public:
-  ClusterBrokerStatus(const ClusterNode& node, const kafka::BrokerIdentity& identity,
-                      const admin::Readiness& readiness)
+  ClusterBrokerStatus(const ClusterNode& node, const kafka::BrokerIdentity& identity, const admin::Readiness& readiness)
       : node_(node), identity_(identity), readiness_(readiness) {}
   admin::ClusterStatus cluster_status() const override;
 
@@ -113,6 +112,7 @@ class ClusterObservability {
 
 // floe_wal_object_*: the object WAL's objects, PUT attempts and retries, acked and committed seqs; nothing while the
 // store runs the file WAL.
-metrics::Registry::CollectorId add_object_wal_collector(metrics::Registry& registry, const stream::StreamStore& streams);
+metrics::Registry::CollectorId add_object_wal_collector(metrics::Registry& registry,
+                                                        const stream::StreamStore& streams);
 
 }  // namespace floe::app

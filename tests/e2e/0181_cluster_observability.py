@@ -194,6 +194,8 @@ class ClusterObservabilityTest(unittest.TestCase):
                 self.assertGreaterEqual(m["floe_cluster_failover_partitions_moved_total"], len(moved))
                 self.assertGreater(m["floe_cluster_failover_duration_seconds_count"], 0)
                 self.assertLess(m["floe_cluster_last_failover_seconds"], 10)
+                print("broker %d: failover of %d partition(s) took %.3f s as its image saw it"
+                      % (b.node_id, len(moved), m["floe_cluster_last_failover_seconds"]))
             h.wait_until(lambda: all(http_get(b.http_port(), "/readyz")[0] == 200 for b in survivors), 20,
                          interval=0.2, what="survivors ready with the moved partitions open")
             h.wait_until(lambda: [x["node_id"] for x in cluster_status(survivors[1])["brokers"]]
