@@ -8,6 +8,8 @@
   4. kill -9 of one broker: on a survivor /v1/cluster shows the victim's partitions on live brokers with leader epoch
      + 1; the controller's epochs-sealed counter went up and a failover was measured, on /metrics.
   5. `floe cost --http` against the survivors prints an estimate for the cluster.
+  6. SIGTERM of a survivor: its /readyz answers 503 "draining" (never 200 again) until it exits, and its partitions
+     are handed off to the last broker (leader epoch bumped), which is ready with all of them open.
 """
 import http.client
 import json
@@ -15,6 +17,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import unittest
 
 import cluster_harness as ch
@@ -211,6 +214,37 @@ class ClusterObservabilityTest(unittest.TestCase):
             self.assertRegex(r.stdout, r"compute\s+1,?460\s+broker-hours")
             self.assertRegex(r.stdout, r"(?m)^total\s+\$\S+$")
             print(r.stdout)
+
+            # 6. SIGTERM: not ready while draining; a graceful handoff to the last broker.
+            leaving, staying = survivors[1], survivors[0]
+            port = leaving.http_port()
+            before = topic_parts(cluster_status(staying))
+            leaving.proc.send_signal(signal.SIGTERM)
+            seen = []
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    seen.append(http_get(port, "/readyz"))
+                except OSError:  # the admin endpoint closed: the drain is over
+                    break
+                time.sleep(0.005)
+            draining = (503, "not ready: draining\n")
+            self.assertIn(draining, seen)
+            self.assertNotIn(200, [st for st, _ in seen[seen.index(draining):]])
+            self.assertEqual(leaving.wait_exit(), 0)
+
+            def handed_off():
+                doc = cluster_status(staying)
+                parts = topic_parts(doc)
+                return (all(x["leader"] == staying.node_id and x["local"] for x in parts.values())
+                        and http_get(staying.http_port(), "/readyz")[0] == 200)
+            h.wait_until(handed_off, 20, interval=0.1, what="the last broker leads and serves every partition")
+            after = topic_parts(cluster_status(staying))
+            for n, x in before.items():
+                if x["leader"] == leaving.node_id:
+                    # At least one owner change (a release that the controller first gives back to the still
+                    # registered leaving epoch bumps it once more).
+                    self.assertGreater(after[n]["leader_epoch"], x["leader_epoch"], "partition %d" % n)
 
 
 if __name__ == "__main__":
