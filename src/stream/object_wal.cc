@@ -7,6 +7,7 @@
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "base/log.h"
@@ -408,13 +409,12 @@ asio::awaitable<void> ObjectWal::put_task(std::shared_ptr<Obj> obj) {
     const auto now = Clock::now();
     if (now >= deadline) break;
     const auto attempt_deadline = std::min(deadline, now + options_.attempt_timeout);
-    {
+    if (!first) {
       std::lock_guard lock(mu_);
-      ++stats_.put_attempts;
-      if (!first) ++stats_.put_retries;
+      ++stats_.put_retries;
     }
     first = false;
-    auto put = co_await objects_.put_if_absent(obj->key, obj->bytes, attempt_deadline);
+    auto put = co_await put_hedged(obj, attempt_deadline);
     if (put.ok() && put.value.created) {
       result = Obj::State::ok;
       break;
@@ -473,6 +473,67 @@ asio::awaitable<void> ObjectWal::put_task(std::shared_ptr<Obj> obj) {
   wake_pending_ = true;
   flush_wake_.cancel();
   maybe_finished();
+}
+
+// One PUT attempt of object k: a put_if_absent of its bytes and, when hedge_after passes with no answer, a twin
+// of it. The first "created" answer wins at once; otherwise, once every request answered, a "not created" (resolved
+// by the caller's read-back: a twin may have won) is preferred over an error. A twin still running when this
+// returns is counted in attempts_in_flight_ (close waits for it); its answer is ignored.
+asio::awaitable<objstore::Result<objstore::PutInfo>> ObjectWal::put_hedged(std::shared_ptr<Obj> obj,
+                                                                           objstore::Clock::time_point deadline) {
+  struct Race {
+    explicit Race(asio::strand<asio::any_io_executor> s) : signal(s) {}
+    asio::steady_timer signal;
+    std::vector<std::optional<objstore::Result<objstore::PutInfo>>> answers;
+    size_t pending = 0;
+  };
+  auto race = std::make_shared<Race>(strand_);
+  auto launch = [this, race, obj, deadline] {
+    const size_t i = race->answers.size();
+    race->answers.emplace_back();
+    ++race->pending;
+    ++attempts_in_flight_;
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.put_attempts;
+      if (i > 0) ++stats_.put_hedges;
+    }
+    std::string bytes = obj->bytes;  // its own copy: obj->bytes is freed once the object is written
+    auto attempt = [this, race, i, key = obj->key, bytes = std::move(bytes), deadline]() mutable
+        -> asio::awaitable<void> {
+      auto r = co_await objects_.put_if_absent(key, std::move(bytes), deadline);
+      race->answers[i] = std::move(r);
+      --race->pending;
+      --attempts_in_flight_;
+      race->signal.cancel();
+      maybe_finished();
+    };
+    asio::co_spawn(strand_, std::move(attempt), asio::detached);
+  };
+  launch();
+  bool hedged = options_.hedge_after.count() <= 0;
+  for (;;) {
+    for (auto& a : race->answers) {
+      if (a && a->ok() && a->value.created) co_return std::move(*a);
+    }
+    if (race->pending == 0) break;
+    const auto now = objstore::Clock::now();
+    if (!hedged && now >= deadline) hedged = true;
+    race->signal.expires_at(hedged ? asio::steady_timer::time_point::max()
+                                   : std::min(deadline, now + options_.hedge_after));
+    std::error_code ec;
+    co_await race->signal.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && !hedged && race->pending > 0 && !stopped_) {  // the timer ran out: no answer yet
+      hedged = true;
+      launch();
+    }
+  }
+  objstore::Result<objstore::PutInfo>* chosen = nullptr;
+  for (auto& a : race->answers) {
+    if (a && a->ok() && (chosen == nullptr || !chosen->ok())) chosen = &*a;
+    if (a && chosen == nullptr) chosen = &*a;
+  }
+  co_return std::move(*chosen);
 }
 
 void ObjectWal::advance() {
@@ -649,7 +710,8 @@ asio::awaitable<void> ObjectWal::committer() {
 
 void ObjectWal::maybe_finished() {
   const bool sealing_settled = !sealing_recorded_ || sealing_recorded_done_;
-  if (flusher_done_ && committer_done_ && puts_in_flight_ == 0 && sealing_settled && !finished_flag_) {
+  if (flusher_done_ && committer_done_ && puts_in_flight_ == 0 && attempts_in_flight_ == 0 && sealing_settled &&
+      !finished_flag_) {
     finished_flag_ = true;
     finished_.cancel();
   }

@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "objstore/object_store.h"
 #include "stream/object_ranges.h"
 #include "stream/segment_object.h"
 
@@ -142,6 +143,10 @@ struct ObjectWalOptions {
   std::chrono::milliseconds attempt_timeout{3000};  // one PUT / read-back attempt
   std::chrono::milliseconds commit_timeout{10000};  // one commit txn, retries included
   std::chrono::milliseconds retry_backoff{20};      // first retry delay; doubles up to 1 s, jittered
+  // wal.put.hedge.ms: a PUT with no answer after this long gets a twin (the identical bytes, put_if_absent); the
+  // first "created" wins and the other's "not created" is ignored (or resolved by the read-back). Cuts the PUT tail
+  // that ordered acks would otherwise add to every later ack. 0: off.
+  std::chrono::milliseconds hedge_after{0};
   bool check_conditional_put = true;  // run objstore::enforces_conditional_put at open (tests of it only: off)
   // Called on the WAL strand after object k's commit txn succeeded, in seq order, with its committed ranges (what
   // its objects/ key now says): the owner moves its committed ends. Must not block or call back into the WAL.
@@ -164,6 +169,7 @@ struct ObjectWalStats {
   uint64_t objects = 0;        // objects cut from the buffer
   uint64_t put_attempts = 0;
   uint64_t put_retries = 0;
+  uint64_t put_hedges = 0;     // twin PUTs sent (hedge_after)
   uint64_t readbacks = 0;      // "not created" answers resolved by reading the key back
   uint64_t readback_ours = 0;  // ... that found our own earlier attempt
   uint64_t acked_seq = 0;      // highest seq whose appends were acked
@@ -229,6 +235,8 @@ class ObjectWal {
   asio::awaitable<Status> check_epoch_unused();
   asio::awaitable<void> flusher();
   asio::awaitable<void> put_task(std::shared_ptr<Obj> obj);
+  asio::awaitable<objstore::Result<objstore::PutInfo>> put_hedged(std::shared_ptr<Obj> obj,
+                                                                  objstore::Clock::time_point deadline);
   asio::awaitable<void> committer();
   asio::awaitable<void> record_own_sealing();
   std::shared_ptr<Obj> cut_object();  // strand; takes records from the buffer
@@ -269,6 +277,7 @@ class ObjectWal {
   bool sealing_recorded_ = false;       // record_own_sealing started
   bool sealing_recorded_done_ = false;  // ... and finished
   size_t puts_in_flight_ = 0;
+  size_t attempts_in_flight_ = 0;  // PUT requests (twins included) not yet answered
   uint64_t next_seq_ = 1;
   std::deque<std::shared_ptr<Obj>> objs_;  // cut and not yet committed, in seq order
 };

@@ -97,6 +97,7 @@ struct StreamStoreConfig {
   std::chrono::milliseconds wal_attempt_timeout{3000};
   std::chrono::milliseconds wal_commit_timeout{10000};
   std::chrono::milliseconds wal_retry_backoff{20};
+  std::chrono::milliseconds wal_put_hedge{0};  // wal.put.hedge.ms: a twin PUT after this long without answer; 0: off
   bool wal_check_conditional_put = true;  // refuse a store without atomic put_if_absent (object_wal.h)
   // At open, seal every earlier object-WAL epoch of broker_id that was not sealed (embedded mode, with no
   // controller). Cluster mode: false, the controller seals.

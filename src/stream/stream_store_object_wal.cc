@@ -123,6 +123,7 @@ asio::awaitable<Status> StreamStore::open_object_wal() {
   o.attempt_timeout = config_.wal_attempt_timeout;
   o.commit_timeout = config_.wal_commit_timeout;
   o.retry_backoff = config_.wal_retry_backoff;
+  o.hedge_after = config_.wal_put_hedge;
   o.check_conditional_put = config_.wal_check_conditional_put;
   o.on_commit = [this](const ObjectRanges& ranges) { on_object_committed(ranges); };
   o.on_stop = [this](std::error_code ec) { on_wal_stopped(ec); };

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
@@ -502,6 +503,42 @@ TEST_F(ObjectWalTest, AmbiguousPutResolvedByReadBackOfWriterToken) {
   EXPECT_EQ(st.readbacks, st.readback_ours);
   EXPECT_EQ(st.committed_seq, st.objects);
   EXPECT_FALSE(wal->failure());
+}
+
+// Hedged PUTs (hedge_after): every PUT is slower than the hedge, so each object gets a twin with the identical
+// bytes; one of the two creates the object, the other's "not created" is ignored or resolved by the read-back
+// (ours). Every append is acked once, in seq order, every object is committed and holds our token, and close waits
+// for the twins still running.
+TEST_F(ObjectWalTest, HedgedPutsWriteEachObjectOnceWithOurBytes) {
+  objstore::FaultConfig fc;
+  fc.delay(objstore::Op::put, objstore::Latency::constant(40ms));
+  auto faulty = std::make_shared<objstore::FaultStore>(files_, fc);
+  IoThread& w = w_;
+  auto o = options(103);
+  o.hedge_after = 5ms;
+  o.check_conditional_put = false;
+  auto wal = open_wal(w, o, *faulty, *meta_);
+  ASSERT_TRUE(wal);
+  Outcomes out;
+  for (int64_t off = 0; off < 40; ++off) {
+    ASSERT_TRUE(append_one(*wal, out, 1, off));
+    if (off % 4 == 0) std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(out.wait_answered(40, 20s));
+  close_wal(w, *wal);
+  EXPECT_TRUE(out.failed.empty());
+  EXPECT_TRUE(std::is_sorted(out.ack_order.begin(), out.ack_order.end()));
+  const auto st = wal->stats();
+  EXPECT_GE(st.put_hedges, st.objects) << "every PUT outlasted the hedge delay";
+  EXPECT_EQ(st.put_attempts, st.objects + st.put_retries + st.put_hedges);
+  EXPECT_EQ(st.committed_seq, st.objects);
+  EXPECT_FALSE(wal->failure());
+  for (uint64_t seq = 1; seq <= st.objects; ++seq) {
+    auto h = header_of(wal->keys().object_key(seq));
+    ASSERT_TRUE(h.has_value()) << "seq " << seq;
+    EXPECT_EQ(h->token, wal->token());
+    EXPECT_EQ(h->kind, WalObjectHeader::Kind::data);
+  }
 }
 
 // Rules out V_412OK (3) and V_NOPUTSEAL (13) from the writer's side: "not created" on a key that holds a seal marker
