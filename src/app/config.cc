@@ -204,6 +204,9 @@ const std::vector<Option>& options() {
       {"wal.inflight", "object WAL: PUTs in flight at most",
        [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 1, 256, c.wal_inflight); },
        [](const ServeConfig& c) { return std::to_string(c.wal_inflight); }},
+      {"wal.put.hedge.ms", "object WAL: send a twin of a PUT unanswered after this long (cuts the latency tail); 0: off",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int64_t>(v, 0, 60000, c.wal_put_hedge_ms); },
+       [](const ServeConfig& c) { return std::to_string(c.wal_put_hedge_ms); }},
       {"http", "admin HTTP address host:port (/metrics, /healthz, /readyz); port 0 picks a free one",
        [](ServeConfig& c, const std::string& v) -> std::string {
          auto hp = parse_host_port(v);

@@ -44,6 +44,7 @@ struct ServeConfig {
   int64_t wal_flush_ms = 50;            // wal.flush.ms: the object WAL writes its buffer at least this often
   int64_t wal_batch_bytes = 4 << 20;    // wal.batch.bytes: ... or once this much is buffered
   int32_t wal_inflight = 4;             // wal.inflight: object WAL PUTs in flight at most
+  int64_t wal_put_hedge_ms = 150;       // wal.put.hedge.ms: object WAL twin PUT after this long unanswered; 0: off
   // Cluster mode (DESIGN §9): metadata in etcd instead of the embedded store; the broker registers, takes the
   // partitions the controller assigns it and writes through the object WAL.
   std::vector<std::string> meta_endpoints;  // meta: "embedded" (empty) or etcd://H:P[,H:P...]

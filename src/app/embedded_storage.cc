@@ -60,6 +60,7 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
     sc.wal_flush_interval = std::chrono::milliseconds(cfg.wal_flush_ms);
     sc.wal_batch_bytes = static_cast<size_t>(cfg.wal_batch_bytes);
     sc.wal_inflight = static_cast<size_t>(cfg.wal_inflight);
+    sc.wal_put_hedge = std::chrono::milliseconds(cfg.wal_put_hedge_ms);
     sc.seal_previous_epochs = true;
   }
   // Also with the file WAL: earlier object-WAL epochs of this node are sealed at open, so a switch of WAL kind

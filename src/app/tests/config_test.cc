@@ -104,7 +104,7 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
             "upload.bytes=8388608 "
             "upload.ms=250 log.cache.bytes=134217728 log.retention.check.interval.ms=300000 "
             "producer.snapshot.interval.ms=30000 object.gc.grace.ms=60000 wal=file wal.flush.ms=50 "
-            "wal.batch.bytes=4194304 wal.inflight=4 http=127.0.0.1:0");
+            "wal.batch.bytes=4194304 wal.inflight=4 wal.put.hedge.ms=150 http=127.0.0.1:0");
 }
 
 TEST(Config, ClusterModeSettings) {
@@ -138,6 +138,8 @@ TEST(Config, WalKindAndObjectWalSettings) {
   EXPECT_EQ(parse({"--wal-flush-ms", "0"}).error.rfind("wal.flush.ms: ", 0), 0u);
   EXPECT_EQ(parse({"--wal-inflight", "x"}).error.rfind("wal.inflight: ", 0), 0u);
   EXPECT_EQ(parse({"--wal-batch-bytes", "10"}).error.rfind("wal.batch.bytes: ", 0), 0u);
+  EXPECT_EQ(parse({"--wal-put-hedge-ms", "0"}).config.wal_put_hedge_ms, 0);
+  EXPECT_EQ(parse({"--wal-put-hedge-ms", "-1"}).error.rfind("wal.put.hedge.ms: ", 0), 0u);
 }
 
 TEST(Config, SecretEntriesAreRedactedAndValuesQuoted) {
