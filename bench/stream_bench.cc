@@ -158,6 +158,7 @@ struct ObjectWalFigures {
   std::vector<double> ack_ms;
   std::vector<double> put_ms;
   uint64_t objects = 0;
+  uint64_t hedges = 0;
   size_t failed = 0;
 };
 
@@ -184,8 +185,8 @@ T wait_for(asio::io_context& io, asio::awaitable<T> op) {
 
 // StreamStore with the object WAL on file:// (optionally behind FaultStore's cloud profile) and the embedded
 // metadata store; `rate` appends per second of `batch` bytes over 8 streams, open loop, for `secs`.
-ObjectWalFigures object_wal_latency(const std::string& dir, bool cloud, int flush_ms, size_t inflight, int rate,
-                                    const floe::stream::Bytes& batch, double secs) {
+ObjectWalFigures object_wal_latency(const std::string& dir, bool cloud, int flush_ms, size_t inflight, int hedge_ms,
+                                    int rate, const floe::stream::Bytes& batch, double secs) {
   using namespace floe;
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -207,6 +208,7 @@ ObjectWalFigures object_wal_latency(const std::string& dir, bool cloud, int flus
     c.epoch = 1;
     c.wal_flush_interval = std::chrono::milliseconds(flush_ms);
     c.wal_inflight = inflight;
+    c.wal_put_hedge = std::chrono::milliseconds(hedge_ms);
     c.max_append_bytes = std::max<size_t>(c.max_append_bytes, batch.size());
     auto opened = wait_for(io, stream::StreamStore::open(io.get_executor(), c, objects, **meta));
     if (!opened) {
@@ -234,6 +236,7 @@ ObjectWalFigures object_wal_latency(const std::string& dir, bool cloud, int flus
     for (int i = 0; i < 3000 && outstanding.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     for (int64_t us : store->object_wal()->put_micros()) out.put_ms.push_back(static_cast<double>(us) / 1000);
     out.objects = store->object_wal()->stats().objects;
+    out.hedges = store->object_wal()->stats().put_hedges;
     wait_for(io, store->close());
     store.reset();
     (*meta)->shutdown();
@@ -252,23 +255,27 @@ void object_wal_cases(const std::string& dir, double secs) {
   std::printf("\nStreamStore on the object WAL: ack latency, %zu-byte batches at %d appends/s (%.1f MiB/s) over 8 "
               "streams, %.1f s per case\n",
               batch.size(), rate, static_cast<double>(batch.size()) * rate / (1 << 20), secs);
-  std::printf("  store                      wal.flush.ms  wal.inflight   ack p50    ack p99   PUT p50   PUT p99  "
-              "objects  failed\n");
+  std::printf("  store                    flush.ms inflight hedge.ms   ack p50    ack p99   PUT p50   PUT p99  "
+              "objects hedges failed\n");
   struct Case {
     const char* name;
     bool cloud;
     int flush_ms;
     size_t inflight;
+    int hedge_ms;
   };
-  const Case cases[] = {{"file://", false, 50, 4},
-                        {"file:// + cloud profile", true, 50, 4},
-                        {"file:// + cloud profile", true, 50, 16},
-                        {"file:// + cloud profile", true, 25, 16}};
+  const Case cases[] = {{"file://", false, 50, 4, 0},
+                        {"file://", false, 50, 4, 150},
+                        {"file:// + cloud profile", true, 50, 4, 0},
+                        {"file:// + cloud profile", true, 50, 16, 0},
+                        {"file:// + cloud profile", true, 50, 4, 150},
+                        {"file:// + cloud profile", true, 50, 16, 150}};
   for (const Case& c : cases) {
-    auto f = object_wal_latency(dir + "/objwal", c.cloud, c.flush_ms, c.inflight, rate, batch, secs);
-    std::printf("  %-26s %12d  %12zu  %7.1f ms %7.1f ms %6.1f ms %6.1f ms %8llu  %6zu\n", c.name, c.flush_ms,
-                c.inflight, percentile(f.ack_ms, 0.5), percentile(f.ack_ms, 0.99), percentile(f.put_ms, 0.5),
-                percentile(f.put_ms, 0.99), static_cast<unsigned long long>(f.objects), f.failed);
+    auto f = object_wal_latency(dir + "/objwal", c.cloud, c.flush_ms, c.inflight, c.hedge_ms, rate, batch, secs);
+    std::printf("  %-24s %8d %8zu %8d %7.1f ms %7.1f ms %6.1f ms %6.1f ms %8llu %6llu %6zu\n", c.name, c.flush_ms,
+                c.inflight, c.hedge_ms, percentile(f.ack_ms, 0.5), percentile(f.ack_ms, 0.99),
+                percentile(f.put_ms, 0.5), percentile(f.put_ms, 0.99), static_cast<unsigned long long>(f.objects),
+                static_cast<unsigned long long>(f.hedges), f.failed);
   }
   std::printf("  (cloud profile target: ack p99 < 500 ms; an ack waits for its flush tick, its PUT and every earlier "
               "PUT)\n");
