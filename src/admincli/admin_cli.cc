@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "admincli/cli_common.h"
+#include "admincli/cluster_commands.h"
 #include "admincli/cost_command.h"
 #include "admincli/kafka_client.h"
 #include "admincli/kafka_errors.h"
@@ -24,105 +26,16 @@
 namespace floe::admincli {
 namespace {
 
-constexpr const char* kDefaultBootstrap = "127.0.0.1:9092";
-constexpr int kDefaultTimeoutMs = 10000;
+using namespace cli;  // Options, parse_options, Command, broker_error (cli_common.h)
+
 constexpr int8_t kResourceTopic = 2;
 constexpr int8_t kResourceBroker = 4;
 constexpr int64_t kLatest = -1;
 constexpr int64_t kEarliest = -2;
 
-// ---- Command lines -------------------------------------------------------------------------------------------
-
-struct Options {
-  std::vector<std::string> positional;
-  std::string bootstrap;
-  int timeout_ms = kDefaultTimeoutMs;
-  std::optional<int32_t> partitions;
-  std::optional<int16_t> replication_factor;
-  std::vector<std::pair<std::string, std::string>> configs;  // --config / --set k=v, in order
-  std::vector<std::string> deletes;                            // --delete k
-  bool help = false;
-};
-
-// A usage error: the message, already naming the option or argument.
-struct Usage {
-  std::string message;
-};
-
-std::optional<int64_t> parse_int(const std::string& s, int64_t lo, int64_t hi) {
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  size_t i = s[0] == '-' ? 1 : 0;
-  if (i == s.size()) return std::nullopt;
-  for (size_t j = i; j < s.size(); ++j)
-    if (s[j] < '0' || s[j] > '9') return std::nullopt;
-  int64_t v = std::stoll(s);
-  if (v < lo || v > hi) return std::nullopt;
-  return v;
-}
-
-// Parses options anywhere among the positionals; `allowed` names the value options this command takes
-// (--bootstrap and --timeout-ms always).
-std::optional<Usage> parse_options(const std::vector<std::string>& args, const std::set<std::string>& allowed,
-                                   Options& o) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      o.help = true;
-      continue;
-    }
-    if (a.size() < 2 || a.compare(0, 2, "--") != 0) {
-      o.positional.push_back(a);
-      continue;
-    }
-    std::string name = a, value;
-    bool has_value = false;
-    if (size_t eq = a.find('='); eq != std::string::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-      has_value = true;
-    }
-    if (name != "--bootstrap" && name != "--timeout-ms" && !allowed.count(name))
-      return Usage{"unknown option " + name};
-    if (!has_value) {
-      if (i + 1 >= args.size()) return Usage{name + " needs a value"};
-      value = args[++i];
-    }
-    if (name == "--bootstrap") {
-      o.bootstrap = value;
-    } else if (name == "--timeout-ms") {
-      auto v = parse_int(value, 1, 3600000);
-      if (!v) return Usage{"bad --timeout-ms '" + value + "': expected milliseconds, 1-3600000"};
-      o.timeout_ms = static_cast<int>(*v);
-    } else if (name == "--partitions") {
-      auto v = parse_int(value, 1, 1000000);
-      if (!v) return Usage{"bad --partitions '" + value + "': expected a count, 1-1000000"};
-      o.partitions = static_cast<int32_t>(*v);
-    } else if (name == "--replication-factor") {
-      auto v = parse_int(value, 1, 32767);
-      if (!v) return Usage{"bad --replication-factor '" + value + "': expected 1-32767"};
-      o.replication_factor = static_cast<int16_t>(*v);
-    } else if (name == "--config" || name == "--set") {
-      size_t eq = value.find('=');
-      if (eq == std::string::npos || eq == 0)
-        return Usage{"bad " + name + " '" + value + "': expected KEY=VALUE"};
-      o.configs.emplace_back(value.substr(0, eq), value.substr(eq + 1));
-    } else if (name == "--delete") {
-      if (value.empty() || value.find('=') != std::string::npos)
-        return Usage{"bad --delete '" + value + "': expected a config KEY"};
-      o.deletes.push_back(value);
-    }
-  }
-  return std::nullopt;
-}
 
 // ---- Output helpers ------------------------------------------------------------------------------------------
 
-std::string join_ints(const std::vector<int32_t>& v) {
-  if (v.empty()) return "-";
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-  return s;
-}
 
 std::string uuid_text(const proto::Uuid& u) {
   char buf[37];
@@ -143,51 +56,6 @@ std::string config_source_name(int8_t s) {
   }
 }
 
-// A broker's error as one line: "NAME: message" (the broker's message, or our own words when it sent none).
-std::string broker_error(int16_t code, const std::optional<std::string>& message, const std::string& fallback) {
-  std::string text = kafka_error_name(code);
-  if (message && !message->empty()) return text + ": " + *message;
-  return fallback.empty() ? text : text + ": " + fallback;
-}
-
-// ---- Context: one command's connection and error reporting ---------------------------------------------------
-
-class Command {
- public:
-  Command(std::string prefix, std::ostream& out, std::ostream& err) : prefix_(std::move(prefix)), out_(out), err_(err) {}
-
-  std::ostream& out() { return out_; }
-
-  int usage(const std::string& message) {
-    err_ << prefix_ << ": " << message << " (see floe " << prefix_.substr(5) << " --help)\n";
-    return kExitUsage;
-  }
-  int fail(const std::string& what, const std::string& message) {
-    err_ << prefix_ << ": " << what << ": " << message << "\n";
-    return kExitBroker;
-  }
-
-  // Connects to the bootstrap broker; false (with the error reported) on failure.
-  bool connect(const Options& o, const std::string& what, const EnvLookup& env, KafkaClient& client, int& rc) {
-    std::string bootstrap = o.bootstrap;
-    if (bootstrap.empty()) bootstrap = env("FLOE_BOOTSTRAP").value_or(kDefaultBootstrap);
-    Result<HostPort> hp = parse_host_port(bootstrap);
-    if (!hp) {
-      rc = usage("--bootstrap: " + hp.error().message);
-      return false;
-    }
-    if (Status s = client.connect(*hp, std::chrono::milliseconds(o.timeout_ms)); !s) {
-      rc = fail(what, s.error().message);
-      return false;
-    }
-    return true;
-  }
-
- private:
-  std::string prefix_;
-  std::ostream& out_;
-  std::ostream& err_;
-};
 
 // ---- Shared requests -----------------------------------------------------------------------------------------
 
@@ -653,7 +521,8 @@ int run_config(const std::vector<std::string>& args, std::ostream& out, std::ost
 }  // namespace
 
 bool is_admin_command(const std::string& command) {
-  return command == "topic" || command == "group" || command == "config" || command == "cost";
+  return command == "topic" || command == "group" || command == "config" || command == "cluster" ||
+         command == "broker" || command == "cost";
 }
 
 int run_admin_command(const std::string& command, const std::vector<std::string>& args, std::ostream& out,
@@ -661,6 +530,8 @@ int run_admin_command(const std::string& command, const std::vector<std::string>
   if (command == "topic") return run_topic(args, out, err, env);
   if (command == "group") return run_group(args, out, err, env);
   if (command == "config") return run_config(args, out, err, env);
+  if (command == "cluster") return run_cluster(args, out, err, env);
+  if (command == "broker") return run_broker(args, out, err, env);
   if (command == "cost") return run_cost(args, out, err, env);
   err << "floe: unknown command '" << command << "'\n";
   return kExitUsage;
@@ -670,6 +541,8 @@ std::string admin_commands_usage() {
   return "  topic   list, describe, create and delete topics (floe topic --help)\n"
          "  group   list and describe consumer groups, with lag (floe group --help)\n"
          "  config  describe and alter topic and broker configs (floe config --help)\n"
+         "  cluster cluster status, partition moves (floe cluster --help)\n"
+         "  broker  drain a broker: move all its partitions away (floe broker --help)\n"
          "  cost    monthly cost estimate from running brokers' /metrics (floe cost --help)\n";
 }
 

@@ -194,6 +194,10 @@ int serve(const std::vector<std::string>& args) {
   if (cluster_node) retention.set_cluster_mode();
   services.groups = node.groups;
   services.coordinator_locator = &locator;
+  if (cluster_node) {
+    services.controller = cluster_node->controller.get();
+    services.image = cluster_node->image.get();
+  }
   dispatcher.set_services(&services);
   net::Server server(io, net_cfg, dispatcher);
   if (auto ec = server.start()) {

@@ -15,6 +15,7 @@
 #include "kafka/metadata.h"
 #include "kafka/offset_for_leader_epoch.h"
 #include "kafka/produce.h"
+#include "kafka/reassignments.h"
 #include "kafka/topics_admin.h"
 
 namespace floe::kafka {
@@ -64,6 +65,12 @@ constexpr std::array kHandlers = {
     ApiHandler{44, 0, 1,
                &typed_handler<proto::IncrementalAlterConfigsRequest, proto::IncrementalAlterConfigsResponse,
                               &handle_incremental_alter_configs>},
+    ApiHandler{45, 0, 0,
+               &typed_handler<proto::AlterPartitionReassignmentsRequest, proto::AlterPartitionReassignmentsResponse,
+                              &handle_alter_partition_reassignments>},
+    ApiHandler{46, 0, 0,
+               &typed_handler<proto::ListPartitionReassignmentsRequest, proto::ListPartitionReassignmentsResponse,
+                              &handle_list_partition_reassignments>},
     ApiHandler{47, 0, 0, &typed_handler<proto::OffsetDeleteRequest, proto::OffsetDeleteResponse, &G::offset_delete>},
     ApiHandler{60, 0, 1,
                &typed_handler<proto::DescribeClusterRequest, proto::DescribeClusterResponse, &handle_describe_cluster>},

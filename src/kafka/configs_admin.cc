@@ -3,6 +3,8 @@
 #include <map>
 
 #include "base/log.h"
+#include "cluster/cluster_image.h"
+#include "cluster/controller.h"
 #include "cluster/topic_catalog.h"
 #include "cluster/topic_config.h"
 #include "kafka/catalog_errors.h"
@@ -17,10 +19,13 @@ namespace {
 constexpr int8_t kResourceTopic = 2;
 constexpr int8_t kResourceBroker = 4;
 constexpr int8_t kSourceTopic = 1;    // DYNAMIC_TOPIC_CONFIG
+constexpr int8_t kSourceDynamicBroker = 2;  // DYNAMIC_BROKER_CONFIG
 constexpr int8_t kSourceStatic = 4;   // STATIC_BROKER_CONFIG
 constexpr int8_t kSourceDefault = 5;  // DEFAULT_CONFIG
 constexpr int8_t kTypeString = 2, kTypeInt = 3, kTypeLong = 5, kTypeBoolean = 1;
 constexpr int8_t kOpSet = 0, kOpDelete = 1;
+// Floe's one dynamic broker config: SET to true on BROKER resource ID drains broker ID (Controller::drain).
+constexpr std::string_view kDrainKey = "floe.broker.drain";
 
 int8_t config_type(std::string_view key) {
   if (key == "max.message.bytes" || key == "min.insync.replicas" || key == "segment.bytes") return kTypeInt;
@@ -58,7 +63,83 @@ asio::awaitable<void> store_topic_configs(Services& services, const std::string&
 template <typename Resp>
 void refuse_broker_alter(Resp& r) {
   r.error_code = code(Errc::invalid_request);
-  r.error_message = "broker configs are static in Floe: set them with flags, FLOE_* variables or the config file";
+  r.error_message =
+      "broker configs are static in Floe: set them with flags, FLOE_* variables or the config file (the one dynamic "
+      "key is floe.broker.drain, through IncrementalAlterConfigs)";
+}
+
+// Whether broker `id`'s live epoch is being drained (drains/<id> names it).
+bool draining(const Services* services, int32_t id) {
+  if (!services || !services->image) return false;
+  auto image = services->image->snapshot();
+  auto d = image->drains.find(id);
+  auto b = image->brokers.find(id);
+  return d != image->drains.end() && b != image->brokers.end() && d->second == b->second.epoch;
+}
+
+// IncrementalAlterConfigs on a BROKER resource: the only alterable key is kDrainKey (SET true), turned into
+// Controller::drain(id). Any broker may receive it; `id` is the broker to drain, not necessarily this one.
+asio::awaitable<void> alter_broker_configs(RequestContext& ctx,
+                                           const proto::IncrementalAlterConfigsRequest::AlterConfigsResource& res,
+                                           bool validate_only,
+                                           proto::IncrementalAlterConfigsResponse::AlterConfigsResourceResponse& out) {
+  bool drain = false;
+  for (const auto& c : res.configs) {
+    if (c.name != kDrainKey) {
+      refuse_broker_alter(out);
+      co_return;
+    }
+    if (c.config_operation != kOpSet || !c.value || *c.value != "true") {
+      out.error_code = code(Errc::invalid_config);
+      out.error_message = std::string(kDrainKey) +
+                          " can only be SET to true; a drain ends when the broker restarts (it registers a new epoch)";
+      co_return;
+    }
+    drain = true;
+  }
+  if (!drain) co_return;
+  Services* services = ctx.services;
+  if (!services || !services->controller) {
+    out.error_code = code(Errc::invalid_request);
+    out.error_message = "drain needs cluster mode: an embedded broker has no other broker to move its partitions to";
+    co_return;
+  }
+  const std::string& name = res.resource_name;
+  int32_t id = -1;
+  if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos) {
+    out.error_code = code(Errc::invalid_request);
+    out.error_message = "bad broker id '" + name + "'";
+    co_return;
+  }
+  id = std::stoi(name);
+  std::vector<BrokerEndpoint> live = services->leadership.brokers();
+  std::string live_ids;
+  bool known = false;
+  for (const auto& b : live) {
+    live_ids += (live_ids.empty() ? "" : ",") + std::to_string(b.node_id);
+    known = known || b.node_id == id;
+  }
+  if (!known) {
+    out.error_code = code(Errc::broker_not_available);
+    out.error_message = "broker " + name + " is not a live broker (live: " + (live_ids.empty() ? "none" : live_ids) + ")";
+    co_return;
+  }
+  if (live.size() < 2) {
+    out.error_code = code(Errc::invalid_request);
+    out.error_message = "broker " + name + " is the only live broker: there is nowhere to move its partitions";
+    co_return;
+  }
+  if (validate_only) co_return;
+  asio::awaitable<Status> op = services->controller->drain(id);
+  Status st = co_await std::move(op);
+  if (!st) {
+    out.error_code = st.error().code == make_error_code(cluster::ClusterErrc::unknown_broker)
+                         ? code(Errc::broker_not_available)
+                         : code(Errc::unknown_server_error);
+    out.error_message = st.error().message;
+    co_return;
+  }
+  log::info("kafka", "broker ", id, " is being drained (requested through broker ", ctx.broker.node_id, ")");
 }
 
 }  // namespace
@@ -113,6 +194,19 @@ asio::awaitable<proto::DescribeConfigsResponse> handle_describe_configs(RequestC
         c.config_source = kSourceStatic;
         c.config_type = type;
       }
+      if (services && services->controller && wanted(res.configuration_keys, kDrainKey)) {
+        auto& c = out.configs.emplace_back();
+        c.name = std::string(kDrainKey);
+        const bool on = draining(services, ctx.broker.node_id);
+        c.value = on ? "true" : "false";
+        c.is_default = !on;
+        c.config_source = on ? kSourceDynamicBroker : kSourceDefault;
+        c.config_type = kTypeBoolean;
+        if (req.include_documentation) {
+          c.documentation = "true while this broker is being drained: the controller moves its partitions to other "
+                            "brokers and assigns it none (set it with IncrementalAlterConfigs; ends at restart)";
+        }
+      }
     } else {
       out.error_code = code(Errc::invalid_request);
       out.error_message = "unsupported resource type " + std::to_string(res.resource_type);
@@ -162,7 +256,7 @@ asio::awaitable<proto::IncrementalAlterConfigsResponse> handle_incremental_alter
     out.resource_type = res.resource_type;
     out.resource_name = res.resource_name;
     if (res.resource_type == kResourceBroker) {
-      refuse_broker_alter(out);
+      co_await alter_broker_configs(ctx, res, req.validate_only, out);
       continue;
     }
     std::optional<cluster::TopicInfo> topic;

@@ -15,6 +15,8 @@
 
 namespace floe::cluster {
 class TopicCatalog;
+class ClusterImage;
+class Controller;
 }
 namespace floe::stream {
 class StreamStore;
@@ -48,6 +50,10 @@ struct Services {
   group::GroupCoordinator* groups = nullptr;                    // the consumer-group coordinator
   group::CoordinatorLocator* coordinator_locator = nullptr;     // who coordinates which __consumer_offsets partition
   DataMetrics* data_metrics = nullptr;                          // per-topic traffic counters (optional)
+  // Cluster mode only (null in embedded mode): this broker's candidate controller (reassignments, drain) and the
+  // metadata image (pending moves, drains).
+  cluster::Controller* controller = nullptr;
+  const cluster::ClusterImage* image = nullptr;
   // The broker's incremental fetch sessions (KIP-227), shared by all its connections; sized by `settings`.
   std::shared_ptr<FetchSessionCache> fetch_sessions = std::make_shared<FetchSessionCache>(settings.fetch_sessions);
 };
