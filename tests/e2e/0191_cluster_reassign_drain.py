@@ -26,6 +26,8 @@ import urllib.request
 
 import cluster_harness as ch
 import floe_harness as h
+from reassign_wire import (ERR_INVALID_REPLICA_ASSIGNMENT, ERR_NO_REASSIGNMENT_IN_PROGRESS, ERR_NOT_CONTROLLER,
+                           ERR_UNKNOWN_TOPIC_OR_PARTITION, alter_reassignments)
 
 try:
     from confluent_kafka import Consumer, Producer, TopicPartition
@@ -37,12 +39,6 @@ TOPIC = "moves"
 PARTITIONS = 6
 VALUE_BYTES = 1024
 DRAIN_LIMIT_MS = 5000
-API_ALTER_REASSIGNMENTS = 45
-API_LIST_REASSIGNMENTS = 46
-ERR_NOT_CONTROLLER = 41
-ERR_INVALID_REPLICA_ASSIGNMENT = 39
-ERR_UNKNOWN_TOPIC_OR_PARTITION = 3
-ERR_NO_REASSIGNMENT_IN_PROGRESS = 85
 
 
 class Load:
@@ -102,54 +98,6 @@ def metadata(broker):
         if t["name"] == TOPIC and t["error_code"] == 0:
             parts = {p["partition_index"]: (p["leader_id"], p["leader_epoch"]) for p in t["partitions"]}
     return parts, md["controller_id"], sorted(b["node_id"] for b in md["brokers"])
-
-
-def alter_reassignments(broker, moves):
-    """Raw AlterPartitionReassignments v0 (flexible). moves: [(topic, partition, replicas or None)].
-    Returns (top error, {(topic, partition): (error, message)})."""
-    w = h.Writer().i32(10000)
-    by_topic = {}
-    for t, p, replicas in moves:
-        by_topic.setdefault(t, []).append((p, replicas))
-    w.uvarint(len(by_topic) + 1)
-    for t, parts in by_topic.items():
-        w.compact_string(t)
-        w.uvarint(len(parts) + 1)
-        for p, replicas in parts:
-            w.i32(p)
-            if replicas is None:
-                w.uvarint(0)
-            else:
-                w.uvarint(len(replicas) + 1)
-                for r in replicas:
-                    w.i32(r)
-            w.tags()
-        w.tags()
-    w.tags()
-    with h.KafkaConn(broker.port) as c:
-        corr = c.next_correlation_id()
-        c.send(h.encode_request(API_ALTER_REASSIGNMENTS, 0, corr, w.bytes(), header_version=2))
-        got, r = h.decode_response_header(c.recv_frame(), 1)
-    assert got == corr
-    r.i32()  # throttle
-    top = r.i16()
-    r.compact_string()
-    out = {}
-
-    def partition(topic):
-        idx, err, msg = r.i32(), r.i16(), r.compact_string()
-        r.tags()
-        out[(topic, idx)] = (err, msg)
-
-    def topic():
-        name = r.compact_string()
-        r.array(True, lambda: partition(name))
-        r.tags()
-
-    r.array(True, topic)
-    r.tags()
-    r.expect_end()
-    return top, out
 
 
 def objstore_bytes(broker):
