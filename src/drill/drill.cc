@@ -92,6 +92,10 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
       << "-byte records; work dir " << o.work_dir << "\n"
       << std::flush;
 
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(o.work_dir, ec);
+  }
   set_client_log(o.work_dir + "/clients.log");
   Report report;
   const std::string store = eo.external() ? "existing cluster"
@@ -134,6 +138,7 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
     lo.run_id = run_id;
     lo.max_records = o.max_records;
     lo.progress_every_s = o.progress_every_s;
+    lo.request_timeout_ms = o.request_timeout_ms;
     Load load(lo);
     MetricsLedger ledger(o.topic);
     if (auto s = load.start(); !s) {

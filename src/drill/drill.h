@@ -37,6 +37,8 @@ class DrillRun {
   }
   // A labelled moment: printed and kept for the chart.
   void event(const std::string& label);
+  // Metadata from a running, unpaused broker (probe_metadata), bounded.
+  Result<Leadership> metadata();
 
  private:
   void kill9(ScenarioResult& r);

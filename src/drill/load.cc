@@ -129,8 +129,9 @@ Status Load::start() {
   rd_kafka_conf_t* pc = rd_kafka_conf_new();
   if (!common_settings(pc, options_.bootstrap, &error) || !set(pc, "enable.idempotence", "true", &error) ||
       !set(pc, "acks", "all", &error) || !set(pc, "linger.ms", "5", &error) ||
-      !set(pc, "message.timeout.ms", "60000", &error) || !set(pc, "statistics.interval.ms", "1000", &error) ||
-      !set(pc, "queue.buffering.max.kbytes", "262144", &error)) {
+      !set(pc, "message.timeout.ms", "60000", &error) ||
+      !set(pc, "request.timeout.ms", std::to_string(options_.request_timeout_ms), &error) ||
+      !set(pc, "statistics.interval.ms", "1000", &error) || !set(pc, "queue.buffering.max.kbytes", "262144", &error)) {
     rd_kafka_conf_destroy(pc);
     return load_error("producer config: " + error);
   }
@@ -147,7 +148,8 @@ Status Load::start() {
   if (!common_settings(cc, options_.bootstrap, &error) || !set(cc, "group.id", group, &error) ||
       !set(cc, "auto.offset.reset", "earliest", &error) || !set(cc, "enable.auto.commit", "true", &error) ||
       !set(cc, "auto.commit.interval.ms", "1000", &error) || !set(cc, "session.timeout.ms", "10000", &error) ||
-      !set(cc, "heartbeat.interval.ms", "1000", &error) || !set(cc, "fetch.wait.max.ms", "100", &error)) {
+      !set(cc, "heartbeat.interval.ms", "1000", &error) || !set(cc, "fetch.wait.max.ms", "100", &error) ||
+      !set(cc, "socket.timeout.ms", std::to_string(std::max(options_.request_timeout_ms, 10000)), &error)) {
     rd_kafka_conf_destroy(cc);
     return load_error("consumer config: " + error);
   }

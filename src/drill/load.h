@@ -42,6 +42,9 @@ struct LoadOptions {
   uint64_t run_id = 0;
   int64_t max_records = 200'000'000;  // bound of the per-record state (one byte each)
   int progress_every_s = 5;
+  // librdkafka's request.timeout.ms: how long a produce request to a broker that stopped answering (a paused
+  // zombie) is waited for before the partition's records go to its new leader. It bounds the RTO a client sees.
+  int request_timeout_ms = 5000;
 };
 
 // Milliseconds since the drill started (the report's clock).
@@ -52,6 +55,10 @@ struct Leadership {
   std::vector<int> brokers;      // node ids listed by Metadata
   int led_by(int node) const;
 };
+
+// Metadata for `topic` from the first of `addresses` ("host:port") that answers within `timeout` each.
+Result<Leadership> probe_metadata(const std::vector<std::string>& addresses, const std::string& topic,
+                                  std::chrono::milliseconds timeout);
 
 class Load {
  public:

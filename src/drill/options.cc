@@ -65,6 +65,8 @@ std::string drill_usage() {
          "  --verify-timeout S       bound on the final read-back (default 300)\n"
          "  --store s3|file          object store: moto S3 server or a file:// directory (default s3)\n"
          "  --session-timeout-ms MS  brokers' broker.session.timeout.ms, the lease TTL (default 3000)\n"
+         "  --request-timeout-ms MS  the producer's request.timeout.ms (default 5000): how long a request to a\n"
+         "                           paused broker is waited for before its partitions' records go elsewhere\n"
          "  --embedded               one broker with its own file WAL and metadata (no etcd, no failover);\n"
          "                           runs kill9, sigstop and rolling as restart scenarios\n"
          "  --wal file|object        embedded mode's WAL (default file; cluster mode always uses object)\n"

@@ -20,7 +20,8 @@ struct DrillOptions {
   std::string store = "s3";
   std::string wal;  // embedded mode: file (default) or object; cluster mode: always object
   int session_timeout_ms = 3000;
-  std::string work_dir;  // default: a new directory under $TMPDIR (kept: it holds the logs)
+  int request_timeout_ms = 5000;  // the clients' request.timeout.ms
+  std::string work_dir;           // default: a new directory under $TMPDIR (kept: it holds the logs)
   std::string json_path, svg_path;
   std::string topic;
   std::string floe_binary;  // default: this binary

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <utility>
 
 #include "drill/drill.h"
 
@@ -29,6 +30,24 @@ void DrillRun::event(const std::string& label) {
   std::cout << head << label << "\n" << std::flush;
 }
 
+Result<Leadership> DrillRun::metadata() {
+  std::vector<std::string> addresses;
+  if (env_.options().external()) {
+    std::string a;
+    for (char c : env_.options().external_bootstrap + ",") {
+      if (c != ',')
+        a += c;
+      else if (!a.empty())
+        addresses.push_back(std::exchange(a, ""));
+    }
+  } else {
+    for (BrokerProcess* b : env_.live_brokers()) {
+      if (!paused_.count(b->node_id)) addresses.push_back(b->bootstrap());
+    }
+  }
+  return probe_metadata(addresses, options_.topic, std::chrono::seconds(2));
+}
+
 void DrillRun::scrape_all() {
   for (BrokerProcess* b : env_.live_brokers()) {
     if (paused_.count(b->node_id)) continue;
@@ -52,7 +71,7 @@ BrokerProcess* DrillRun::pick_victim(int* leads) {
   *leads = -1;
   if (live.empty()) return nullptr;
   BrokerProcess* best = live.back();
-  if (auto md = load_.metadata(std::chrono::seconds(5))) {
+  if (auto md = metadata()) {
     for (BrokerProcess* b : live) {
       const int n = md->led_by(b->node_id);
       if (n > *leads) {
@@ -78,7 +97,7 @@ bool DrillRun::wait_recovered(ScenarioResult& r, int64_t since_ms, const std::st
 bool DrillRun::wait_listed(int node, bool want_listed, std::chrono::milliseconds timeout) {
   return wait_until(
       [&] {
-        auto md = load_.metadata(std::chrono::seconds(2));
+        auto md = metadata();
         return md && listed(*md, node) == want_listed;
       },
       timeout);
@@ -305,7 +324,7 @@ void DrillRun::scale_out(ScenarioResult& r) {
   int leads = 0;
   const bool got = wait_until(
       [&] {
-        auto md = load_.metadata(std::chrono::seconds(2));
+        auto md = metadata();
         leads = md ? md->led_by(id) : 0;
         return leads > 0;
       },
