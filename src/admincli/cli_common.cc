@@ -36,8 +36,7 @@ std::optional<Usage> parse_options(const std::vector<std::string>& args, const s
       value = a.substr(eq + 1);
       has_value = true;
     }
-    if (name != "--bootstrap" && name != "--timeout-ms" && !allowed.count(name))
-      return Usage{"unknown option " + name};
+    if (name != "--bootstrap" && name != "--timeout-ms" && !allowed.count(name)) return Usage{"unknown option " + name};
     if (!has_value) {
       if (i + 1 >= args.size()) return Usage{name + " needs a value"};
       value = args[++i];
@@ -58,8 +57,7 @@ std::optional<Usage> parse_options(const std::vector<std::string>& args, const s
       o.replication_factor = static_cast<int16_t>(*v);
     } else if (name == "--config" || name == "--set") {
       size_t eq = value.find('=');
-      if (eq == std::string::npos || eq == 0)
-        return Usage{"bad " + name + " '" + value + "': expected KEY=VALUE"};
+      if (eq == std::string::npos || eq == 0) return Usage{"bad " + name + " '" + value + "': expected KEY=VALUE"};
       o.configs.emplace_back(value.substr(0, eq), value.substr(eq + 1));
     } else if (name == "--topic") {
       if (value.empty()) return Usage{"bad --topic: empty topic name"};

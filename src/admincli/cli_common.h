@@ -25,10 +25,10 @@ struct Options {
   std::optional<int32_t> partitions;
   std::optional<int16_t> replication_factor;
   std::vector<std::pair<std::string, std::string>> configs;  // --config / --set k=v, in order
-  std::vector<std::string> deletes;                            // --delete k
-  std::string topic;                                           // --topic (floe cluster reassign)
-  std::optional<int32_t> partition;                            // --partition
-  std::optional<int32_t> to;                                   // --to BROKER
+  std::vector<std::string> deletes;                          // --delete k
+  std::string topic;                                         // --topic (floe cluster reassign)
+  std::optional<int32_t> partition;                          // --partition
+  std::optional<int32_t> to;                                 // --to BROKER
   bool help = false;
 };
 
@@ -53,7 +53,8 @@ std::string broker_error(int16_t code, const std::optional<std::string>& message
 // One command's connection and error reporting.
 class Command {
  public:
-  Command(std::string prefix, std::ostream& out, std::ostream& err) : prefix_(std::move(prefix)), out_(out), err_(err) {}
+  Command(std::string prefix, std::ostream& out, std::ostream& err)
+      : prefix_(std::move(prefix)), out_(out), err_(err) {}
 
   std::ostream& out() { return out_; }
 

@@ -107,8 +107,10 @@ int cluster_status(Command& cmd, KafkaClient& client) {
   int partitions = 0, leaderless = 0;
   for (const auto& [tp, l] : leaders_of(*md)) {
     ++partitions;
-    if (l.id < 0) ++leaderless;
-    else ++led[l.id];
+    if (l.id < 0)
+      ++leaderless;
+    else
+      ++led[l.id];
   }
   std::ostream& out = cmd.out();
   out << "Cluster: " << cluster_id << "  Controller: " << (controller < 0 ? "none" : std::to_string(controller))
@@ -201,7 +203,8 @@ int cluster_reassign(Command& cmd, KafkaClient& client, const Options& o) {
     }
   }
   return cmd.fail(what, "the move was accepted, but after " + std::to_string(o.timeout_ms) + " ms " + name +
-                            " is led by " + (now.id < 0 ? std::string("no broker") : "broker " + std::to_string(now.id)));
+                            " is led by " +
+                            (now.id < 0 ? std::string("no broker") : "broker " + std::to_string(now.id)));
 }
 
 int cluster_reassignments(Command& cmd, KafkaClient& client) {
@@ -271,8 +274,10 @@ int broker_drain(Command& cmd, KafkaClient& client, int32_t id, const Options& o
     targets.clear();
     for (const auto& [tp, l] : leaders) {
       const bool was_here = moving.count(tp) > 0;
-      if (l.id == id || (was_here && l.id < 0)) ++left;  // still here, or between owners
-      else if (was_here) targets.insert(l.id);
+      if (l.id == id || (was_here && l.id < 0))
+        ++left;  // still here, or between owners
+      else if (was_here)
+        targets.insert(l.id);
     }
     if (left == 0) break;
     if (elapsed_ms(start) >= o.timeout_ms) {

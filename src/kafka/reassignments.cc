@@ -1,12 +1,11 @@
 #include "kafka/reassignments.h"
 
-#include <chrono>
-#include <map>
-#include <set>
-
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <map>
+#include <set>
 
 #include "base/log.h"
 #include "cluster/cluster_image.h"
@@ -44,11 +43,21 @@ PartitionPlacement placement_of(const Services& services, const std::string& top
 void move_error(const Error& e, int16_t& error_code, std::optional<std::string>& message) {
   message = e.message;
   switch (static_cast<cluster::ClusterErrc>(e.code.value())) {
-    case cluster::ClusterErrc::not_controller: error_code = code(Errc::not_controller); break;
-    case cluster::ClusterErrc::unknown_broker: error_code = code(Errc::invalid_replica_assignment); break;
-    case cluster::ClusterErrc::unknown_partition: error_code = code(Errc::leader_not_available); break;
-    case cluster::ClusterErrc::conflict: error_code = code(Errc::request_timed_out); break;
-    default: error_code = code(Errc::unknown_server_error); break;
+    case cluster::ClusterErrc::not_controller:
+      error_code = code(Errc::not_controller);
+      break;
+    case cluster::ClusterErrc::unknown_broker:
+      error_code = code(Errc::invalid_replica_assignment);
+      break;
+    case cluster::ClusterErrc::unknown_partition:
+      error_code = code(Errc::leader_not_available);
+      break;
+    case cluster::ClusterErrc::conflict:
+      error_code = code(Errc::request_timed_out);
+      break;
+    default:
+      error_code = code(Errc::unknown_server_error);
+      break;
   }
   if (e.code.category() != cluster::cluster_category()) error_code = code(Errc::unknown_server_error);
 }
@@ -72,7 +81,8 @@ ReassignmentCheck check_reassignment(const std::string& topic, int32_t partition
   if (replicas->size() != 1) {
     return fail(Errc::invalid_replica_assignment,
                 "Floe keeps one shared log per partition (replicas = [leader]): name exactly one broker, the new "
-                "leader of " + name + "; got " + std::to_string(replicas->size()));
+                "leader of " +
+                    name + "; got " + std::to_string(replicas->size()));
   }
   const int32_t target = replicas->front();
   if (!broker_live(target)) {

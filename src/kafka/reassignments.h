@@ -46,8 +46,8 @@ struct PartitionPlacement {
 
 struct ReassignmentCheck {
   int16_t error_code = 0;
-  std::string message;                 // with an error; empty otherwise
-  std::optional<int32_t> move_to;      // NONE and a move must be requested to this broker
+  std::string message;             // with an error; empty otherwise
+  std::optional<int32_t> move_to;  // NONE and a move must be requested to this broker
 };
 
 // The decision for one partition of an AlterPartitionReassignments request (the table above), without side effects.

@@ -52,8 +52,7 @@ TEST(Reassignments, UnknownBrokerIsAnInvalidAssignment) {
 TEST(Reassignments, UnknownPartitionComesFirst) {
   EXPECT_EQ(check(std::vector<int32_t>{2}, PartitionPlacement{}).error_code, code(Errc::unknown_topic_or_partition));
   EXPECT_EQ(check(std::nullopt, PartitionPlacement{}).error_code, code(Errc::unknown_topic_or_partition));
-  EXPECT_EQ(check(std::vector<int32_t>{1, 2}, PartitionPlacement{}).error_code,
-            code(Errc::unknown_topic_or_partition));
+  EXPECT_EQ(check(std::vector<int32_t>{1, 2}, PartitionPlacement{}).error_code, code(Errc::unknown_topic_or_partition));
 }
 
 TEST(Reassignments, CancelWithNothingPending) {
