@@ -131,6 +131,7 @@ Status Load::start() {
       !set(pc, "acks", "all", &error) || !set(pc, "linger.ms", "5", &error) ||
       !set(pc, "message.timeout.ms", "60000", &error) ||
       !set(pc, "request.timeout.ms", std::to_string(options_.request_timeout_ms), &error) ||
+      !set(pc, "socket.timeout.ms", std::to_string(options_.request_timeout_ms), &error) ||
       !set(pc, "statistics.interval.ms", "1000", &error) || !set(pc, "queue.buffering.max.kbytes", "262144", &error)) {
     rd_kafka_conf_destroy(pc);
     return load_error("producer config: " + error);
