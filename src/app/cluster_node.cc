@@ -154,6 +154,11 @@ asio::awaitable<void> ClusterNode::close() {
   const bool lost = membership && membership->lost();
   if (partitions) {
     if (!lost) {
+      // Drain first: the controller assigns nothing more to this broker while its partitions are handed off.
+      if (controller) {
+        Status drained = co_await controller->drain(membership->id());
+        if (!drained) log::warn(kLog, "shutdown: cannot mark this broker as draining: ", drained.error().message);
+      }
       log::info(kLog, "shutdown: releasing this broker's partitions");
       Status st = co_await partitions->release_all(kReleaseOnCloseTimeout);
       if (!st) log::warn(kLog, "shutdown: ", st.error().message);

@@ -171,12 +171,28 @@ asio::awaitable<Status> PartitionManager::release_batch(std::vector<cluster::Ass
       if (a.topic == kOffsetsTopic) co_await deps_.groups.unload_partition(a.partition);
     }
   }
-  if (Status st = co_await deps_.store.release(streams); !st) co_return st;
+  if (Status st = co_await deps_.store.release(streams); !st) {
+    // Not served any more, not given up either: forget them here, so the next pass opens them again (acquire
+    // starts from the committed end) unless they were released meanwhile.
+    for (uint64_t stream : streams) open_.erase(stream);
+    co_return st;
+  }
   for (uint64_t stream : streams) {
     open_.erase(stream);
     deps_.producer_states.drop(stream);
   }
-  if (Status st = co_await deps_.membership.release(batch); !st) co_return st;
+  if (Status st = co_await deps_.membership.release(batch); !st) {
+    // One assignment changed meanwhile (the controller set a move target, say) fails the whole txn: release them
+    // one by one, each at its revision in the image now; what still fails is retried by the next pass.
+    Status last = ok_status();
+    for (const cluster::Assignment& a : batch) {
+      std::optional<cluster::Assignment> cur = deps_.image.assignment(a.topic, a.partition);
+      if (!cur || cur->broker_id != self_id_ || cur->broker_epoch != broker_epoch_ || cur->released) continue;
+      std::vector<cluster::Assignment> one{*cur};
+      if (Status r = co_await deps_.membership.release(std::move(one)); !r) last = r;
+    }
+    if (!last) co_return last;
+  }
   log::info(kLog, "released ", batch.size(), " partition(s)");
   std::lock_guard lock(stats_mu_);
   stats_.released += batch.size();
