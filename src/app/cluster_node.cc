@@ -95,6 +95,7 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   sc.wal_flush_interval = std::chrono::milliseconds(cfg.wal_flush_ms);
   sc.wal_batch_bytes = static_cast<size_t>(cfg.wal_batch_bytes);
   sc.wal_inflight = static_cast<size_t>(cfg.wal_inflight);
+  sc.wal_put_hedge = std::chrono::milliseconds(cfg.wal_put_hedge_ms);
   sc.seal_previous_epochs = false;  // the controller seals (DESIGN §6)
   sc.owned_streams_only = true;
   ClusterNode* node = &n;

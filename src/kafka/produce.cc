@@ -30,6 +30,10 @@ int64_t now_ms() {
 int16_t append_error(std::error_code ec) {
   if (ec == stream::Errc::too_large) return code(Errc::request_timed_out);    // back-pressure: uploads are behind
   if (ec == stream::Errc::closed) return code(Errc::not_leader_or_follower);  // shutting down: go elsewhere
+  // Released or given up meanwhile, or this epoch's WAL stopped: not written here; the new leader takes it.
+  if (ec == stream::Errc::not_owner || ec == stream::Errc::unavailable) return code(Errc::not_leader_or_follower);
+  // The object WAL could not say whether the data landed: a retriable, ambiguous timeout (DESIGN §4).
+  if (ec == stream::Errc::ambiguous) return code(Errc::request_timed_out);
   if (ec == stream::Errc::invalid_argument) return code(Errc::corrupt_message);
   return code(Errc::kafka_storage_error);
 }
@@ -134,7 +138,7 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
       case producer::Decision::Kind::append:
         if (!r) {
           // A WAL failure may still leave the batch on disk (it reappears after a restart): ambiguous.
-          decision.reservation.fail(r.error().code == stream::Errc::io_error);
+          decision.reservation.fail(stream::append_may_have_landed(r.error().code));
           resp.error_code = append_error(r.error().code);
           resp.error_message = r.error().message;
           resp.base_offset = -1;
