@@ -303,6 +303,26 @@ uint64_t stored_set_generation(const meta::MetaStore& meta) {
 
 }  // namespace
 
+metrics::Registry::CollectorId add_log_cache_collector(metrics::Registry& registry,
+                                                      const stream::StreamStore& streams) {
+  return registry.add_collector([&streams](metrics::Exposition& e) {
+    using metrics::Type;
+    const stream::StreamStore::CacheStats c = streams.cache_stats();
+    e.family("floe_log_cache_bytes", "Committed batches kept in memory for tail reads", Type::gauge);
+    e.sample({}, static_cast<double>(c.cached_committed_bytes));
+    e.family("floe_log_cache_limit_bytes", "The log cache's bound (log.cache.bytes)", Type::gauge);
+    e.sample({}, static_cast<double>(c.limit_bytes));
+    e.family("floe_log_uncommitted_bytes", "Durable data not yet committed to objects (held in memory)", Type::gauge);
+    e.sample({}, static_cast<double>(c.uncommitted_bytes));
+    e.family("floe_log_reads_total", "Partition log reads, by where they were served from", Type::counter);
+    e.sample({{"source", "cache"}}, static_cast<double>(c.cache_reads));
+    e.sample({{"source", "objects"}}, static_cast<double>(c.object_reads));
+    e.family("floe_log_object_read_bytes_total", "Bytes of committed blocks read back from the object store",
+             Type::counter);
+    e.sample({}, static_cast<double>(c.object_read_bytes));
+  });
+}
+
 BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry& registry, ObservedStores stores,
                                          const kafka::BrokerIdentity& identity, admin::AdminServer& http,
                                          ClusterNode* cluster_node)
@@ -315,6 +335,7 @@ BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry
   collectors_.push_back(add_process_collector(registry));
   collectors_.push_back(add_object_store_collector(registry, stores.objects));
   collectors_.push_back(add_meta_store_collector(registry, stores.meta));
+  collectors_.push_back(add_log_cache_collector(registry, stores.streams));
   const cluster::TopicCatalog& catalog = stores.catalog;
   const meta::MetaStore& meta = stores.meta;
   collectors_.push_back(registry.add_collector([this, &catalog, &identity, &meta](metrics::Exposition& e) {

@@ -298,6 +298,7 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
         if (!out.batches.empty() && out.batches.size() + e->data->size() > max_bytes) break;
         out.batches.insert(out.batches.end(), e->data->begin(), e->data->end());
       }
+      ++cache_reads_;
       co_return out;
     }
     auto b =
@@ -313,6 +314,11 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
   if (!got) co_return err(Errc::io_error, "stream: GET " + object_key + ": " + got.error.message());
   ByteSpan bytes(reinterpret_cast<const uint8_t*>(got.value.data()), got.value.size());
   if (Status st = verify_block(block, bytes, object_key); !st) co_return st.error();
+  {
+    std::lock_guard lock(mu_);
+    ++object_reads_;
+    object_read_bytes_ += bytes.size();
+  }
   record::BatchSplitter split(bytes);
   for (record::BatchView batch; split.next(batch);) {
     if (batch.header().base_offset + batch.header().last_offset_delta < offset) continue;
@@ -322,6 +328,12 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
   co_return out;
 }
 
+
+StreamStore::CacheStats StreamStore::cache_stats() const {
+  std::lock_guard lock(mu_);
+  return CacheStats{cached_committed_bytes_, uncommitted_bytes_, config_.log_cache_bytes,
+                    cache_reads_,            object_reads_,      object_read_bytes_};
+}
 
 std::vector<uint64_t> StreamStore::stream_ids() const {
   std::lock_guard lock(mu_);

@@ -216,6 +216,17 @@ class StreamStore {
   // The object WAL (nullptr with the file WAL), for its stats and PUT timings.
   const ObjectWal* object_wal() const { return object_wal_.get(); }
 
+  // The log cache and where reads were served from (metrics).
+  struct CacheStats {
+    size_t cached_committed_bytes = 0;  // committed batches kept for tail reads (bounded by log_cache_bytes)
+    size_t uncommitted_bytes = 0;       // durable, not yet committed (always in memory)
+    size_t limit_bytes = 0;             // log_cache_bytes
+    uint64_t cache_reads = 0;           // reads answered from memory
+    uint64_t object_reads = 0;          // reads answered by a ranged GET of a committed block
+    uint64_t object_read_bytes = 0;     // bytes those GETs returned
+  };
+  CacheStats cache_stats() const;
+
  private:
   struct Entry {
     int64_t first = 0;
@@ -271,6 +282,9 @@ class StreamStore {
   std::map<uint64_t, Stream> streams_;
   size_t uncommitted_bytes_ = 0;
   size_t cached_committed_bytes_ = 0;
+  uint64_t cache_reads_ = 0;        // guarded by mu_
+  uint64_t object_reads_ = 0;       // guarded by mu_
+  uint64_t object_read_bytes_ = 0;  // guarded by mu_
   uint64_t uploads_ = 0;
   std::map<std::string, std::chrono::steady_clock::time_point> unreferenced_since_;  // object key -> first seen
   bool closing_ = false;

@@ -63,6 +63,7 @@ TEST_P(StreamStoreBothWals, AppendsGetDenseOffsetsPerStream) {
   }
   EXPECT_EQ(r->high_watermark, 5);
   auto tail = run(store_->read(1, 4, 1 << 20));  // the batch holding offset 4 starts at 3
+  EXPECT_EQ(store_->cache_stats().cache_reads + store_->cache_stats().object_reads, 2u);  // each read counted once
   ASSERT_TRUE(tail);
   EXPECT_EQ(batches_of(tail->batches), (std::vector<std::pair<int64_t, int>>{{3, 2}}));
   auto at_end = run(store_->read(1, 5, 1 << 20));
@@ -84,6 +85,11 @@ TEST_F(StreamStoreTest, FlushCommitsAnObjectAndReadsComeBackFromIt) {
   auto r = run(store_->read(7, 5, 1 << 20));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(batches_of(r->batches), (std::vector<std::pair<int64_t, int>>{{4, 6}}));
+  const StreamStore::CacheStats stats = store_->cache_stats();
+  EXPECT_EQ(stats.object_reads, 1u);
+  EXPECT_GT(stats.object_read_bytes, 0u);
+  EXPECT_EQ(stats.cache_reads, 0u);
+  EXPECT_EQ(stats.uncommitted_bytes, 0u);
   auto objects = run(file_store_->list("data/", "", 100, objstore::Clock::now() + std::chrono::seconds(5)));
   ASSERT_TRUE(objects.ok());
   EXPECT_EQ(objects.value.objects.size(), 1u);
