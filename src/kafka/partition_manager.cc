@@ -178,6 +178,10 @@ asio::awaitable<Status> PartitionManager::release_batch(std::vector<cluster::Ass
     co_return st;
   }
   for (uint64_t stream : streams) {
+    // Everything is committed now: a snapshot at the end lets the next owner load the producer state without
+    // replaying the log (a move then reads metadata only). A failed snapshot only costs the next owner a replay.
+    auto snap = co_await deps_.producer_states.write_snapshot(stream);
+    if (!snap) log::debug(kLog, "release: no producer snapshot for stream ", stream, ": ", snap.error().message);
     open_.erase(stream);
     deps_.producer_states.drop(stream);
   }

@@ -8,8 +8,9 @@
 //             state loaded -> __consumer_offsets partitions loaded into the group coordinator -> marked local (from
 //             then on produce/fetch are served, at the assignment's leader epoch)
 //   release : unmarked (new requests get NOT_LEADER_OR_FOLLOWER) -> group partition unloaded -> StreamStore::release
-//             (everything appended is durable and committed) -> the release txn (BrokerMembership::release) -> the
-//             controller gives the partition to its next owner with leader epoch + 1
+//             (everything appended is durable and committed) -> a producer-state snapshot at that end (the next
+//             owner replays nothing) -> the release txn (BrokerMembership::release) -> the controller gives the
+//             partition to its next owner with leader epoch + 1
 //
 // Assignments that disappear or move to another epoch without our release (the topic was deleted, or this epoch
 // was sealed: then membership reports it lost and the broker stops serving) are dropped locally at once.
