@@ -457,12 +457,14 @@ TEST_P(Conformance, WatchFromARevisionDeliversEveryEventInOrder) {
 }
 
 TEST_P(Conformance, WatchDeliversEveryEventOfAMultiKeyTxn) {
-  auto watch = store_->watch(WatchRequest{"multi/", prefix_end("multi/"), 0, false});
   TxnRequest txn;
   for (int i = 0; i < 5; ++i) txn.success.push_back(PutRequest{"multi/" + std::to_string(i), "v", 0, false});
   auto r = run(store_->txn(txn));
   ASSERT_TRUE(r.ok() && r->succeeded);
   ASSERT_TRUE(put("multi/after", "x").ok());
+  // From the txn's revision: a watch "from now" may start on the server after the writes (etcd opens it
+  // asynchronously), and would then miss them.
+  auto watch = store_->watch(WatchRequest{"multi/", prefix_end("multi/"), r->revision, false});
   std::vector<Event> events;
   collect(*watch, 6, events);
   ASSERT_EQ(events.size(), 6u);  // all five events of the txn's one revision, then the next revision
