@@ -202,6 +202,14 @@ TEST(DrillReport, SummaryTableAndVerdict) {
   EXPECT_NE(t.find("verdict: PASS"), std::string::npos);
   r.verify.acked_lost = 1;
   EXPECT_FALSE(r.passed());
+  r.verify_complete = false;
+  r.verify_note = "3 of 6 partitions read to their end before the timeout";
+  std::ostringstream partial;
+  print_summary(partial, r);
+  EXPECT_NE(partial.str().find("read-back INCOMPLETE (3 of 6"), std::string::npos) << partial.str();
+  EXPECT_NE(partial.str().find("no loss verdict"), std::string::npos);
+  EXPECT_EQ(partial.str().find(" lost"), std::string::npos);
+  r.verify_complete = true;
   r.verify.acked_lost = 0;
   r.scenarios[0].copied_bytes = 1024;
   EXPECT_FALSE(r.passed());
