@@ -110,6 +110,7 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
                             o.session_timeout_ms,
                             o.topic,
                             o.work_dir};
+  report.config.request_timeout_ms = o.request_timeout_ms;
   Environment env(eo);
   if (auto s = env.start(); !s) {
     err << "floe drill: " << s.error().message << "\n";

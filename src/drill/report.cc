@@ -142,7 +142,8 @@ void write_json(std::ostream& out, const Report& r) {
   out << "{\n  \"config\": {\"mode\": " << json_string(c.mode) << ", \"brokers\": " << c.brokers
       << ", \"partitions\": " << c.partitions << ", \"rate_mib_per_s\": " << num(c.rate_mib)
       << ", \"record_bytes\": " << c.record_bytes << ", \"store\": " << json_string(c.store)
-      << ", \"session_timeout_ms\": " << c.session_timeout_ms << ", \"topic\": " << json_string(c.topic)
+      << ", \"session_timeout_ms\": " << c.session_timeout_ms
+      << ", \"request_timeout_ms\": " << c.request_timeout_ms << ", \"topic\": " << json_string(c.topic)
       << ", \"work_dir\": " << json_string(c.work_dir) << "},\n";
   out << "  \"passed\": " << (r.passed() ? "true" : "false") << ",\n";
   out << "  \"scenarios\": [";

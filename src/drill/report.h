@@ -72,6 +72,7 @@ struct RunConfig {
   int session_timeout_ms = 0;
   std::string topic;
   std::string work_dir;
+  int request_timeout_ms = 0;  // the producer's request.timeout.ms (bounds the RTO a client sees for a zombie)
 };
 
 struct Report {

@@ -48,6 +48,7 @@ class DrillKill9Test(unittest.TestCase):
             with open(report_path) as f:
                 report = json.load(f)
             self.assertEqual(report["config"]["mode"], "cluster" if cluster else "embedded")
+            self.assertEqual(report["config"]["request_timeout_ms"], 5000)
             self.assertTrue(report["passed"])
             verify = report["verify"]
             self.assertTrue(verify["complete"], verify)
