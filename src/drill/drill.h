@@ -35,8 +35,8 @@ class DrillRun {
   void pause(std::chrono::milliseconds d) {
     wait_until([] { return false; }, d);
   }
-  // A labelled moment: printed and kept for the chart.
-  void event(const std::string& label);
+  // A labelled moment: printed, and kept for the chart unless `on_chart` is false (a scenario's summary line).
+  void event(const std::string& label, bool on_chart = true);
   // Metadata from a running, unpaused broker (probe_metadata), bounded.
   Result<Leadership> metadata();
 

@@ -22,9 +22,9 @@ bool listed(const Leadership& l, int node) {
 
 }  // namespace
 
-void DrillRun::event(const std::string& label) {
+void DrillRun::event(const std::string& label, bool on_chart) {
   const int64_t t = drill_now_ms();
-  report_.events.push_back(Event{t, label});
+  if (on_chart) report_.events.push_back(Event{t, label});
   char head[32];
   std::snprintf(head, sizeof head, "[%7.1fs] ", static_cast<double>(t) / 1000);
   std::cout << head << label << "\n" << std::flush;
@@ -199,7 +199,7 @@ ScenarioResult DrillRun::run(const std::string& name) {
   std::snprintf(line, sizeof line, "%s: RTO p50 %.0f ms, max %.0f ms; write gap p99 %.0f ms; errors %lld; %zu problems",
                 name.c_str(), r.recovery.rto_p50_ms, r.recovery.rto_max_ms, r.recovery.gap_p99_ms,
                 static_cast<long long>(r.producer_errors), r.problems.size());
-  event(line);
+  event(line, false);
   return r;
 }
 
