@@ -26,33 +26,9 @@ ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
 ERR_INVALID_RECORD = 87
 
 
-# -- CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven -----------------------------------------
-
-def _crc32c_table():
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC32C_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = CRC32C_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
 # -- record batch v2 ---------------------------------------------------------------------------------------------
 
-def varint(v):
-    """Zig-zag varint (Kafka's record fields)."""
-    return h.Writer().uvarint((v << 1) ^ (v >> 63)).bytes()
+crc32c, varint = h.crc32c, h.varint
 
 
 def varbytes(b):

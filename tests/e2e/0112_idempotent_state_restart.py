@@ -23,28 +23,7 @@ PID, EPOCH = 4242, 0
 ERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 
 
-def _crc32c_table():
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC32C_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = CRC32C_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def varint(v):
-    return h.Writer().uvarint((v << 1) ^ (v >> 63)).bytes()
+crc32c, varint = h.crc32c, h.varint
 
 
 def idempotent_batch(seq, value, ts):

@@ -9,7 +9,6 @@ confluent-kafka producer writing to every partition:
 """
 import re
 import signal
-import threading
 import time
 import unittest
 
@@ -27,58 +26,11 @@ PARTITIONS = 6
 RTO_LIMIT_S = 5.0
 
 
-class Load:
-    """Produces one record to every partition per round, polling for delivery reports in between."""
-
-    def __init__(self, bootstrap):
-        self.p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                           "linger.ms": 5, "message.timeout.ms": 60000, "topic.metadata.refresh.interval.ms": 500,
-                           "retry.backoff.ms": 50,
-                           # A paused broker holds in-flight requests until they time out (as with Kafka): keep
-                           # that short so the producer moves on to the new leader.
-                           "request.timeout.ms": 3000, "socket.timeout.ms": 3000})
-        self.acked = {}  # (partition, offset) -> value
-        self.last_ack = {p: 0.0 for p in range(PARTITIONS)}
-        self.ack_times = {p: [] for p in range(PARTITIONS)}
-        self.errors = []
-        self.seq = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def on_delivery(self, err, msg):
-        if err is not None:
-            self.errors.append(str(err))
-            return
-        self.acked[(msg.partition(), msg.offset())] = msg.value()
-        now = time.monotonic()
-        self.last_ack[msg.partition()] = now
-        self.ack_times[msg.partition()].append(now)
-
-    def run(self):
-        while not self.stop.is_set():
-            for p in range(PARTITIONS):
-                self.seq += 1
-                try:
-                    self.p.produce(TOPIC, value=b"p%d-%d" % (p, self.seq), partition=p, on_delivery=self.on_delivery)
-                except BufferError:
-                    pass
-            self.p.poll(0.02)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def finish(self, timeout=60):
-        self.stop.set()
-        self.thread.join(timeout=10)
-        remaining = self.p.flush(timeout)
-        return remaining
-
-    def first_ack_after(self, p, t):
-        return next(x for x in self.ack_times[p] if x > t)
-
-    def all_acked_after(self, t):
-        return all(self.last_ack[p] > t for p in range(PARTITIONS))
+def Load(bootstrap):
+    """One record to every partition per round (cluster_harness.PartitionLoad)."""
+    # A paused broker holds in-flight requests until they time out: keep that short so the producer moves on.
+    return ch.PartitionLoad(bootstrap, TOPIC, PARTITIONS,
+                            producer_config={"request.timeout.ms": 3000, "socket.timeout.ms": 3000})
 
 
 def leaders(admin):

@@ -19,7 +19,6 @@ idempotent acks=all confluent-kafka producer writing 1 KiB records to every part
 the wire checks use raw requests.)
 """
 import re
-import threading
 import time
 import unittest
 import urllib.request
@@ -41,52 +40,9 @@ VALUE_BYTES = 1024
 DRAIN_LIMIT_MS = 5000
 
 
-class Load:
-    """Produces one 1 KiB record to every partition per round, polling for delivery reports in between."""
-
-    def __init__(self, bootstrap):
-        self.p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                           "linger.ms": 5, "message.timeout.ms": 60000, "topic.metadata.refresh.interval.ms": 500,
-                           "retry.backoff.ms": 50, "request.timeout.ms": 5000})
-        self.acked = {}  # (partition, offset) -> value
-        self.last_ack = {p: 0.0 for p in range(PARTITIONS)}
-        self.errors = []
-        self.seq = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def on_delivery(self, err, msg):
-        if err is not None:
-            self.errors.append(str(err))
-            return
-        self.acked[(msg.partition(), msg.offset())] = msg.value()
-        self.last_ack[msg.partition()] = time.monotonic()
-
-    def run(self):
-        while not self.stop.is_set():
-            for p in range(PARTITIONS):
-                self.seq += 1
-                value = (b"p%d-%d-" % (p, self.seq)).ljust(VALUE_BYTES, b"x")
-                try:
-                    self.p.produce(TOPIC, value=value, partition=p, on_delivery=self.on_delivery)
-                except BufferError:
-                    pass
-            self.p.poll(0.02)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def finish(self, timeout=60):
-        self.stop.set()
-        self.thread.join(timeout=10)
-        return self.p.flush(timeout)
-
-    def all_acked_after(self, t):
-        return all(self.last_ack[p] > t for p in range(PARTITIONS))
-
-    def acked_bytes(self):
-        return sum(len(v) for v in self.acked.values())
+def Load(bootstrap):
+    """One record to every partition per round (cluster_harness.PartitionLoad)."""
+    return ch.PartitionLoad(bootstrap, TOPIC, PARTITIONS, value_bytes=VALUE_BYTES, producer_config={"request.timeout.ms": 5000})
 
 
 def metadata(broker):

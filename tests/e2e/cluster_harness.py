@@ -7,6 +7,7 @@ Every process is stopped by PID at exit; every wait is bounded.
 """
 
 import os
+import threading
 import shutil
 import signal
 import subprocess
@@ -159,3 +160,68 @@ class Cluster:
 
     def bootstrap(self):
         return ",".join(b.bootstrap for b in self.brokers.values() if b.alive())
+
+
+class PartitionLoad:
+    """An idempotent acks=all confluent-kafka producer writing one record to every partition of `topic` per round
+    (values "p<partition>-<seq>", padded to `value_bytes` when given), polling delivery reports in between.
+    `producer_config` overrides the producer's settings (timeouts: a paused broker holds in-flight requests until
+    they time out, as with Kafka). Records each ack's (partition, offset) -> value and ack times per partition."""
+
+    def __init__(self, bootstrap, topic, partitions, value_bytes=0, producer_config=None):
+        from confluent_kafka import Producer
+        config = {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+                  "message.timeout.ms": 60000, "topic.metadata.refresh.interval.ms": 500, "retry.backoff.ms": 50}
+        config.update(producer_config or {})
+        self.p = Producer(config)
+        self.topic = topic
+        self.partitions = partitions
+        self.value_bytes = value_bytes
+        self.acked = {}  # (partition, offset) -> value
+        self.last_ack = {p: 0.0 for p in range(partitions)}
+        self.ack_times = {p: [] for p in range(partitions)}
+        self.errors = []
+        self.seq = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def on_delivery(self, err, msg):
+        if err is not None:
+            self.errors.append(str(err))
+            return
+        self.acked[(msg.partition(), msg.offset())] = msg.value()
+        now = time.monotonic()
+        self.last_ack[msg.partition()] = now
+        self.ack_times[msg.partition()].append(now)
+
+    def run(self):
+        while not self.stop.is_set():
+            for p in range(self.partitions):
+                self.seq += 1
+                value = b"p%d-%d" % (p, self.seq)
+                if self.value_bytes:
+                    value = (value + b"-").ljust(self.value_bytes, b"x")
+                try:
+                    self.p.produce(self.topic, value=value, partition=p, on_delivery=self.on_delivery)
+                except BufferError:
+                    pass
+            self.p.poll(0.02)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def finish(self, timeout=60):
+        """Stops producing and flushes (bounded); returns how many records are still unacknowledged."""
+        self.stop.set()
+        self.thread.join(timeout=10)
+        return self.p.flush(timeout)
+
+    def first_ack_after(self, p, t):
+        return next(x for x in self.ack_times[p] if x > t)
+
+    def all_acked_after(self, t):
+        return all(self.last_ack[p] > t for p in range(self.partitions))
+
+    def acked_bytes(self):
+        return sum(len(v) for v in self.acked.values())

@@ -342,6 +342,33 @@ class Writer:
         return bytes(self.buf)
 
 
+# -- record batch helpers: CRC-32C (Castagnoli, reflected 0x82F63B78, table-driven) and zig-zag varints ------------
+
+def _crc32c_table():
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def varint(v):
+    """Zig-zag varint (Kafka's record fields)."""
+    return Writer().uvarint((v << 1) ^ (v >> 63)).bytes()
+
+
 class DecodeError(Exception):
     pass
 
