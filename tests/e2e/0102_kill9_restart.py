@@ -95,6 +95,82 @@ def read_all(bootstrap, deadline_s=30):
         c.close()
 
 
+def produce_then_kill(tc, broker, acks, rnd, round_id, first_batch):
+    """One round's writes: a batch acked in full, then a second one produced until the broker is SIGKILLed at a
+    random moment (in-flight records are given up, not acked)."""
+    p = producer(broker.bootstrap, acks)
+    before = acks.count()
+    for i in range(first_batch):
+        k, v, hd = payload(rnd, round_id, i)
+        send(p, acks, k, v, hd, i % PARTITIONS)
+        p.poll(0)
+    tc.assertEqual(p.flush(20), 0, "round %d: first batch not flushed" % round_id)
+    tc.assertEqual(acks.count(), before + first_batch, "round %d: first batch not all acked" % round_id)
+
+    kill_after = rnd.uniform(0.05, 0.6)
+    killed = threading.Event()
+
+    def kill():
+        broker.stop(sig=signal.SIGKILL)
+        killed.set()
+
+    timer = threading.Timer(kill_after, kill)
+    at_kill_start = acks.count()
+    timer.start()
+    i = first_batch
+    deadline = time.monotonic() + 10
+    try:
+        while not killed.is_set() and time.monotonic() < deadline:
+            k, v, hd = payload(rnd, round_id, i)
+            try:
+                send(p, acks, k, v, hd, i % PARTITIONS)
+                i += 1
+            except BufferError:
+                pass
+            p.poll(0.001)
+    finally:
+        timer.join(15)
+    tc.assertTrue(killed.is_set(), "the kill timer did not fire")
+    tc.assertNotEqual(broker.returncode, 0)
+    # Reports already received stay; whatever was still in flight is given up (not acked).
+    p.poll(0)
+    p.purge()
+    p.flush(5)
+    del p
+    print("round %d: kill after %.3fs, %d produced in batch 2, %d of them acked"
+          % (round_id, kill_after, i - first_batch, acks.count() - at_kill_start), flush=True)
+
+
+def check_acked_records(tc, broker, acks, round_id):
+    """After the restart: every acked record is there, at its offset, byte for byte; offsets dense."""
+    got, ends = read_all(broker.bootstrap)
+    for p_ in range(PARTITIONS):
+        offs = sorted(o for (pp, o) in got if pp == p_)
+        tc.assertEqual(offs, list(range(ends[p_])), "round %d: partition %d not dense" % (round_id, p_))
+    with acks.lock:
+        acked = dict(acks.acked)
+    missing = [k for k in acked if k not in got]
+    tc.assertEqual(missing, [], "round %d: acked records missing after kill -9: %s" % (round_id, sorted(missing)[:20]))
+    wrong = [k for k, rec in acked.items() if got[k] != rec]
+    if wrong:
+        print("first wrong: acked %r, read %r" % (acked[wrong[0]], got[wrong[0]]))
+    tc.assertEqual(wrong, [], "round %d: acked records changed after kill -9: %s" % (round_id, sorted(wrong)[:20]))
+
+
+def check_takes_new_produce(tc, broker, acks):
+    """The restarted broker appends a new record after everything that was there."""
+    p = producer(broker.bootstrap, acks)
+    ends_before = read_all(broker.bootstrap)[1]
+    send(p, acks, b"final", b"after the last restart", [("last", b"1")], 0)
+    tc.assertEqual(p.flush(15), 0)
+    with acks.lock:
+        final = [k for k, rec in acks.acked.items() if rec[0] == b"final"]
+    tc.assertEqual(final, [(0, ends_before[0])])
+    got, _ = read_all(broker.bootstrap)
+    tc.assertEqual(got[(0, ends_before[0])], (b"final", b"after the last restart", (("last", b"1"),)))
+    tc.assertTrue(broker.alive())
+
+
 @unittest.skipIf(Consumer is None, "confluent_kafka is not installed for this python")
 class Kill9Restart(unittest.TestCase):
     def test_acked_records_survive_kill9(self):
@@ -104,79 +180,11 @@ class Kill9Restart(unittest.TestCase):
         try:
             broker.start()
             for round_id in range(ROUNDS):
-                # 1. A batch acked in full.
-                p = producer(broker.bootstrap, acks)
-                before = acks.count()
-                for i in range(FIRST_BATCH):
-                    k, v, hd = payload(rnd, round_id, i)
-                    send(p, acks, k, v, hd, i % PARTITIONS)
-                    p.poll(0)
-                self.assertEqual(p.flush(20), 0, "round %d: first batch not flushed" % round_id)
-                self.assertEqual(acks.count(), before + FIRST_BATCH, "round %d: first batch not all acked" % round_id)
-
-                # 2. A second batch, produced until the broker is SIGKILLed at a random moment.
-                kill_after = rnd.uniform(0.05, 0.6)
-                killed = threading.Event()
-
-                def kill():
-                    broker.stop(sig=signal.SIGKILL)
-                    killed.set()
-
-                timer = threading.Timer(kill_after, kill)
-                at_kill_start = acks.count()
-                timer.start()
-                i = FIRST_BATCH
-                deadline = time.monotonic() + 10
-                try:
-                    while not killed.is_set() and time.monotonic() < deadline:
-                        k, v, hd = payload(rnd, round_id, i)
-                        try:
-                            send(p, acks, k, v, hd, i % PARTITIONS)
-                            i += 1
-                        except BufferError:
-                            pass
-                        p.poll(0.001)
-                finally:
-                    timer.join(15)
-                self.assertTrue(killed.is_set(), "the kill timer did not fire")
-                self.assertNotEqual(broker.returncode, 0)
-                # Reports already received stay; whatever was still in flight is given up (not acked).
-                p.poll(0)
-                p.purge()
-                p.flush(5)
-                del p
-                sys_acked = acks.count()
-                print("round %d: kill after %.3fs, %d produced in batch 2, %d of them acked"
-                      % (round_id, kill_after, i - FIRST_BATCH, sys_acked - at_kill_start), flush=True)
-
-                # 3. Restart on the same data dir: every acked record is there, at its offset, byte for byte.
+                produce_then_kill(self, broker, acks, rnd, round_id, FIRST_BATCH)
+                # Restart on the same data dir.
                 broker.start()
-                got, ends = read_all(broker.bootstrap)
-                for p_ in range(PARTITIONS):
-                    offs = sorted(o for (pp, o) in got if pp == p_)
-                    self.assertEqual(offs, list(range(ends[p_])), "round %d: partition %d not dense" % (round_id, p_))
-                with acks.lock:
-                    acked = dict(acks.acked)
-                missing = [k for k in acked if k not in got]
-                self.assertEqual(missing, [], "round %d: acked records missing after kill -9: %s"
-                                 % (round_id, sorted(missing)[:20]))
-                wrong = [k for k, rec in acked.items() if got[k] != rec]
-                if wrong:
-                    print("first wrong: acked %r, read %r" % (acked[wrong[0]], got[wrong[0]]))
-                self.assertEqual(wrong, [], "round %d: acked records changed after kill -9: %s"
-                                 % (round_id, sorted(wrong)[:20]))
-
-            # 4. The restarted broker takes new produces, after everything that was there.
-            p = producer(broker.bootstrap, acks)
-            ends_before = read_all(broker.bootstrap)[1]
-            send(p, acks, b"final", b"after the last restart", [("last", b"1")], 0)
-            self.assertEqual(p.flush(15), 0)
-            with acks.lock:
-                final = [k for k, rec in acks.acked.items() if rec[0] == b"final"]
-            self.assertEqual(final, [(0, ends_before[0])])
-            got, _ = read_all(broker.bootstrap)
-            self.assertEqual(got[(0, ends_before[0])], (b"final", b"after the last restart", (("last", b"1"),)))
-            self.assertTrue(broker.alive())
+                check_acked_records(self, broker, acks, round_id)
+            check_takes_new_produce(self, broker, acks)
         except BaseException:
             import sys
             sys.stderr.write("---- floe log (%s) ----\n%s---- end of floe log ----\n"

@@ -8,9 +8,6 @@ helpers are those of 0102 (the file WAL's kill -9 test)."""
 import importlib.util
 import os
 import random
-import signal
-import threading
-import time
 import unittest
 
 import floe_harness as h
@@ -35,69 +32,11 @@ class Kill9ObjectWal(unittest.TestCase):
         try:
             broker.start()
             for round_id in range(ROUNDS):
-                p = k9.producer(broker.bootstrap, acks)
-                before = acks.count()
-                for i in range(FIRST_BATCH):
-                    k, v, hd = k9.payload(rnd, round_id, i)
-                    k9.send(p, acks, k, v, hd, i % k9.PARTITIONS)
-                    p.poll(0)
-                self.assertEqual(p.flush(20), 0, "round %d: first batch not flushed" % round_id)
-                self.assertEqual(acks.count(), before + FIRST_BATCH, "round %d: first batch not all acked" % round_id)
-
-                kill_after = rnd.uniform(0.05, 0.6)
-                killed = threading.Event()
-
-                def kill():
-                    broker.stop(sig=signal.SIGKILL)
-                    killed.set()
-
-                timer = threading.Timer(kill_after, kill)
-                at_kill_start = acks.count()
-                timer.start()
-                i = FIRST_BATCH
-                deadline = time.monotonic() + 10
-                try:
-                    while not killed.is_set() and time.monotonic() < deadline:
-                        k, v, hd = k9.payload(rnd, round_id, i)
-                        try:
-                            k9.send(p, acks, k, v, hd, i % k9.PARTITIONS)
-                            i += 1
-                        except BufferError:
-                            pass
-                        p.poll(0.001)
-                finally:
-                    timer.join(15)
-                self.assertTrue(killed.is_set(), "the kill timer did not fire")
-                self.assertNotEqual(broker.returncode, 0)
-                p.poll(0)
-                p.purge()
-                p.flush(5)
-                del p
-                print("round %d: kill after %.3fs, %d produced in batch 2, %d of them acked"
-                      % (round_id, kill_after, i - FIRST_BATCH, acks.count() - at_kill_start), flush=True)
-
+                k9.produce_then_kill(self, broker, acks, rnd, round_id, FIRST_BATCH)
                 broker.start()
                 self.assertTrue(broker.log_lines_with("sealed WAL epoch"), "the restart sealed no epoch")
-                got, ends = k9.read_all(broker.bootstrap)
-                for p_ in range(k9.PARTITIONS):
-                    offs = sorted(o for (pp, o) in got if pp == p_)
-                    self.assertEqual(offs, list(range(ends[p_])), "round %d: partition %d not dense" % (round_id, p_))
-                with acks.lock:
-                    acked = dict(acks.acked)
-                missing = [k for k in acked if k not in got]
-                self.assertEqual(missing, [], "round %d: acked records missing after kill -9: %s"
-                                 % (round_id, sorted(missing)[:20]))
-                wrong = [k for k, rec in acked.items() if got[k] != rec]
-                self.assertEqual(wrong, [], "round %d: acked records changed after kill -9: %s"
-                                 % (round_id, sorted(wrong)[:20]))
-
-            p = k9.producer(broker.bootstrap, acks)
-            ends_before = k9.read_all(broker.bootstrap)[1]
-            k9.send(p, acks, b"final", b"after the last restart", [("last", b"1")], 0)
-            self.assertEqual(p.flush(15), 0)
-            with acks.lock:
-                final = [k for k, rec in acks.acked.items() if rec[0] == b"final"]
-            self.assertEqual(final, [(0, ends_before[0])])
+                k9.check_acked_records(self, broker, acks, round_id)
+            k9.check_takes_new_produce(self, broker, acks)
             objects = os.path.join(broker.data_dir, "objects")
             wal_objects = [f for _, _, files in os.walk(objects) for f in files]
             self.assertTrue(wal_objects, "no objects written")
