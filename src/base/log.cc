@@ -31,20 +31,49 @@ bool parse_level(std::string_view name, Level& out) {
   return false;
 }
 
-void write(Level l, std::string_view component, std::string_view message) {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  std::time_t t = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+namespace {
+void append_escaped(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      case '\\': out.append("\\\\"); break;
+      default:
+        if (byte < 0x20 || byte == 0x7f) {
+          out.append("\\x").push_back(kHex[byte >> 4]);
+          out.push_back(kHex[byte & 0xf]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+}
+}  // namespace
+
+std::string format_line(Level l, std::string_view component, std::string_view message, long long unix_ms) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char ts[64];
   std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
   std::string line;
-  line.reserve(64 + message.size());
+  line.reserve(64 + component.size() + message.size());
   line.append(ts).append(" ").append(kNames[static_cast<int>(l)]).append(" ");
-  line.append(component).append(": ").append(message).append("\n");
+  append_escaped(line, component);
+  line.append(": ");
+  append_escaped(line, message);
+  line.push_back('\n');
+  return line;
+}
+
+void write(Level l, std::string_view component, std::string_view message) {
+  using namespace std::chrono;
+  auto unix_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  std::string line = format_line(l, component, message, static_cast<long long>(unix_ms));
   ssize_t rc = ::write(STDERR_FILENO, line.data(), line.size());
   (void)rc;
 }
