@@ -221,7 +221,11 @@ asio::awaitable<Result<std::unique_ptr<BrokerMembership>>> BrokerMembership::reg
   }
 
   // 4. Heartbeats and lost detection.
-  core->heartbeat = HeartbeatClient::start(executor, image, c.broker_id, core->epoch, c.heartbeat_interval);
+  HeartbeatClientOptions ho;
+  ho.interval = c.heartbeat_interval;
+  ho.meta = &meta;
+  ho.depose_after = c.depose_controller_after;
+  core->heartbeat = HeartbeatClient::start(executor, image, c.broker_id, core->epoch, ho);
   image.subscribe([weak] {
     if (auto self = weak.lock()) self->check_image();
   });

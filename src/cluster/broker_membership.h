@@ -10,7 +10,9 @@
 //      cannot be the same txn: the key names the revision that txn creates. The gap is harmless: the controller
 //      assigns partitions only to epochs that have their epochs/ record, and the broker writes nothing (no WAL)
 //      before registration returns; a broker dying in the gap leaves a key that its lease deletes.
-//   4. Starts the heartbeat client (heartbeat.h).
+//   4. Starts the heartbeat client (heartbeat.h). It also deposes a controller whose heartbeat listener stays
+//      unreachable for `depose_controller_after` (0: never), so a killed controller is replaced without waiting for
+//      its lease to expire.
 //   5. If records of older epochs of this id exist (kill -9 and a quick restart), waits (at most
 //      `previous_epoch_wait`) until they are gone: the controller seals them and forgets them (DESIGN §6: an
 //      unsealed earlier epoch is sealed and recovered before any partition is assigned to the new epoch; the
@@ -60,6 +62,7 @@ struct MembershipConfig {
   std::string http;  // HTTP (admin / metrics) address host:port
   int64_t lease_ttl_seconds = 2;                    // etcd's minimum is about 2 s
   std::chrono::milliseconds heartbeat_interval{250};
+  std::chrono::milliseconds depose_controller_after{300};  // heartbeat.h; 0: leave it to the controller's lease
   std::chrono::milliseconds id_in_use_wait{0};      // 0: lease TTL + 1 s
   std::chrono::milliseconds previous_epoch_wait{30000};
   std::chrono::milliseconds self_seal_after{0};     // 0: lease TTL + 1 s

@@ -111,7 +111,10 @@ asio::awaitable<bool> Controller::Core::ensure_lease() {
 }
 
 asio::awaitable<bool> Controller::Core::campaign() {
-  if (image.controller()) co_return false;  // someone holds it: wait for a change
+  if (auto holder = image.controller()) {  // someone holds it: wait for a change
+    if (holder->broker_id != config.broker_id) previous_controller = holder;
+    co_return false;
+  }
   meta::TxnRequest txn;
   txn.compares.push_back(meta::Compare::version(keys.controller(), meta::Compare::Result::equal, 0));
   txn.success.push_back(meta::PutRequest{
@@ -131,6 +134,13 @@ asio::awaitable<void> Controller::Core::serve_term() {
     log::warn("cluster", "controller ", config.broker_id, ": image did not reach the election: ", st.error().message);
   }
   elected_at = Clock::now();
+  previous_controller_epoch.reset();
+  if (previous_controller) {
+    if (auto b = image.broker(previous_controller->broker_id)) {
+      previous_controller_epoch = EpochKey{b->id, b->epoch};
+    }
+    previous_controller.reset();
+  }
   first_seen.clear();
   sealed_at.clear();  // a new term re-runs the (resumable) seal before acting on it
   detected_at.clear();
@@ -173,8 +183,10 @@ Result<std::unique_ptr<Controller>> Controller::start(asio::any_io_executor exec
   if (config.broker_id < 0) return bad("broker_id must not be negative");
   if (config.lease_ttl_seconds <= 0) return bad("lease_ttl_seconds must be positive");
   if (config.disconnect_grace.count() <= 0 || config.silence_timeout.count() <= 0 || config.tick.count() <= 0 ||
+      config.previous_controller_grace.count() <= 0 ||
       config.retry_interval.count() <= 0 || config.seal_op_timeout.count() <= 0) {
-    return bad("disconnect_grace, silence_timeout, tick, retry_interval and seal_op_timeout must be positive");
+    return bad("disconnect_grace, silence_timeout, previous_controller_grace, tick, retry_interval and "
+               "seal_op_timeout must be positive");
   }
   if (config.fence_delay.count() < 0 || config.sweep_delay.count() < 0) {
     return bad("fence_delay and sweep_delay must not be negative");

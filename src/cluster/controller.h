@@ -12,7 +12,11 @@
 //       - brokers/<id> is gone or belongs to another epoch (lease expired, or the id registered again), or
 //       - "sealing"/"seal" is recorded for E (its WAL fenced itself, or a controller began sealing it), or
 //       - its heartbeat connection closed and none came back within `disconnect_grace`, or
-//       - no heartbeat frame for `silence_timeout` (counted from the election for epochs never heard of).
+//       - no heartbeat frame for `silence_timeout` (counted from the election for epochs never heard of), or
+//       - it is the epoch of the broker that was controller before this election and it has not connected within
+//         `previous_controller_grace` of the election. A controller that dies is deposed by the brokers whose
+//         heartbeat connections to it closed (heartbeat.h), so it is most likely dead; if it is alive its heartbeat
+//         client sees the new election key in its image and connects within milliseconds.
 //  2. Recovery of a failed epoch: stream::seal_epoch (guarded; resumable, so a controller that takes over mid-seal
 //     simply runs it again), then (after `fence_delay` since detection: file WAL only) E's partitions are reassigned to live epochs with leader_epoch + 1 (guarded txns
 //     comparing each assignment's mod_revision), then E is forgotten: brokers/<id> (if still E's) and
@@ -73,6 +77,7 @@ struct ControllerConfig {
   std::chrono::milliseconds heartbeat_interval{250};  // what brokers send at (informational here)
   std::chrono::milliseconds disconnect_grace{300};
   std::chrono::milliseconds silence_timeout{1000};
+  std::chrono::milliseconds previous_controller_grace{300};
   std::chrono::milliseconds tick{50};                 // pass period when nothing else wakes the controller
   std::chrono::milliseconds retry_interval{100};      // campaign / failed pass retry
   objstore::ObjectStore* objects = nullptr;           // the object WAL's store (sealing); must outlive the controller

@@ -44,6 +44,11 @@ struct Controller::Core : std::enable_shared_from_this<Core> {
   asio::steady_timer wake;        // the loop's pause; cancelled to run a pass now
   asio::steady_timer done_timer;  // cancelled when the loop has ended
 
+  // The last election key of another broker this one saw while campaigning, and (per term) that broker's epoch
+  // at the election: it gets only `previous_controller_grace` to connect (see controller.h).
+  std::optional<ControllerRecord> previous_controller;
+  std::optional<EpochKey> previous_controller_epoch;
+
   // Failure detection and recovery state (per election).
   Clock::time_point elected_at{};
   std::map<EpochKey, Clock::time_point> first_seen;

@@ -119,7 +119,11 @@ std::vector<EpochKey> Controller::Core::failed_epochs(const ImageState& s, Clock
       const auto seen = std::max(first_seen.try_emplace(e, now).first->second, elected_at);
       auto p = peers.find(e);
       if (p == peers.end() || p->second.frames == 0) {
-        if (now - seen > config.silence_timeout) why = "no heartbeat since the election or its registration";
+        if (previous_controller_epoch == e && now - elected_at > config.previous_controller_grace) {
+          why = "it was the controller before this election and has not connected since";
+        } else if (now - seen > config.silence_timeout) {
+          why = "no heartbeat since the election or its registration";
+        }
       } else if (p->second.open_connections == 0 &&
                  now - std::max(p->second.disconnected_at, seen) > config.disconnect_grace) {
         // (From the election at the earliest: brokers reconnect only once they see the new election key.)

@@ -14,6 +14,7 @@
 #include <asio/write.hpp>
 
 #include "base/log.h"
+#include "meta/meta_store.h"
 
 namespace floe::cluster {
 namespace {
@@ -161,22 +162,65 @@ void HeartbeatServer::stop() {
 // ---------------------------------------------------------------- client
 
 struct HeartbeatClient::Core : std::enable_shared_from_this<Core> {
-  Core(asio::any_io_executor ex, ClusterImage& img, int32_t id_in, int64_t epoch_in, std::chrono::milliseconds iv)
-      : strand(asio::make_strand(ex)), image(img), id(id_in), epoch(epoch_in), interval(iv), timer(strand) {}
+  using Clock = std::chrono::steady_clock;
+  Core(asio::any_io_executor ex, ClusterImage& img, int32_t id_in, int64_t epoch_in, HeartbeatClientOptions o)
+      : strand(asio::make_strand(ex)), image(img), id(id_in), epoch(epoch_in), options(o), interval(o.interval),
+        timer(strand) {}
   asio::strand<asio::any_io_executor> strand;
   ClusterImage& image;
   int32_t id;
   int64_t epoch;
+  HeartbeatClientOptions options;
   std::chrono::milliseconds interval;
   asio::steady_timer timer;  // the writer's pause; cancelled to wake it
   bool stopped = false;      // strand
   std::shared_ptr<tcp::socket> socket;  // strand
   std::atomic<uint64_t> frames{0};
   std::atomic<uint64_t> connects{0};
+  std::atomic<uint64_t> depositions{0};
+  std::atomic<int64_t> current_election{0};  // the election key this client sends to (0: none)
+  // Strand: since when the controller of election `unreachable_election` has had no connection from us.
+  int64_t unreachable_election = 0;
+  Clock::time_point unreachable_since{};
+  int64_t deposed_election = 0;
+  std::optional<Clock::time_point> last_deposition;
 
   asio::awaitable<void> pause(std::chrono::milliseconds d) {
     timer.expires_after(d);
     co_await timer.async_wait(kTuple);
+  }
+
+  void note_unreachable(int64_t election) {
+    if (unreachable_election == election) return;
+    unreachable_election = election;
+    unreachable_since = Clock::now();
+  }
+
+  // The controller of `c` has been unreachable for depose_after: delete its election key (only that election's).
+  asio::awaitable<void> maybe_depose(const ControllerRecord& c) {
+    if (options.meta == nullptr || options.depose_after.count() <= 0 || stopped) co_return;
+    const auto now = Clock::now();
+    if (unreachable_election != c.create_revision || now - unreachable_since < options.depose_after) co_return;
+    if (deposed_election == c.create_revision) co_return;
+    if (last_deposition && now - *last_deposition < options.min_depose_interval) co_return;
+    auto still = image.controller();
+    if (!still || still->create_revision != c.create_revision) co_return;
+    deposed_election = c.create_revision;
+    last_deposition = now;
+    const std::string key = image.keys().controller();
+    meta::TxnRequest txn;
+    txn.compares.push_back(meta::Compare::create_revision(key, meta::Compare::Result::equal, c.create_revision));
+    txn.success.push_back(meta::DeleteRequest{key, "", false});
+    auto r = co_await options.meta->txn(std::move(txn));
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - unreachable_since).count();
+    if (!r) {
+      log::warn("cluster", "broker ", id, ": cannot depose unreachable controller ", c.broker_id, ": ",
+                r.error().message());
+    } else if (r->succeeded) {
+      depositions.fetch_add(1);
+      log::warn("cluster", "broker ", id, ": deposed controller ", c.broker_id, " (election ", c.create_revision,
+                "): its heartbeat listener ", c.heartbeat, " unreachable for ", waited, " ms");
+    }
   }
 
   asio::awaitable<bool> connect(const std::string& endpoint) {
@@ -224,27 +268,41 @@ struct HeartbeatClient::Core : std::enable_shared_from_this<Core> {
     const auto frame = encode_heartbeat(id, epoch);
     while (!stopped) {
       auto controller = image.controller();
+      current_election.store(controller ? controller->create_revision : 0);
       if (!controller) {
         co_await pause(std::chrono::milliseconds(50));
         continue;
       }
       if (!co_await connect(controller->heartbeat)) {
+        note_unreachable(controller->create_revision);
+        co_await maybe_depose(*controller);
         if (!stopped) co_await pause(std::chrono::milliseconds(50));
         continue;
       }
+      unreachable_election = 0;
       connects.fetch_add(1);
       auto sock = socket;
       auto dead = std::make_shared<bool>(false);
       asio::co_spawn(strand, watch_close(sock, dead), asio::detached);
-      while (!stopped && !*dead) {
+      bool lost_connection = false;
+      while (!stopped) {
+        if (*dead) {
+          lost_connection = true;
+          break;
+        }
         auto [ec, n] = co_await asio::async_write(*sock, asio::buffer(frame), kTuple);
-        if (ec) break;
+        if (ec) {
+          lost_connection = true;
+          break;
+        }
         frames.fetch_add(1);
         co_await pause(interval);
         if (stopped) break;
         auto now = image.controller();
         if (!now || now->create_revision != controller->create_revision) break;
       }
+      // A connection that closed under us counts from now (a killed controller's closes at once).
+      if (lost_connection) note_unreachable(controller->create_revision);
       std::error_code ignored;
       sock->close(ignored);
     }
@@ -275,8 +333,19 @@ HeartbeatClient::~HeartbeatClient() { stop(); }
 
 std::unique_ptr<HeartbeatClient> HeartbeatClient::start(asio::any_io_executor executor, ClusterImage& image,
                                                         int32_t broker_id, int64_t epoch,
-                                                        std::chrono::milliseconds interval) {
-  auto core = std::make_shared<Core>(executor, image, broker_id, epoch, interval);
+                                                        HeartbeatClientOptions options) {
+  auto core = std::make_shared<Core>(executor, image, broker_id, epoch, options);
+  // A new (or no) election key wakes the sender at once, so it reconnects to the new controller within
+  // milliseconds rather than at its next heartbeat (the new controller gives the previous one's epoch only a short
+  // grace, controller.h).
+  std::weak_ptr<Core> weak = core;
+  image.subscribe([weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    auto c = self->image.controller();
+    if ((c ? c->create_revision : 0) == self->current_election.load()) return;
+    asio::post(self->strand, [self] { self->timer.cancel(); });
+  });
   asio::co_spawn(core->strand, core->run(), asio::detached);
   return std::unique_ptr<HeartbeatClient>(new HeartbeatClient(core));
 }
@@ -292,5 +361,6 @@ asio::awaitable<void> HeartbeatClient::stop_and_wait() {
 
 uint64_t HeartbeatClient::frames_sent() const { return core_->frames.load(); }
 uint64_t HeartbeatClient::connects() const { return core_->connects.load(); }
+uint64_t HeartbeatClient::depositions() const { return core_->depositions.load(); }
 
 }  // namespace floe::cluster

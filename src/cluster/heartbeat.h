@@ -10,6 +10,16 @@
 //   +------------------------+---------------+-------------------+
 // A connection that sends a frame with a bad magic, or frames of two different broker epochs, is closed.
 //
+// Deposing a dead controller (the other direction of the same signal): when a broker's connection to the controller
+// closes and no new one can be made for `depose_after` while the image still shows that election key, the broker
+// deletes the election key with a txn comparing its create revision (so only that election, and only if it still
+// stands). A killed controller closes its listener at once, so the others elect a new one within about
+// `depose_after` instead of waiting for the controller's lease to expire. Safe because every controller txn compares
+// its election key's create revision (DESIGN §6): a controller deposed by mistake (alive, but unreachable from this
+// broker) changes nothing more, stops acting when its image shows the key gone, and campaigns again. A client
+// deposes at most once per `min_depose_interval`, so a broker that cannot reach a live controller does not keep the
+// cluster in elections.
+//
 // Executors: HeartbeatServer runs on the strand given to start() (the controller's), and its peers() must be read
 // on that strand. HeartbeatClient runs on its own strand.
 #pragma once
@@ -29,6 +39,10 @@
 
 #include "base/result.h"
 #include "cluster/cluster_image.h"
+
+namespace floe::meta {
+class MetaStore;
+}
 
 namespace floe::cluster {
 
@@ -67,13 +81,20 @@ class HeartbeatServer {
   std::shared_ptr<Core> core_;
 };
 
+struct HeartbeatClientOptions {
+  std::chrono::milliseconds interval{250};
+  // Deposing an unreachable controller (above); nullptr or 0: never depose (wait for its lease to expire).
+  meta::MetaStore* meta = nullptr;
+  std::chrono::milliseconds depose_after{300};
+  std::chrono::milliseconds min_depose_interval{5000};
+};
+
 // Sends heartbeats for one broker epoch to whoever the image names as controller; reconnects when the connection
-// drops or the controller changes (a new election key).
+// drops or the controller changes (a new election key: the image wakes it at once).
 class HeartbeatClient {
  public:
   static std::unique_ptr<HeartbeatClient> start(asio::any_io_executor executor, ClusterImage& image,
-                                                int32_t broker_id, int64_t epoch,
-                                                std::chrono::milliseconds interval);
+                                                int32_t broker_id, int64_t epoch, HeartbeatClientOptions options);
   ~HeartbeatClient();  // stop()s
   // Closes the connection and sends nothing more. Thread-safe, idempotent.
   void stop();
@@ -81,6 +102,7 @@ class HeartbeatClient {
   asio::awaitable<void> stop_and_wait();
   uint64_t frames_sent() const;
   uint64_t connects() const;
+  uint64_t depositions() const;  // election keys this client deleted
 
   struct Core;
 
