@@ -9,6 +9,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <tuple>
 #include <unordered_map>
 
 #include <asio/bind_cancellation_slot.hpp>
@@ -29,6 +31,7 @@
 #include <asio/write.hpp>
 
 #include "base/log.h"
+#include "http/tls.h"
 
 namespace floe::http {
 namespace {
@@ -131,10 +134,11 @@ const std::string* Response::header(std::string_view name) const { return find_h
 namespace {
 
 // One pooled connection. Used by one exchange at a time; ownership moves through the pool under its mutex.
-// TLS seam: a TLS connection would wrap `socket` in a stream with the same async_read_some / async_write.
+// For https, `tls` runs over `socket` (declared after it, so destroyed before it); closing `socket` aborts both.
 struct Conn {
   explicit Conn(const asio::any_io_executor& ex) : socket(ex) {}
   tcp::socket socket;
+  detail::TlsStreamPtr tls;
   bool connected = false;
   std::string buf;      // received, not yet consumed: [pos, size)
   std::size_t pos = 0;
@@ -150,6 +154,34 @@ struct Conn {
     }
   }
 };
+
+// Socket I/O through TLS when the connection has it.
+awaitable<std::size_t> read_some(Conn& c, asio::mutable_buffer into, std::error_code& ec) {
+  if (c.tls) {
+    auto [e, n] = co_await detail::tls_read_some(*c.tls, into);
+    ec = e;
+    co_return n;
+  }
+  co_return co_await c.socket.async_read_some(into, asio::redirect_error(use_awaitable, ec));
+}
+
+awaitable<std::size_t> read_all(Conn& c, asio::mutable_buffer into, std::error_code& ec) {
+  if (c.tls) {
+    auto [e, n] = co_await detail::tls_read(*c.tls, into);
+    ec = e;
+    co_return n;
+  }
+  co_return co_await asio::async_read(c.socket, into, asio::redirect_error(use_awaitable, ec));
+}
+
+awaitable<std::size_t> write_all(Conn& c, std::span<const asio::const_buffer> buffers, std::error_code& ec) {
+  if (c.tls) {
+    auto [e, n] = co_await detail::tls_write(*c.tls, buffers);
+    ec = e;
+    co_return n;
+  }
+  co_return co_await asio::async_write(c.socket, buffers, asio::redirect_error(use_awaitable, ec));
+}
 
 enum class Abort { none, timeout, cancelled, shutdown };
 
@@ -254,6 +286,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   awaitable<std::pair<std::error_code, Response>> start(Request req, std::function<bool(std::string_view)> on_data);
   void shutdown();
+  // The TLS context, made at the first https request (a failure is kept and returned every time).
+  std::error_code tls_context(detail::TlsContext*& out);
 
   asio::any_io_executor executor;
   ClientConfig config;
@@ -285,6 +319,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   awaitable<std::error_code> read_exact(Exchange& x, Conn& conn, uint64_t n, Sink& sink, bool& got);
   awaitable<std::error_code> read_chunked(Exchange& x, Conn& conn, Sink& sink, bool& got);
   awaitable<std::error_code> read_to_eof(Exchange& x, Conn& conn, Sink& sink, bool& got);
+
+  std::mutex tls_mu_;
+  bool tls_made_ = false;
+  std::error_code tls_error_;
+  detail::TlsContextPtr tls_;
 
   std::mutex mu_;
   bool shut_ = false;
@@ -345,7 +384,7 @@ awaitable<std::pair<std::error_code, Response>> Client::Impl::run(std::shared_pt
       result.first = Error::bad_url;
       co_return result;
     }
-    if (url->scheme != "http") {
+    if (url->scheme != "http" && url->scheme != "https") {
       result.first = Error::unsupported_scheme;
       co_return result;
     }
@@ -410,7 +449,7 @@ awaitable<std::error_code> Client::Impl::attempt(Exchange& x, const Url& url, co
                                                  const std::string& head, Response& resp,
                                                  std::function<bool(std::string_view)>* on_data, bool fresh,
                                                  Clock::time_point deadline, bool& retry_stale) {
-  const std::string key = url.host_port();
+  const std::string key = url.scheme + "://" + url.host_port();
   bool was_reused = false;
   auto [acquire_ec, conn] = co_await acquire(x.shared_from_this(), key, fresh, was_reused);
   if (acquire_ec) co_return acquire_ec;
@@ -432,7 +471,7 @@ awaitable<std::error_code> Client::Impl::attempt(Exchange& x, const Url& url, co
 
   std::error_code ec;
   std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(req.body)};
-  co_await asio::async_write(c.socket, out, asio::redirect_error(use_awaitable, ec));
+  co_await write_all(c, out, ec);
   if (x.reason != Abort::none) co_return x.abort_error();
   bool got = false;
   auto stale = [&](const std::error_code& e) {
@@ -598,6 +637,10 @@ void Client::Impl::release(const std::string& key, std::unique_ptr<Conn> conn, b
 
 awaitable<std::error_code> Client::Impl::connect(Exchange& x, const Url& url, Conn& conn,
                                                  Clock::time_point deadline) {
+  detail::TlsContext* tls_context_ptr = nullptr;
+  if (url.scheme == "https") {
+    if (auto e = tls_context(tls_context_ptr)) co_return e;
+  }
   const auto connect_deadline = std::min(deadline, Clock::now() + config.connect_timeout);
   x.arm(connect_deadline);
   std::error_code ec;
@@ -629,6 +672,13 @@ awaitable<std::error_code> Client::Impl::connect(Exchange& x, const Url& url, Co
   if (ec) co_return ec;
   conn.socket.set_option(tcp::no_delay(true), ec);
   ec.clear();
+  if (tls_context_ptr != nullptr) {
+    // The handshake is part of connecting: bounded by the same (connect) deadline, aborted by the watchdog.
+    conn.tls = detail::make_tls_stream(*tls_context_ptr, conn.socket);
+    ec = co_await detail::tls_handshake(*conn.tls, url.host);
+    if (x.reason != Abort::none) co_return x.abort_error();
+    if (ec) co_return ec;
+  }
   conn.connected = true;
   opened.fetch_add(1, std::memory_order_relaxed);
   x.arm(deadline);
@@ -643,8 +693,7 @@ awaitable<std::error_code> Client::Impl::fill(Exchange& x, Conn& conn, bool& got
   const std::size_t old = conn.buf.size();
   conn.buf.resize(old + config.read_chunk_bytes);
   std::error_code ec;
-  const std::size_t n = co_await conn.socket.async_read_some(
-      asio::buffer(conn.buf.data() + old, config.read_chunk_bytes), asio::redirect_error(use_awaitable, ec));
+  const std::size_t n = co_await read_some(conn, asio::buffer(conn.buf.data() + old, config.read_chunk_bytes), ec);
   conn.buf.resize(old + n);
   if (n > 0) got_bytes = true;
   if (x.reason != Abort::none) co_return x.abort_error();
@@ -685,8 +734,7 @@ awaitable<std::error_code> Client::Impl::read_exact(Exchange& x, Conn& conn, uin
     if (resp.body.size() + left > sink.max_bytes) co_return Error::response_too_large;
     const std::size_t at = resp.body.size();
     resp.body.resize(at + static_cast<std::size_t>(left));
-    const std::size_t r = co_await asio::async_read(conn.socket, asio::buffer(resp.body.data() + at, left),
-                                                    asio::redirect_error(use_awaitable, ec));
+    const std::size_t r = co_await read_all(conn, asio::buffer(resp.body.data() + at, left), ec);
     if (r > 0) got = true;
     resp.body.resize(at + r);
     if (x.reason != Abort::none) co_return x.abort_error();
@@ -741,6 +789,16 @@ awaitable<std::error_code> Client::Impl::read_to_eof(Exchange& x, Conn& conn, Si
     if (ec == Error::connection_closed) co_return std::error_code{};  // the end of the body
     if (ec) co_return ec;
   }
+}
+
+std::error_code Client::Impl::tls_context(detail::TlsContext*& out) {
+  std::lock_guard lock(tls_mu_);
+  if (!tls_made_) {
+    tls_made_ = true;
+    std::tie(tls_error_, tls_) = detail::make_tls_context(config.tls);
+  }
+  out = tls_.get();
+  return tls_error_;
 }
 
 void Client::Impl::shutdown() {

@@ -1,5 +1,5 @@
 // A small HTTP/1.1 client on asio coroutines, shared by the S3 object store (src/objstore) and the etcd metadata
-// backend (src/meta). Plain HTTP today; TLS is a seam (see README.md).
+// backend (src/meta). http:// and https:// (TLS through OpenSSL, certificate and host name verified by default).
 //
 // Executor model: a Client is bound to one executor (usually the broker's io_context). Each request runs on a strand
 // of its own, made from that executor: its socket I/O, its deadline timer and the stream callback all run there. The
@@ -51,6 +51,16 @@ struct Response {
   const std::string* header(std::string_view name) const;
 };
 
+// TLS for https:// URLs. The handshake runs within the connect deadline; pooled TLS connections are reused like
+// plain ones (one handshake per connection).
+struct TlsConfig {
+  // Verify the server's certificate chain and that it names the URL's host (DNS name or IP address). Turn off
+  // only for test set-ups: without it anyone on the path can read and change the traffic.
+  bool verify = true;
+  // PEM file of trusted CA certificates; empty: the system trust store (OpenSSL's default paths).
+  std::string ca_file;
+};
+
 struct ClientConfig {
   std::size_t max_connections_per_host = 32;   // open connections (busy + idle) per host:port
   std::size_t max_pending_per_host = 4096;     // requests waiting for a connection slot per host:port
@@ -60,6 +70,7 @@ struct ClientConfig {
   std::size_t max_header_bytes = 64 * 1024;          // status line + headers (and chunk trailers)
   std::size_t max_response_bytes = 256u << 20;       // body bytes kept in Response::body
   std::size_t read_chunk_bytes = 64 * 1024;          // socket read size; stream() pieces are at most this big
+  TlsConfig tls;
 };
 
 struct ClientStats {

@@ -13,12 +13,16 @@ class Category : public std::error_category {
       case Error::timed_out: return "deadline passed";
       case Error::shut_down: return "HTTP client shut down";
       case Error::bad_url: return "malformed URL";
-      case Error::unsupported_scheme: return "unsupported URL scheme (only http://)";
+      case Error::unsupported_scheme: return "unsupported URL scheme (http:// and https:// only)";
       case Error::bad_request: return "invalid request (method or header)";
       case Error::bad_response: return "malformed HTTP response";
       case Error::response_too_large: return "response above the configured bound";
       case Error::too_many_pending: return "too many requests waiting for a connection to this host";
       case Error::connection_closed: return "connection closed before the response was complete";
+      case Error::tls_setup_failed: return "TLS set-up failed (CA bundle or context)";
+      case Error::tls_certificate_rejected:
+        return "the server's TLS certificate was rejected (untrusted, expired or not for this host)";
+      case Error::tls_handshake_failed: return "TLS handshake failed";
     }
     return "unknown HTTP client error";
   }

@@ -25,6 +25,7 @@ class Category : public std::error_category {
       case Errc::io_error: return "I/O error";
       case Errc::integrity: return "integrity check failed";
       case Errc::unsupported: return "unsupported";
+      case Errc::tls: return "TLS failure (certificate rejected, or handshake failed)";
     }
     return "unknown object store error";
   }

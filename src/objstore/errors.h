@@ -24,7 +24,8 @@ enum class Errc {
   busy,                 // a bounded queue (file:// I/O pool) is full
   io_error,             // local I/O failure (file://), or a malformed response from the store
   integrity,            // the store rejected the upload's checksum (BadDigest, XAmzContentSHA256Mismatch)
-  unsupported,          // e.g. https:// endpoints (TLS not built yet)
+  unsupported,          // a feature the backend does not have (e.g. an endpoint scheme other than http/https)
+  tls,                  // the store's TLS certificate was rejected, or the TLS handshake or set-up failed
 };
 
 const std::error_category& category();

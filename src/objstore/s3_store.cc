@@ -191,6 +191,8 @@ Result<S3Config> S3Config::from_url(std::string_view url) {
     return Errc::invalid_argument;
   }
   c.region = getenv_or("AWS_REGION", getenv_or("AWS_DEFAULT_REGION", "us-east-1"));
+  c.ca_file = getenv_or("AWS_CA_BUNDLE", "");
+  bool addressing_given = false;
   while (!query.empty()) {
     const auto amp = query.find('&');
     std::string_view item = query.substr(0, amp);
@@ -208,23 +210,34 @@ Result<S3Config> S3Config::from_url(std::string_view url) {
         return Errc::invalid_argument;
       }
       c.virtual_hosted = value == "virtual";
+      addressing_given = true;
+    } else if (name == "ca_bundle") {
+      c.ca_file = value;
+    } else if (name == "tls_verify") {
+      if (value != "true" && value != "false") {
+        log::error("objstore", "s3 URL: tls_verify must be true or false, not ", value);
+        return Errc::invalid_argument;
+      }
+      c.tls_verify = value == "true";
     } else {
       log::error("objstore", "s3 URL: unknown parameter ", name);
       return Errc::invalid_argument;
     }
   }
   if (c.endpoint.empty()) {
-    log::error("objstore", "s3 URL: endpoint=http://HOST:PORT is required (https to AWS needs TLS, not built yet)");
-    return Errc::unsupported;
+    // AWS itself. Virtual-hosted addressing is AWS's default; a bucket name with a '.' would not match the
+    // *.s3.REGION.amazonaws.com certificate, so such buckets stay path-style.
+    c.endpoint = "https://s3." + c.region + ".amazonaws.com";
+    if (!addressing_given) c.virtual_hosted = c.bucket.find('.') == std::string::npos;
   }
   auto parsed = http::parse_url(c.endpoint);
   if (!parsed) {
-    log::error("objstore", "s3 URL: bad endpoint ", c.endpoint);
+    log::error("objstore", "s3 URL: bad endpoint ", c.endpoint, " (http[s]://HOST[:PORT])");
     return Errc::invalid_argument;
   }
-  if (parsed->scheme != "http") {
-    log::error("objstore", "s3 URL: endpoint ", c.endpoint, ": only http:// for now (TLS not built yet)");
-    return Errc::unsupported;
+  if (parsed->scheme == "https" && !c.tls_verify) {
+    log::warn("objstore", "s3 URL: tls_verify=false: the certificate of ", parsed->host,
+              " is not checked (test set-ups only)");
   }
   c.credentials.access_key = getenv_or("AWS_ACCESS_KEY_ID", "");
   c.credentials.secret_key = getenv_or("AWS_SECRET_ACCESS_KEY", "");
@@ -239,6 +252,8 @@ S3Store::S3Store(asio::any_io_executor executor, S3Config config)
         http::ClientConfig hc;
         hc.max_connections_per_host = config_.max_connections;
         hc.max_response_bytes = std::max<std::size_t>(config_.part_size, 64u << 20) + (1u << 20);
+        hc.tls.verify = config_.tls_verify;
+        hc.tls.ca_file = config_.ca_file;
         return hc;
       }()) {
   if (config_.part_size < (5u << 20)) config_.part_size = 5u << 20;
@@ -274,7 +289,7 @@ awaitable<Result<http::Response>> S3Store::execute(Call& call, Clock::time_point
   const std::string md5 = call.content_md5 ? s3::md5_base64(call.body) : std::string();
   const std::string path = object_path(call.key);
   const std::string host = config_.virtual_hosted ? config_.bucket + "." + endpoint_.authority() : endpoint_.authority();
-  const std::string url_base = "http://" + (config_.virtual_hosted
+  const std::string url_base = endpoint_.scheme + "://" + (config_.virtual_hosted
                                                 ? config_.bucket + "." + endpoint_.host + ":" + std::to_string(endpoint_.port)
                                                 : endpoint_.host_port()) +
                                path;
@@ -335,6 +350,11 @@ awaitable<Result<http::Response>> S3Store::execute(Call& call, Clock::time_point
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return Errc::cancelled;
       if (ec == http::Error::shut_down) co_return Errc::unavailable;
+      if (ec == http::Error::tls_certificate_rejected || ec == http::Error::tls_handshake_failed ||
+          ec == http::Error::tls_setup_failed) {
+        log::warn("objstore", call.method, " ", describe(), "/", call.key, ": ", ec.message());
+        co_return Errc::tls;
+      }
       last = ec;
       if (!retriable_transport(ec)) break;
       if (ec != asio::error::connection_refused) unknown_outcome = true;

@@ -1,11 +1,15 @@
-// s3:// backend for any S3-compatible store (AWS S3, MinIO, Ceph RGW, moto) over floe::http (plain HTTP today; an
-// https:// endpoint is Errc::unsupported until the HTTP client has TLS).
+// s3:// backend for any S3-compatible store (AWS S3, MinIO, Ceph RGW, moto) over floe::http (http or https).
 //
-// URL: s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT&region=REGION&addressing=path|virtual
-//   endpoint   default: none (AWS needs https, not built yet), so it must be given
+// URL: s3://BUCKET[/PREFIX]?endpoint=http[s]://HOST[:PORT]&region=REGION&addressing=path|virtual
+//                          &ca_bundle=PATH&tls_verify=true|false
+//   endpoint   default: AWS, https://s3.REGION.amazonaws.com (with virtual addressing unless the bucket has a '.')
 //   region     default: AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1
 //   addressing default: path (http://HOST:PORT/BUCKET/KEY); virtual: http://BUCKET.HOST:PORT/KEY
+//   ca_bundle  PEM file of trusted CAs for https; default: AWS_CA_BUNDLE, then the system trust store
+//   tls_verify default true: the certificate chain and host name are verified. false is for test set-ups only
+//              (self-signed certificates without a CA bundle): it gives up protection against interception.
 // Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (x-amz-security-token).
+// A rejected certificate or failed handshake is Errc::tls (not retried; the reason is logged).
 //
 // Every request is signed with SigV4 over the SHA-256 of its body (x-amz-content-sha256, which S3 verifies); a
 // PUT also carries that digest as x-amz-checksum-sha256 and multipart parts and DeleteObjects carry Content-MD5
@@ -30,9 +34,11 @@ namespace floe::objstore {
 struct S3Config {
   std::string bucket;
   std::string prefix;  // prepended to every key ("" or ending in '/')
-  std::string endpoint = "";  // http://host:port
+  std::string endpoint = "";  // http://host:port or https://host[:port]
   std::string region = "us-east-1";
   bool virtual_hosted = false;
+  bool tls_verify = true;  // https: verify the store's certificate and host name
+  std::string ca_file;     // https: PEM bundle of trusted CAs; empty: the system trust store
   s3::Credentials credentials;
 
   std::size_t max_connections = 64;
@@ -47,7 +53,7 @@ struct S3Config {
   double inject_503_rate = 0.0;
 
   // Parses an s3:// URL and reads the AWS_* environment. Errors: Errc::invalid_argument (with a log line naming
-  // the problem), Errc::unsupported for https endpoints.
+  // the problem, e.g. an endpoint that is not http[s]://HOST[:PORT]).
   static Result<S3Config> from_url(std::string_view url);
 };
 
@@ -74,6 +80,8 @@ class S3Store final : public ObjectStore {
   asio::awaitable<std::error_code> create_bucket(Clock::time_point deadline);
   // Aborts running requests and closes connections.
   void shutdown();
+  // The transport's counters (connections opened and reused).
+  http::ClientStats transport_stats() const { return http_.stats(); }
 
   struct Call;
 

@@ -334,6 +334,16 @@ TEST(HttpClient, BoundsAndMalformedResponses) {
   EXPECT_EQ(loop.run(client.send(get(server.url("/short")))).first, Error::connection_closed);
 }
 
+TEST(HttpClient, HttpsWithAMissingCaBundleFailsBeforeConnecting) {
+  Loop loop;
+  ClientConfig config;
+  config.tls.ca_file = "/nonexistent/floe-ca.pem";
+  Client client(loop.io().get_executor(), config);
+  EXPECT_EQ(loop.run(client.send(get("https://127.0.0.1:1/"))).first, Error::tls_setup_failed);
+  EXPECT_EQ(loop.run(client.send(get("https://127.0.0.1:1/"))).first, Error::tls_setup_failed);  // kept
+  EXPECT_EQ(client.stats().connections_opened, 0u);
+}
+
 TEST(HttpClient, RejectsBadRequests) {
   Loop loop;
   Client client(loop.io().get_executor());
@@ -341,7 +351,7 @@ TEST(HttpClient, RejectsBadRequests) {
   r.headers.emplace_back("X", "a\r\nInjected: 1");
   EXPECT_EQ(loop.run(client.send(r)).first, Error::bad_request);
   EXPECT_EQ(loop.run(client.send(get("nope"))).first, Error::bad_url);
-  EXPECT_EQ(loop.run(client.send(get("https://127.0.0.1:1/"))).first, Error::unsupported_scheme);
+  EXPECT_EQ(loop.run(client.send(get("ftp://127.0.0.1:1/"))).first, Error::bad_url);
   Request wrong_length = get("http://127.0.0.1:1/");
   wrong_length.method = "PUT";
   wrong_length.body = "abc";

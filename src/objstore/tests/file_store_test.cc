@@ -199,6 +199,9 @@ TEST(S3Store, ErrorMapping) {
 }
 
 TEST(S3Store, ConfigFromUrl) {
+  const char* inherited = std::getenv("AWS_CA_BUNDLE");
+  const std::string saved_ca_bundle = inherited != nullptr ? inherited : "";
+  ::unsetenv("AWS_CA_BUNDLE");
   ::setenv("AWS_ACCESS_KEY_ID", "AK", 1);
   ::setenv("AWS_SECRET_ACCESS_KEY", "SK", 1);
   ::setenv("AWS_SESSION_TOKEN", "TOK", 1);
@@ -215,11 +218,35 @@ TEST(S3Store, ConfigFromUrl) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r.value.region, "us-west-2");
   EXPECT_FALSE(r.value.virtual_hosted);
-  EXPECT_EQ(S3Config::from_url("s3://bkt").error, Errc::unsupported);
-  EXPECT_EQ(S3Config::from_url("s3://bkt?endpoint=https://h").error, Errc::unsupported);
+  EXPECT_TRUE(r.value.tls_verify);
+  EXPECT_TRUE(r.value.ca_file.empty());
+  // No endpoint: AWS over https, virtual-hosted unless the bucket name has a '.'.
+  auto aws = S3Config::from_url("s3://bkt?region=eu-central-1");
+  ASSERT_TRUE(aws);
+  EXPECT_EQ(aws.value.endpoint, "https://s3.eu-central-1.amazonaws.com");
+  EXPECT_TRUE(aws.value.virtual_hosted);
+  auto dotted = S3Config::from_url("s3://my.bkt");
+  ASSERT_TRUE(dotted);
+  EXPECT_EQ(dotted.value.endpoint, "https://s3.eu-west-1.amazonaws.com");
+  EXPECT_FALSE(dotted.value.virtual_hosted);
+  auto pathy = S3Config::from_url("s3://bkt?addressing=path");
+  ASSERT_TRUE(pathy);
+  EXPECT_FALSE(pathy.value.virtual_hosted);
+  ::setenv("AWS_CA_BUNDLE", "/etc/env-ca.pem", 1);
+  auto tls = S3Config::from_url("s3://bkt?endpoint=https://h:8443&tls_verify=false");
+  ASSERT_TRUE(tls);
+  EXPECT_FALSE(tls.value.tls_verify);
+  EXPECT_EQ(tls.value.ca_file, "/etc/env-ca.pem");
+  auto bundle = S3Config::from_url("s3://bkt?endpoint=https://h&ca_bundle=/tmp/ca.pem");
+  ASSERT_TRUE(bundle);
+  EXPECT_EQ(bundle.value.ca_file, "/tmp/ca.pem");  // the URL's bundle over AWS_CA_BUNDLE
+  ::unsetenv("AWS_CA_BUNDLE");
+  EXPECT_EQ(S3Config::from_url("s3://bkt?endpoint=https://h&tls_verify=no").error, Errc::invalid_argument);
+  EXPECT_EQ(S3Config::from_url("s3://bkt?endpoint=ftp://h").error, Errc::invalid_argument);
   EXPECT_EQ(S3Config::from_url("s3://?endpoint=http://h:1").error, Errc::invalid_argument);
   EXPECT_EQ(S3Config::from_url("s3://b?endpoint=http://h:1&bogus=1").error, Errc::invalid_argument);
   for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"}) ::unsetenv(v);
+  if (inherited != nullptr) ::setenv("AWS_CA_BUNDLE", saved_ca_bundle.c_str(), 1);
 }
 
 // ---- fault injection -----------------------------------------------------------------------------------------

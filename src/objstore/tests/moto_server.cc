@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -47,7 +48,65 @@ void stop_pid(pid_t pid) {
   ::waitpid(pid, &status, 0);
 }
 
+// Runs argv to completion with stdout/stderr discarded, waiting at most `limit`; its exit status, or -1.
+int run_bounded(std::vector<std::string> args, std::chrono::milliseconds limit) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop_pid(pid);
+  return -1;
+}
+
+// True when something accepts TCP connections on 127.0.0.1:port (the readiness probe of a TLS server).
+bool accepts(uint16_t port, int timeout_ms) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    ok = true;
+  } else if (errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    int err = 0;
+    socklen_t errlen = sizeof err;
+    ok = ::poll(&p, 1, timeout_ms) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) == 0 && err == 0;
+  }
+  ::close(fd);
+  return ok;
+}
+
 }  // namespace
+
+bool make_test_certificate(const std::string& dir, TestCertificate* out, std::string* error) {
+  TestCertificate cert{dir + "/cert.pem", dir + "/key.pem"};
+  const int rc = run_bounded({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                              "-nodes", "-days", "1", "-subj", "/CN=floe-test", "-addext",
+                              "subjectAltName=IP:127.0.0.1", "-keyout", cert.key_file, "-out", cert.cert_file},
+                             std::chrono::seconds(20));
+  if (rc != 0) {
+    if (error) *error = "openssl req failed (exit " + std::to_string(rc) + ")";
+    return false;
+  }
+  *out = std::move(cert);
+  return true;
+}
 
 int raw_http_status(uint16_t port, const std::string& method, const std::string& target, int timeout_ms) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -88,12 +147,33 @@ int raw_http_status(uint16_t port, const std::string& method, const std::string&
   return status;
 }
 
-std::unique_ptr<MotoServer> MotoServer::start(std::string* error) {
+std::unique_ptr<MotoServer> MotoServer::start(std::string* error, const TestCertificate* tls) {
+  auto args = [tls](const std::string& port) {
+    std::vector<std::string> a = {"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", port};
+    if (tls != nullptr) a.insert(a.end(), {"-c", tls->cert_file, "-k", tls->key_file});
+    return a;
+  };
+  auto server = launch(args, tls != nullptr, error);
+  if (!server && error) *error = "moto server did not come up (python3 -m moto.server)";
+  return server;
+}
+
+std::unique_ptr<MotoServer> MotoServer::start_script(const std::string& script, const TestCertificate& tls,
+                                                     std::string* error) {
+  auto args = [&](const std::string& port) {
+    return std::vector<std::string>{"python3", "-c", script, port, tls.cert_file, tls.key_file};
+  };
+  auto server = launch(args, true, error);
+  if (!server && error) *error = "python3 server script did not come up";
+  return server;
+}
+
+std::unique_ptr<MotoServer> MotoServer::launch(const std::function<std::vector<std::string>(const std::string&)>& make_args,
+                                               bool tls, std::string* error) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     const uint16_t port = free_port();
     if (port == 0) continue;
-    const std::string port_text = std::to_string(port);
-    std::vector<std::string> args = {"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", port_text};
+    std::vector<std::string> args = make_args(std::to_string(port));
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -115,12 +195,12 @@ std::unique_ptr<MotoServer> MotoServer::start(std::string* error) {
         pid = -1;  // exited (port taken?): try another port
         break;
       }
-      if (raw_http_status(port, "GET", "/", 500) == 200) return std::unique_ptr<MotoServer>(new MotoServer(pid, port));
+      const bool up = tls ? accepts(port, 500) : raw_http_status(port, "GET", "/", 500) == 200;
+      if (up) return std::unique_ptr<MotoServer>(new MotoServer(pid, port, tls));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     stop_pid(pid);
   }
-  if (error) *error = "moto server did not come up (python3 -m moto.server)";
   return nullptr;
 }
 
