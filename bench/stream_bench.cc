@@ -3,8 +3,11 @@
 // object WAL (file:// directly, and file:// behind FaultStore's cloud profile): ack latency p50/p99 at a fixed
 // rate, printed with wal.flush.ms, wal.inflight and the PUT latency the WAL measured in the same run.
 //
-// usage: floe_bench_stream [DIR] [SECONDS_PER_CASE] [all|file|object]
-//        (DIR defaults to ./floe-bench-stream, removed afterwards; default: all)
+// Then catch-up reads from objects (stream_read_bench.cc): MiB/s with the block cache and read-ahead next to the raw
+// GET throughput of the same objects, and resident memory against the configured cache bounds.
+//
+// usage: floe_bench_stream [DIR] [SECONDS_PER_CASE] [all|file|object|read] [READ_MIB]
+//        (DIR defaults to ./floe-bench-stream, removed afterwards; default: all; READ_MIB: data read back, 128)
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -33,6 +36,7 @@
 #include "protocol/record/batch_builder.h"
 #include "stream/file_wal.h"
 #include "stream/stream_store.h"
+#include "stream_read_bench.h"
 
 namespace {
 
@@ -289,6 +293,12 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
 
   const std::string which = argc > 3 ? argv[3] : "all";
+  const size_t read_mib = argc > 4 ? static_cast<size_t>(std::atol(argv[4])) : 128;
+  if (which == "read") {
+    floe::bench::catch_up_read_cases(dir, read_mib);
+    fs::remove_all(dir);
+    return 0;
+  }
   if (which == "object") {
     object_wal_cases(dir, secs);
     fs::remove_all(dir);
@@ -317,7 +327,10 @@ int main(int argc, char** argv) {
   std::printf("\nack latency, 64 KiB batches at half the measured load (%.1f MiB/s, %zu appends)\n", rate, lat.size());
   std::printf("  p50 %.3f ms   p99 %.3f ms   p999 %.3f ms   p99 / fsync p99 = %.2f (target <= 3)\n",
               percentile(lat, 0.5), p99, percentile(lat, 0.999), p99 / disk.p99_ms);
-  if (which == "all") object_wal_cases(dir, secs);
+  if (which == "all") {
+    object_wal_cases(dir, secs);
+    floe::bench::catch_up_read_cases(dir, read_mib);
+  }
   fs::remove_all(dir);
   return 0;
 }

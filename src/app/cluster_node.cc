@@ -92,6 +92,8 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   sc.broker_id = static_cast<uint64_t>(cfg.node_id);
   sc.epoch = static_cast<uint64_t>(n.broker_epoch);
   sc.log_cache_bytes = static_cast<size_t>(cfg.log_cache_bytes);
+  sc.block_cache_bytes = static_cast<size_t>(cfg.block_cache_bytes);
+  sc.read_ahead_max_bytes = static_cast<size_t>(cfg.read_ahead_max_bytes);
   sc.wal_flush_interval = std::chrono::milliseconds(cfg.wal_flush_ms);
   sc.wal_batch_bytes = static_cast<size_t>(cfg.wal_batch_bytes);
   sc.wal_inflight = static_cast<size_t>(cfg.wal_inflight);

@@ -170,6 +170,16 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.log_cache_bytes);
        },
        [](const ServeConfig& c) { return std::to_string(c.log_cache_bytes); }},
+      {"block.cache.bytes", "committed blocks read back from objects kept in memory (0: none, and no read-ahead)",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.block_cache_bytes);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.block_cache_bytes); }},
+      {"read.ahead.max.bytes", "read-ahead window ceiling for sequential reads from objects (at most half the block cache)",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 32, c.read_ahead_max_bytes);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.read_ahead_max_bytes); }},
       {"log.retention.check.interval.ms", "how often topic retention (retention.ms, retention.bytes) is applied",
        [](ServeConfig& c, const std::string& v) {
          return parse_int<int64_t>(v, 10, INT64_C(1) << 40, c.retention_check_ms);

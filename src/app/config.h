@@ -36,6 +36,8 @@ struct ServeConfig {
   int64_t upload_bytes = 8 << 20;     // upload.bytes: uncommitted data that triggers an upload to objects
   int64_t upload_ms = 250;            // upload.ms: upload at least this often while data is uncommitted
   int64_t log_cache_bytes = 128 << 20;  // log.cache.bytes: committed data kept in memory for tail reads
+  int64_t block_cache_bytes = 128 << 20;  // block.cache.bytes: blocks read back from objects, kept in memory
+  int64_t read_ahead_max_bytes = 16 << 20;  // read.ahead.max.bytes: read-ahead window ceiling for catch-up reads
   int64_t retention_check_ms = 300000;  // log.retention.check.interval.ms
   int64_t object_gc_grace_ms = 60000;   // object.gc.grace.ms: unreferenced objects live this long before deletion
   int64_t producer_snapshot_ms = 30000;  // producer.snapshot.interval.ms: idempotence state snapshots per partition

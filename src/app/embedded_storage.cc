@@ -53,6 +53,8 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
   sc.upload_bytes = static_cast<size_t>(cfg.upload_bytes);
   sc.upload_interval = std::chrono::milliseconds(cfg.upload_ms);
   sc.log_cache_bytes = static_cast<size_t>(cfg.log_cache_bytes);
+  sc.block_cache_bytes = static_cast<size_t>(cfg.block_cache_bytes);
+  sc.read_ahead_max_bytes = static_cast<size_t>(cfg.read_ahead_max_bytes);
   if (cfg.wal == ServeConfig::Wal::object) {
     // The object WAL's epoch is this start's counter (never reused); earlier unsealed epochs of this node are
     // sealed by StreamStore::open before the new one writes (seal_previous_epochs: no controller here).

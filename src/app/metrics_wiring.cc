@@ -320,6 +320,25 @@ metrics::Registry::CollectorId add_log_cache_collector(metrics::Registry& regist
     e.family("floe_log_object_read_bytes_total", "Bytes of committed blocks read back from the object store",
              Type::counter);
     e.sample({}, static_cast<double>(c.object_read_bytes));
+    const stream::BlockReader::Stats& b = c.blocks;
+    e.family("floe_block_cache_bytes", "Committed blocks read back from objects, kept in memory", Type::gauge);
+    e.sample({}, static_cast<double>(b.cache.bytes));
+    e.family("floe_block_cache_limit_bytes", "The block cache's bound (block.cache.bytes)", Type::gauge);
+    e.sample({}, static_cast<double>(b.cache.capacity));
+    e.family("floe_block_cache_lookups_total", "Block cache lookups of reads that missed the log cache, by result",
+             Type::counter);
+    e.sample({{"result", "hit"}}, static_cast<double>(b.cache.hits));
+    e.sample({{"result", "miss"}}, static_cast<double>(b.cache.misses));
+    e.family("floe_block_cache_evictions_total", "Blocks dropped to keep the block cache within its bound",
+             Type::counter);
+    e.sample({}, static_cast<double>(b.cache.evictions));
+    e.family("floe_read_ahead_gets_total", "Background read-ahead GETs, by outcome", Type::counter);
+    e.sample({{"outcome", "ok"}}, static_cast<double>(b.ahead_gets));
+    e.sample({{"outcome", "failed"}}, static_cast<double>(b.ahead_failures));
+    e.family("floe_read_ahead_bytes_total", "Bytes fetched ahead of sequential readers", Type::counter);
+    e.sample({}, static_cast<double>(b.ahead_bytes));
+    e.family("floe_read_ahead_inflight_bytes", "Read-ahead bytes being fetched now (bounded)", Type::gauge);
+    e.sample({}, static_cast<double>(b.ahead_inflight_bytes));
   });
 }
 

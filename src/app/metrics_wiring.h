@@ -63,7 +63,9 @@ metrics::Registry::CollectorId add_file_wal_collector(metrics::Registry& registr
 // floe_meta_*: metadata store requests and latency by operation (MetaStore::stats()).
 metrics::Registry::CollectorId add_meta_store_collector(metrics::Registry& registry, const meta::MetaStore& meta);
 // floe_log_*: the log cache's bytes and bound, uncommitted bytes, reads by source (cache hit ratio =
-// reads{source="cache"} / all reads) and bytes read back from objects (StreamStore::cache_stats()).
+// reads{source="cache"} / all reads) and bytes read back from objects; floe_block_cache_*: the block cache's bytes,
+// bound, lookups by result (hit ratio = lookups{result="hit"} / all lookups) and evictions; floe_read_ahead_*:
+// read-ahead GETs, bytes and bytes in flight (StreamStore::cache_stats()).
 metrics::Registry::CollectorId add_log_cache_collector(metrics::Registry& registry, const stream::StreamStore& streams);
 // floe_process_*: start time, CPU seconds, resident memory.
 metrics::Registry::CollectorId add_process_collector(metrics::Registry& registry);

@@ -57,7 +57,14 @@ StreamStore::StreamStore(asio::any_io_executor executor, StreamStoreConfig confi
       config_(std::move(config)),
       objects_(objects),
       meta_(meta),
-      wakeup_(executor_) {}
+      wakeup_(executor_) {
+  BlockReaderConfig blocks;
+  blocks.cache_bytes = config_.block_cache_bytes;
+  blocks.read_ahead_max_bytes = config_.read_ahead_max_bytes;
+  blocks.ahead_inflight_bytes = config_.read_ahead_inflight_bytes;
+  blocks.get_timeout = config_.object_timeout;
+  block_reader_ = std::make_unique<BlockReader>(base_executor_, objects_, blocks);
+}
 
 StreamStore::~StreamStore() {
   // close() has stopped the uploader; a store that never opened fully has none.
@@ -270,69 +277,137 @@ void StreamStore::on_durable(uint64_t stream_id, int64_t first, std::error_code 
 }
 
 asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_t offset, size_t max_bytes) {
-  ReadResult out;
-  BlockInfo block;
-  std::string object_key;
-  {
-    std::lock_guard lock(mu_);
-    auto it = streams_.find(stream_id);
-    if (!owned_locked(stream_id)) {
-      co_return err(Errc::not_owner, "stream " + stream_key(stream_id) + ": not owned by this broker");
-    }
-    if (it == streams_.end()) {
-      if (offset == 0) co_return out;
-      co_return err(Errc::out_of_range, "stream " + stream_key(stream_id) + ": offset " + std::to_string(offset));
-    }
-    Stream& s = it->second;
-    out.high_watermark = s.durable;
-    out.log_start = s.start;
-    if (offset < s.start || offset > s.durable) {
-      co_return err(Errc::out_of_range, "stream " + stream_key(stream_id) + ": offset " + std::to_string(offset) +
-                                            " outside [" + std::to_string(s.start) + ", " + std::to_string(s.durable) +
-                                            "]");
-    }
-    if (offset == s.durable) co_return out;
-    auto e = std::find_if(s.entries.begin(), s.entries.end(), [&](const Entry& x) { return x.last >= offset; });
-    if (e != s.entries.end() && e->first <= offset) {
-      for (; e != s.entries.end() && e->durable; ++e) {
-        if (!out.batches.empty() && out.batches.size() + e->data->size() > max_bytes) break;
-        out.batches.insert(out.batches.end(), e->data->begin(), e->data->end());
+  // A GET answered 404 means the object went (compaction swapped its ranges, or retention and garbage collection
+  // removed them) after this read planned it: plan again from the block map, a bounded number of times.
+  constexpr int kMaxPlans = 4;
+  std::string gone;  // the object a GET found missing
+  for (int attempt = 0;; ++attempt) {
+    ReadResult out;
+    BlockRef current;
+    std::vector<BlockRef> following;  // the stream's next blocks, within max(window, max_bytes)
+    size_t window = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = streams_.find(stream_id);
+      if (!owned_locked(stream_id)) {
+        co_return err(Errc::not_owner, "stream " + stream_key(stream_id) + ": not owned by this broker");
       }
-      ++cache_reads_;
-      co_return out;
+      if (it == streams_.end()) {
+        if (offset == 0) co_return out;
+        co_return err(Errc::out_of_range, "stream " + stream_key(stream_id) + ": offset " + std::to_string(offset));
+      }
+      Stream& s = it->second;
+      out.high_watermark = s.durable;
+      out.log_start = s.start;
+      if (offset < s.start || offset > s.durable) {
+        co_return err(Errc::out_of_range, "stream " + stream_key(stream_id) + ": offset " + std::to_string(offset) +
+                                              " outside [" + std::to_string(s.start) + ", " +
+                                              std::to_string(s.durable) + "]");
+      }
+      if (offset == s.durable) co_return out;
+      auto e = std::find_if(s.entries.begin(), s.entries.end(), [&](const Entry& x) { return x.last >= offset; });
+      if (e != s.entries.end() && e->first <= offset) {
+        for (; e != s.entries.end() && e->durable; ++e) {
+          if (!out.batches.empty() && out.batches.size() + e->data->size() > max_bytes) break;
+          out.batches.insert(out.batches.end(), e->data->begin(), e->data->end());
+        }
+        ++cache_reads_;
+        co_return out;
+      }
+      auto b = std::partition_point(s.blocks.begin(), s.blocks.end(),
+                                    [&](const auto& x) { return x.first.last_offset < offset; });
+      if (b == s.blocks.end()) {
+        co_return err(Errc::io_error,
+                      "stream " + stream_key(stream_id) + ": no block holds offset " + std::to_string(offset));
+      }
+      if (!gone.empty() && b->second == gone) {
+        co_return err(Errc::io_error, "stream " + stream_key(stream_id) + ": offset " + std::to_string(offset) +
+                                          " is mapped to object " + gone + ", which is missing");
+      }
+      current = BlockRef{b->first, b->second};
+      if (attempt == 0) window = block_reader_->plan(stream_id, offset);
+      constexpr size_t kMaxFollowing = 256;
+      const size_t span = std::max(window, max_bytes);
+      size_t bytes = 0;
+      for (auto n = std::next(b); n != s.blocks.end() && bytes < span && following.size() < kMaxFollowing; ++n) {
+        following.push_back(BlockRef{n->first, n->second});
+        bytes += n->first.size;
+      }
     }
-    auto b =
-        std::find_if(s.blocks.begin(), s.blocks.end(), [&](const auto& x) { return x.first.last_offset >= offset; });
-    if (b == s.blocks.end())
-      co_return err(Errc::io_error,
-                    "stream " + stream_key(stream_id) + ": no block holds offset " + std::to_string(offset));
-    block = b->first;
-    object_key = b->second;
+    // Read-ahead: the following blocks within the window.
+    std::vector<BlockRef> ahead;
+    for (size_t i = 0, bytes = 0; i < following.size() && bytes < window; ++i) {
+      ahead.push_back(following[i]);
+      bytes += following[i].block.size;
+    }
+    auto got = co_await block_reader_->get(current, std::move(ahead));
+    if (!got) {
+      if (got.error().code == objstore::Errc::not_found && attempt + 1 < kMaxPlans) {
+        log::info(kLog, "stream ", stream_key(stream_id), ": ", current.object, " is gone, planning the read again");
+        gone = current.object;
+        continue;
+      }
+      co_return err(Errc::io_error, got.error().message);
+    }
+    // The block, then the following blocks as long as they are cached, continue it densely and fit max_bytes:
+    // first the byte ranges to return (adjacent batches of a block merged into one), then one copy into a buffer
+    // of the right size.
+    std::vector<std::shared_ptr<const std::string>> held{std::move(*got)};
+    std::vector<ByteSpan> pieces;
+    size_t total = 0;
+    int64_t next = offset;
+    int64_t expect = current.block.first_offset;
+    size_t i = 0;
+    for (const BlockRef* ref = &current;;) {
+      if (ref->block.first_offset != expect) break;
+      const std::string& block = *held.back();
+      ByteSpan span(reinterpret_cast<const uint8_t*>(block.data()), block.size());
+      bool full = false;
+      record::BatchSplitter split(span);
+      for (record::BatchView batch; split.next(batch);) {
+        const int64_t last = batch.header().base_offset + batch.header().last_offset_delta;
+        if (last < offset) continue;
+        if (total > 0 && total + batch.bytes().size() > max_bytes) {
+          full = true;
+          break;
+        }
+        if (!pieces.empty() && pieces.back().data() + pieces.back().size() == batch.bytes().data()) {
+          pieces.back() = ByteSpan(pieces.back().data(), pieces.back().size() + batch.bytes().size());
+        } else {
+          pieces.push_back(batch.bytes());
+        }
+        total += batch.bytes().size();
+        next = last + 1;
+      }
+      if (full || i >= following.size()) break;
+      expect = ref->block.last_offset + 1;
+      ref = &following[i++];
+      auto more = block_reader_->cached(*ref);
+      if (!more) break;
+      held.push_back(std::move(more));
+    }
+    out.batches.reserve(total);
+    for (const ByteSpan& piece : pieces) out.batches.insert(out.batches.end(), piece.begin(), piece.end());
+    block_reader_->served(stream_id, offset, next);
+    {
+      std::lock_guard lock(mu_);
+      ++object_reads_;
+    }
+    co_return out;
   }
-  auto deadline = objstore::Clock::now() + config_.object_timeout;
-  auto got = co_await objects_.get(object_key, objstore::ByteRange{block.position, block.size}, deadline);
-  if (!got) co_return err(Errc::io_error, "stream: GET " + object_key + ": " + got.error.message());
-  ByteSpan bytes(reinterpret_cast<const uint8_t*>(got.value.data()), got.value.size());
-  if (Status st = verify_block(block, bytes, object_key); !st) co_return st.error();
-  {
-    std::lock_guard lock(mu_);
-    ++object_reads_;
-    object_read_bytes_ += bytes.size();
-  }
-  record::BatchSplitter split(bytes);
-  for (record::BatchView batch; split.next(batch);) {
-    if (batch.header().base_offset + batch.header().last_offset_delta < offset) continue;
-    if (!out.batches.empty() && out.batches.size() + batch.bytes().size() > max_bytes) break;
-    out.batches.insert(out.batches.end(), batch.bytes().begin(), batch.bytes().end());
-  }
-  co_return out;
 }
 
-
 StreamStore::CacheStats StreamStore::cache_stats() const {
+  CacheStats out;
+  out.blocks = block_reader_->stats();  // its own lock, not under mu_
   std::lock_guard lock(mu_);
-  return CacheStats{cached_committed_bytes_, uncommitted_bytes_, config_.log_cache_bytes,
-                    cache_reads_,            object_reads_,      object_read_bytes_};
+  out.cached_committed_bytes = cached_committed_bytes_;
+  out.uncommitted_bytes = uncommitted_bytes_;
+  out.limit_bytes = config_.log_cache_bytes;
+  out.cache_reads = cache_reads_;
+  out.object_reads = object_reads_;
+  out.object_read_bytes = out.blocks.get_bytes + out.blocks.ahead_bytes;
+  return out;
 }
 
 std::vector<uint64_t> StreamStore::stream_ids() const {
@@ -410,6 +485,7 @@ asio::awaitable<void> StreamStore::close() {
         asio::use_awaitable);
     wal_->close();
   }
+  co_await block_reader_->stop();  // no read-ahead GET still running
   // Handlers the WALs posted to the store's strand before they closed run before this: the store may then go.
   co_await asio::post(executor_, asio::use_awaitable);
 }

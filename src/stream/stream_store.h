@@ -17,8 +17,11 @@
 //     Once the WAL stops (a PUT not written within put_timeout, a fenced commit), every append fails and
 //     on_wal_stopped runs once: the owner must reopen in a new epoch.
 //
-// Read path: from the log cache when it holds the offset, else by ranged GET of the committed block that holds it
-// (checked against its CRC). Reads never go past the durable end.
+// Read path: from the log cache when it holds the offset, else from the committed block that holds it (found in the
+// current block map), through BlockReader (block_reader.h): the block cache, else a ranged GET (checked against its
+// CRC) with read-ahead that grows for sequential readers; a read then goes on into the following blocks that are
+// cached, up to max_bytes. A GET answered 404 (the object was deleted by compaction or garbage collection after
+// the read planned it) re-plans from the block map. Reads never go past the durable end.
 //
 // Metadata keys (under config.meta_root):
 //   objects/<object key>        ObjectRanges of a committed object (object_ranges.h), uploads and WAL objects
@@ -54,6 +57,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "stream/block_reader.h"
 #include "stream/file_wal.h"
 #include "stream/object_ranges.h"
 #include "stream/object_wal.h"
@@ -78,6 +82,9 @@ struct StreamStoreConfig {
   size_t upload_bytes = 8u << 20;                  // upload once this much is uncommitted (upload.bytes)
   std::chrono::milliseconds upload_interval{250};  // or this long after the last upload (upload.ms)
   size_t log_cache_bytes = 128u << 20;             // committed batches kept in memory for tail reads
+  size_t block_cache_bytes = 128u << 20;           // block.cache.bytes: blocks read back from objects (0: none)
+  size_t read_ahead_max_bytes = 16u << 20;         // read.ahead.max.bytes: window ceiling (also <= block cache / 2)
+  size_t read_ahead_inflight_bytes = 32u << 20;    // read-ahead GET bytes in flight at most
   size_t max_uncommitted_bytes = 256u << 20;       // durable, not yet uploaded; appends beyond fail (back-pressure)
   size_t max_append_bytes = 16u << 20;             // one append (the WAL entry bound)
   uint64_t wal_segment_bytes = 64ull << 20;        // preallocated WAL segment size (at least one append)
@@ -216,14 +223,15 @@ class StreamStore {
   // The object WAL (nullptr with the file WAL), for its stats and PUT timings.
   const ObjectWal* object_wal() const { return object_wal_.get(); }
 
-  // The log cache and where reads were served from (metrics).
+  // The log cache, the block cache and where reads were served from (metrics).
   struct CacheStats {
     size_t cached_committed_bytes = 0;  // committed batches kept for tail reads (bounded by log_cache_bytes)
     size_t uncommitted_bytes = 0;       // durable, not yet committed (always in memory)
     size_t limit_bytes = 0;             // log_cache_bytes
-    uint64_t cache_reads = 0;           // reads answered from memory
-    uint64_t object_reads = 0;          // reads answered by a ranged GET of a committed block
-    uint64_t object_read_bytes = 0;     // bytes those GETs returned
+    uint64_t cache_reads = 0;           // reads answered from the log cache
+    uint64_t object_reads = 0;          // reads answered from committed blocks (block cache or ranged GET)
+    uint64_t object_read_bytes = 0;     // bytes ranged GETs returned (reads and read-ahead)
+    BlockReader::Stats blocks;          // the block cache and read-ahead
   };
   CacheStats cache_stats() const;
 
@@ -277,6 +285,7 @@ class StreamStore {
   std::unique_ptr<ObjectWal> object_wal_;    // object WAL
   asio::thread_pool blocking_{1};
   asio::steady_timer wakeup_;
+  std::unique_ptr<BlockReader> block_reader_;  // committed blocks: block cache, ranged GETs, read-ahead
 
   mutable std::mutex mu_;
   std::map<uint64_t, Stream> streams_;
@@ -284,7 +293,6 @@ class StreamStore {
   size_t cached_committed_bytes_ = 0;
   uint64_t cache_reads_ = 0;        // guarded by mu_
   uint64_t object_reads_ = 0;       // guarded by mu_
-  uint64_t object_read_bytes_ = 0;  // guarded by mu_
   uint64_t uploads_ = 0;
   std::map<std::string, std::chrono::steady_clock::time_point> unreferenced_since_;  // object key -> first seen
   bool closing_ = false;

@@ -169,6 +169,7 @@ asio::awaitable<Result<size_t>> StreamStore::collect_garbage(std::chrono::millis
       }
       unreferenced_since_.erase(key);
     }
+    block_reader_->forget_object(key);
     // The metadata no longer names it; a failed delete only leaves an orphan for a later sweep.
     auto ec = co_await objects_.remove(key, objstore::Clock::now() + config_.object_timeout);
     if (ec) log::warn(kLog, "delete of unreferenced object ", key, " failed: ", ec.message());

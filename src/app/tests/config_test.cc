@@ -102,7 +102,8 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
             "shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 meta=embedded "
             "objects=(data.dir/objects) broker.session.timeout.ms=3000 offsets.topic.num.partitions=50 "
             "upload.bytes=8388608 "
-            "upload.ms=250 log.cache.bytes=134217728 log.retention.check.interval.ms=300000 "
+            "upload.ms=250 log.cache.bytes=134217728 block.cache.bytes=134217728 read.ahead.max.bytes=16777216 "
+            "log.retention.check.interval.ms=300000 "
             "producer.snapshot.interval.ms=30000 object.gc.grace.ms=60000 wal=file wal.flush.ms=50 "
             "wal.batch.bytes=4194304 wal.inflight=4 wal.put.hedge.ms=150 http=127.0.0.1:0");
 }

@@ -1,0 +1,270 @@
+// Catch-up reads from objects (issue 5): a consumer reading one stream of committed objects from its start, in
+// 1 MiB reads (Kafka's max.partition.fetch.bytes), through StreamStore with the block cache and read-ahead, next to
+// the raw GET throughput of the same store for the same objects measured in the same run (whole objects, one GET
+// at a time), and next to the same reads with no block cache (each read GETs its whole block). On file:// and on
+// file:// behind FaultStore's cloud profile (GET median 30 ms, p99 200 ms). Then resident memory (/proc/self/statm)
+// before and during the catch-up, against the configured cache bounds plus the fixed overhead measured before.
+//
+// The objects are written by a forked child (so the writer's memory is not in the reader's resident set).
+#include "stream_read_bench.h"
+
+#include <malloc.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "base/log.h"
+#include "meta/embedded_store.h"
+#include "objstore/fault_store.h"
+#include "objstore/file_store.h"
+#include "protocol/record/batch_builder.h"
+#include "protocol/record/batch_view.h"
+#include "stream/stream_store.h"
+
+namespace floe::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+constexpr size_t kObjectBytes = 4u << 20;  // upload size: one 4 MiB object (one block) per flush
+constexpr size_t kReadBytes = 1u << 20;    // one read (a Kafka fetch of one partition)
+constexpr uint64_t kStream = 1;
+constexpr int kRounds = 5;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double mib(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+
+size_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long size = 0, resident = 0;
+  if (std::fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+template <typename T>
+T wait_for(asio::io_context& io, asio::awaitable<T> op) {
+  return asio::co_spawn(io, std::move(op), asio::use_future).get();
+}
+
+stream::Bytes record_batch(int records, size_t value_bytes) {
+  record::BatchBuilder b;
+  std::string value(value_bytes, 'v');
+  for (int i = 0; i < records; ++i) {
+    record::NewRecord r;
+    r.value = stream::ByteSpan(reinterpret_cast<const uint8_t*>(value.data()), value.size());
+    r.timestamp = 1;
+    (void)b.add(r);
+  }
+  stream::Bytes out;
+  (void)b.build(out);
+  return out;
+}
+
+// An io_context on its own thread, the file:// store (optionally behind the cloud profile) and the embedded
+// metadata store in `dir`.
+struct Rig {
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(io);
+  std::thread runner{[this] { io.run(); }};
+  std::shared_ptr<objstore::ObjectStore> file;
+  std::unique_ptr<objstore::FaultStore> faulty;
+  std::unique_ptr<meta::MetaStore> meta;
+
+  Rig(const std::string& dir, bool cloud) {
+    auto f = objstore::FileStore::open(dir + "/bucket");
+    if (!f.ok()) std::abort();
+    file = std::shared_ptr<objstore::ObjectStore>(std::move(f.value));
+    faulty = std::make_unique<objstore::FaultStore>(
+        file, cloud ? objstore::FaultConfig::cloud_profile() : objstore::FaultConfig{});
+    auto m = meta::EmbeddedStore::open(io.get_executor(), meta::EmbeddedConfig{.dir = dir + "/meta"});
+    if (!m) std::abort();
+    meta = std::move(*m);
+  }
+  objstore::ObjectStore& objects() { return *faulty; }
+  ~Rig() {
+    meta->shutdown();
+    guard.reset();
+    io.stop();
+    runner.join();
+  }
+};
+
+stream::StreamStoreConfig store_config(const std::string& dir, size_t block_cache) {
+  stream::StreamStoreConfig c;
+  c.wal_dir = dir + "/wal";
+  c.upload_bytes = size_t{1} << 40;  // uploads only on flush(): one object per kObjectBytes
+  c.upload_interval = std::chrono::hours(1);
+  c.log_cache_bytes = 0;  // committed data leaves memory: reads come from objects
+  c.block_cache_bytes = block_cache;
+  c.epoch = 1;
+  return c;
+}
+
+// The child: `total` bytes of 256 KiB batches to one stream, flushed into one object every kObjectBytes.
+void write_objects(const std::string& dir, size_t total) {
+  Rig rig(dir, false);
+  auto opened = wait_for(rig.io, stream::StreamStore::open(rig.io.get_executor(), store_config(dir, 0),
+                                                           rig.objects(), *rig.meta));
+  if (!opened) std::_Exit(2);
+  auto store = std::move(*opened);
+  const stream::Bytes batch = record_batch(256, 1000);
+  size_t written = 0, since_flush = 0;
+  while (written < total) {
+    if (!wait_for(rig.io, store->append(kStream, batch, 0))) std::_Exit(3);
+    written += batch.size();
+    since_flush += batch.size();
+    if (since_flush >= kObjectBytes) {
+      if (!wait_for(rig.io, store->flush())) std::_Exit(4);
+      since_flush = 0;
+    }
+  }
+  if (!wait_for(rig.io, store->flush())) std::_Exit(4);
+  wait_for(rig.io, store->close());
+}
+
+// Whole objects, one GET at a time: MiB/s.
+double raw_get(Rig& rig) {
+  auto page = wait_for(rig.io, rig.file->list("data/", "", 1000, objstore::Clock::now() + std::chrono::seconds(30)));
+  if (!page.ok()) std::abort();
+  uint64_t bytes = 0;
+  const auto start = Clock::now();
+  for (const auto& o : page.value.objects) {
+    auto got = wait_for(rig.io, rig.objects().get(o.key, std::nullopt, objstore::Clock::now() + std::chrono::seconds(30)));
+    if (!got.ok()) std::abort();
+    bytes += got.value.size();
+  }
+  return mib(bytes) / seconds_since(start);
+}
+
+struct CatchUp {
+  double mib_s = 0;
+  uint64_t gets = 0;  // GET requests the store saw
+  stream::BlockReader::Stats blocks;
+  size_t rss_before = 0;
+  size_t rss_peak = 0;
+};
+
+// A fresh StreamStore (cold caches) and one reader from offset 0 to the end, kReadBytes per read.
+CatchUp catch_up(Rig& rig, const std::string& dir, size_t block_cache) {
+  CatchUp out;
+  auto opened = wait_for(rig.io, stream::StreamStore::open(rig.io.get_executor(), store_config(dir, block_cache),
+                                                           rig.objects(), *rig.meta));
+  if (!opened) std::abort();
+  auto store = std::move(*opened);
+  ::malloc_trim(0);
+  out.rss_before = out.rss_peak = resident_bytes();
+  const uint64_t gets_before = rig.file->stats()[objstore::Op::get].requests;
+  const int64_t end = store->ends(kStream).durable;
+  uint64_t bytes = 0;
+  int64_t next = 0;
+  const auto start = Clock::now();
+  for (int reads = 0; next < end && reads < 1000000; ++reads) {
+    auto r = wait_for(rig.io, store->read(kStream, next, kReadBytes));
+    if (!r || r->batches.empty()) {
+      std::fprintf(stderr, "read at %lld failed: %s\n", static_cast<long long>(next),
+                   r ? "empty" : r.error().message.c_str());
+      std::exit(1);
+    }
+    bytes += r->batches.size();
+    record::BatchSplitter split{stream::ByteSpan(r->batches)};
+    for (record::BatchView b; split.next(b);) next = b.header().base_offset + b.header().last_offset_delta + 1;
+    out.rss_peak = std::max(out.rss_peak, resident_bytes());
+  }
+  out.mib_s = mib(bytes) / seconds_since(start);
+  out.gets = rig.file->stats()[objstore::Op::get].requests - gets_before;
+  out.blocks = store->cache_stats().blocks;
+  wait_for(rig.io, store->close());
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+void catch_up_read_cases(const std::string& base_dir, size_t total_mib) {
+  log::set_level(log::Level::warn);
+  const std::string dir = base_dir + "/catchup";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const size_t total = total_mib << 20;
+  // Written by a child process, so that the reader's resident set holds no writer state.
+  pid_t pid = ::fork();
+  if (pid < 0) std::abort();
+  if (pid == 0) {
+    write_objects(dir, total);
+    std::_Exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "writer child failed (status %d)\n", status);
+    std::exit(1);
+  }
+  const size_t block_cache = 64u << 20;
+  const stream::StreamStoreConfig defaults;
+  std::printf("\ncatch-up reads from objects: one stream of %zu MiB in %zu MiB objects (one block each), read from "
+              "offset 0 in %zu MiB reads; block cache %zu MiB, read-ahead window up to %zu MiB, %zu MiB in flight; "
+              "median of %d rounds (x raw: median of the per-round ratios), each on a cold cache\n",
+              total_mib, kObjectBytes >> 20, kReadBytes >> 20, block_cache >> 20,
+              std::min(defaults.read_ahead_max_bytes, block_cache / 2) >> 20, defaults.read_ahead_inflight_bytes >> 20,
+              kRounds);
+  std::printf("  store                     raw GET MiB/s   catch-up MiB/s   x raw   no cache MiB/s   x raw   GETs "
+              "(cache / none)  read-ahead GETs\n");
+  CatchUp memory_round;
+  for (bool cloud : {false, true}) {
+    Rig rig(dir, cloud);
+    std::vector<double> raw, cached, uncached, cached_x, uncached_x;
+    CatchUp last, last_none;
+    // Rounds alternate the three measurements; ratios are taken within a round (this machine's load drifts).
+    for (int round = 0; round < kRounds; ++round) {
+      raw.push_back(raw_get(rig));
+      last = catch_up(rig, dir, block_cache);
+      cached.push_back(last.mib_s);
+      last_none = catch_up(rig, dir, 0);
+      uncached.push_back(last_none.mib_s);
+      cached_x.push_back(last.mib_s / raw.back());
+      uncached_x.push_back(last_none.mib_s / raw.back());
+      if (!cloud && round == 0) memory_round = last;
+    }
+    std::printf("  %-25s %13.1f   %14.1f   %5.2f   %14.1f   %5.2f   %5llu / %-5llu     %llu\n",
+                cloud ? "file:// + cloud profile" : "file://", median(raw), median(cached), median(cached_x),
+                median(uncached), median(uncached_x), static_cast<unsigned long long>(last.gets),
+                static_cast<unsigned long long>(last_none.gets),
+                static_cast<unsigned long long>(last.blocks.ahead_gets));
+  }
+  std::printf("  (target: catch-up >= 0.8x raw GET; raw GET = whole objects, one GET at a time)\n");
+
+  const auto& m = memory_round;
+  const size_t bounds = block_cache + defaults.read_ahead_inflight_bytes;  // the log cache is 0 here
+  // Besides the caches: one read's GET buffer (a whole block) and one read result, alive while a read runs.
+  const size_t transient = kObjectBytes + kReadBytes;
+  std::printf("\nresident memory (file://, first round): fixed overhead before the reads %.1f MiB; peak during the "
+              "catch-up %.1f MiB (+%.1f MiB)\n",
+              mib(m.rss_before), mib(m.rss_peak), mib(m.rss_peak - m.rss_before));
+  std::printf("  configured bounds: log cache 0 MiB (log.cache.bytes, set to 0 here) + block cache %.0f MiB + "
+              "read-ahead in flight %.0f MiB = %.0f MiB, plus one read in progress (%.0f MiB)\n",
+              mib(block_cache), mib(defaults.read_ahead_inflight_bytes), mib(bounds), mib(transient));
+  std::printf("  block cache held %.1f MiB at the end (%llu evictions); read-ahead in flight peaked at %.1f MiB\n",
+              mib(m.blocks.cache.bytes), static_cast<unsigned long long>(m.blocks.cache.evictions),
+              mib(m.blocks.ahead_inflight_peak));
+  std::printf("  peak <= overhead + bounds + one read: %s\n",
+              m.rss_peak <= m.rss_before + bounds + transient ? "yes" : "NO");
+  fs::remove_all(dir);
+}
+
+}  // namespace floe::bench

@@ -1,0 +1,282 @@
+#include "stream/block_reader.h"
+
+#include <algorithm>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "base/log.h"
+#include "objstore/object_store.h"
+#include "stream/errc.h"
+
+namespace floe::stream {
+namespace {
+
+constexpr std::string_view kLog = "stream";
+constexpr size_t kMaxCursorStreams = 100000;  // cursors are hints: past this many streams they start over
+
+// Suspends the calling coroutine until `enlist` calls the resume function it is given (at once or later, from any
+// thread); the coroutine resumes on its own executor.
+asio::awaitable<void> suspend_until(std::function<void(std::function<void()>)> enlist) {
+  auto initiate = [&enlist](auto handler) {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    std::function<void()> resume = [h] {
+      auto ex = asio::get_associated_executor(*h);
+      asio::post(ex, [h]() mutable { (*h)(); });
+    };
+    enlist(std::move(resume));
+  };
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiate, asio::use_awaitable);
+}
+
+}  // namespace
+
+BlockReader::BlockReader(asio::any_io_executor executor, objstore::ObjectStore& objects, BlockReaderConfig config)
+    : executor_(std::move(executor)),
+      objects_(objects),
+      config_(config),
+      window_max_(std::min(config.read_ahead_max_bytes, config.cache_bytes / 2)),
+      cache_(config.cache_bytes) {}
+
+BlockReader::~BlockReader() = default;
+
+size_t BlockReader::plan(uint64_t stream, int64_t offset) {
+  if (window_max_ == 0) return 0;
+  std::lock_guard lock(mu_);
+  if (cursors_.size() >= kMaxCursorStreams && !cursors_.count(stream)) cursors_.clear();
+  auto& cursors = cursors_[stream];
+  ++tick_;
+  for (Cursor& c : cursors) {
+    if (c.next == offset) {
+      c.window = c.window == 0 ? std::min(kInitialWindow, window_max_) : std::min(c.window * 2, window_max_);
+      c.used = tick_;
+      return c.window;
+    }
+  }
+  // Not sequential: a new reader, or one that jumped. It takes the least recently used cursor, with no window.
+  Cursor* oldest = &cursors[0];
+  for (Cursor& c : cursors) {
+    if (c.used < oldest->used) oldest = &c;
+  }
+  *oldest = Cursor{offset, 0, tick_};
+  return 0;
+}
+
+void BlockReader::served(uint64_t stream, int64_t offset, int64_t next) {
+  if (window_max_ == 0 || next <= offset) return;
+  std::lock_guard lock(mu_);
+  auto it = cursors_.find(stream);
+  if (it == cursors_.end()) return;
+  for (Cursor& c : it->second) {
+    if (c.next == offset) {
+      c.next = next;
+      return;
+    }
+  }
+}
+
+bool BlockReader::busy_locked(const BlockRef& ref) const {
+  return inflight_.count(Key{ref.object, ref.block.position}) > 0 || cache_.contains(ref.object, ref.block);
+}
+
+std::shared_ptr<BlockReader::Fetch> BlockReader::register_fetch_locked(const std::string& object,
+                                                                       const std::vector<BlockInfo>& blocks) {
+  auto f = std::make_shared<Fetch>();
+  for (const BlockInfo& b : blocks) inflight_.emplace(Key{object, b.position}, f);  // keeps an earlier one
+  return f;
+}
+
+std::shared_ptr<const std::string> BlockReader::cached(const BlockRef& ref) {
+  if (!cache_.contains(ref.object, ref.block)) return nullptr;
+  return cache_.find(ref.object, ref.block);
+}
+
+asio::awaitable<Result<std::shared_ptr<const std::string>>> BlockReader::get(BlockRef current,
+                                                                             std::vector<BlockRef> ahead) {
+  if (auto hit = cache_.find(current.object, current.block)) {
+    start_ahead(std::move(ahead));
+    co_return hit;
+  }
+  // A GET of this block already in flight (read-ahead, another reader): wait for it once.
+  std::shared_ptr<Fetch> pending;
+  {
+    std::lock_guard lock(mu_);
+    auto it = inflight_.find(Key{current.object, current.block.position});
+    if (it != inflight_.end()) {
+      pending = it->second;
+      ++joined_;
+    }
+  }
+  if (pending) {
+    std::function<void(std::function<void()>)> enlist = [this, pending](std::function<void()> resume) {
+      std::unique_lock lock(mu_);
+      if (!pending->done) {
+        pending->waiters.push_back(std::move(resume));
+        return;
+      }
+      lock.unlock();
+      resume();
+    };
+    co_await suspend_until(std::move(enlist));
+    auto it = pending->blocks.find(current.block.position);  // `done`: no longer written
+    if (it != pending->blocks.end()) {
+      start_ahead(std::move(ahead));
+      co_return it->second;
+    }
+    // It failed: GET the block here (below), so that the caller sees this read's own outcome.
+  }
+
+  // One GET for the block and the blocks of `ahead` right behind it in the same object.
+  std::vector<BlockInfo> run{current.block};
+  std::shared_ptr<Fetch> mine;
+  size_t joined_run = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const BlockRef& next : ahead) {
+      const BlockInfo& last = run.back();
+      if (next.object != current.object || next.block.position != last.position + last.size) break;
+      if (busy_locked(next)) break;
+      run.push_back(next.block);
+      ++joined_run;
+    }
+    mine = register_fetch_locked(current.object, run);
+    ++gets_;
+  }
+  ahead.erase(ahead.begin(), ahead.begin() + static_cast<std::ptrdiff_t>(joined_run));
+  start_ahead(std::move(ahead));  // in parallel with this GET
+  Status st = co_await fetch(current.object, std::move(run), mine, false);
+  if (!st) co_return st.error();
+  auto it = mine->blocks.find(current.block.position);
+  if (it == mine->blocks.end()) {
+    co_return Error{make_error_code(Errc::io_error), "stream: GET " + current.object + " returned no block"};
+  }
+  co_return it->second;
+}
+
+asio::awaitable<Status> BlockReader::fetch(std::string object, std::vector<BlockInfo> blocks,
+                                           std::shared_ptr<Fetch> f, bool ahead) {
+  const uint64_t begin = blocks.front().position;
+  const uint64_t length = blocks.back().position + blocks.back().size - begin;
+  const objstore::ByteRange range{begin, length};
+  const auto deadline = objstore::Clock::now() + config_.get_timeout;
+  auto got = co_await objects_.get(object, range, deadline);
+  const bool answered = got.ok();
+  Status st = ok_status();
+  if (!got) {
+    st = Error{got.error, "stream: GET " + object + ": " + got.error.message()};
+  } else if (got.value.size() != length) {
+    st = Error{make_error_code(Errc::io_error), "stream: GET " + object + " returned " +
+                                                    std::to_string(got.value.size()) + " of " +
+                                                    std::to_string(length) + " bytes"};
+  } else {
+    for (const BlockInfo& b : blocks) {
+      const size_t at = static_cast<size_t>(b.position - begin);
+      ByteSpan span(reinterpret_cast<const uint8_t*>(got.value.data()) + at, b.size);
+      if (st = verify_block(b, span, object); !st) break;
+      // One block: the GET's buffer itself. Several: one copy each, so that evicting one frees its bytes.
+      auto bytes = blocks.size() == 1 ? std::make_shared<const std::string>(std::move(got.value))
+                                      : std::make_shared<const std::string>(got.value, at, b.size);
+      cache_.insert(object, b, bytes);
+      f->blocks.emplace(b.position, std::move(bytes));
+    }
+  }
+  std::vector<std::function<void()>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    f->done = true;
+    waiters.swap(f->waiters);
+    for (const BlockInfo& b : blocks) {
+      auto it = inflight_.find(Key{object, b.position});
+      if (it != inflight_.end() && it->second == f) inflight_.erase(it);
+    }
+    if (ahead && st) {
+      ++ahead_gets_;
+      ahead_bytes_ += length;
+    } else if (ahead) {
+      ++ahead_failures_;
+    } else if (answered) {
+      get_bytes_ += length;
+    }
+  }
+  for (auto& resume : waiters) resume();
+  co_return st;
+}
+
+void BlockReader::start_ahead(std::vector<BlockRef> ahead) {
+  if (ahead.empty()) return;
+  std::lock_guard lock(mu_);
+  if (stopped_) return;
+  for (size_t i = 0; i < ahead.size();) {
+    if (busy_locked(ahead[i])) {
+      ++i;
+      continue;
+    }
+    // A run: adjacent blocks of one object, none cached or being fetched.
+    std::vector<BlockInfo> run{ahead[i].block};
+    size_t bytes = ahead[i].block.size;
+    size_t j = i + 1;
+    for (; j < ahead.size(); ++j) {
+      const BlockInfo& last = run.back();
+      if (ahead[j].object != ahead[i].object || ahead[j].block.position != last.position + last.size) break;
+      if (busy_locked(ahead[j])) break;
+      run.push_back(ahead[j].block);
+      bytes += ahead[j].block.size;
+    }
+    if (ahead_inflight_bytes_ + bytes > config_.ahead_inflight_bytes) return;  // bounded; later reads go on
+    auto f = register_fetch_locked(ahead[i].object, run);
+    ahead_inflight_bytes_ += bytes;
+    ahead_inflight_peak_ = std::max(ahead_inflight_peak_, ahead_inflight_bytes_);
+    ++ahead_running_;
+    asio::co_spawn(executor_, ahead_task(ahead[i].object, std::move(run), std::move(f), bytes), asio::detached);
+    i = j;
+  }
+}
+
+asio::awaitable<void> BlockReader::ahead_task(std::string object, std::vector<BlockInfo> blocks,
+                                              std::shared_ptr<Fetch> f, size_t bytes) {
+  Status st = co_await fetch(object, std::move(blocks), f, true);
+  if (!st) log::debug(kLog, "read-ahead failed: ", st.error().message);
+  std::vector<std::function<void()>> idle;
+  {
+    std::lock_guard lock(mu_);
+    ahead_inflight_bytes_ -= bytes;
+    if (--ahead_running_ == 0) idle.swap(idle_waiters_);
+  }
+  for (auto& resume : idle) resume();
+}
+
+asio::awaitable<void> BlockReader::stop() {
+  std::function<void(std::function<void()>)> enlist = [this](std::function<void()> resume) {
+    std::unique_lock lock(mu_);
+    stopped_ = true;
+    if (ahead_running_ > 0) {
+      idle_waiters_.push_back(std::move(resume));
+      return;
+    }
+    lock.unlock();
+    resume();
+  };
+  co_await suspend_until(std::move(enlist));
+}
+
+BlockReader::Stats BlockReader::stats() const {
+  Stats s;
+  s.cache = cache_.stats();
+  std::lock_guard lock(mu_);
+  s.gets = gets_;
+  s.get_bytes = get_bytes_;
+  s.ahead_gets = ahead_gets_;
+  s.ahead_bytes = ahead_bytes_;
+  s.ahead_failures = ahead_failures_;
+  s.joined = joined_;
+  s.ahead_inflight_bytes = ahead_inflight_bytes_;
+  s.ahead_inflight_peak = ahead_inflight_peak_;
+  s.ahead_inflight_limit = config_.ahead_inflight_bytes;
+  s.window_max = window_max_;
+  return s;
+}
+
+}  // namespace floe::stream
