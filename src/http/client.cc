@@ -406,15 +406,15 @@ awaitable<std::pair<std::error_code, Response>> Client::Impl::run(std::shared_pt
     }
     if (const std::string* cl = find_header(req.headers, "Content-Length")) {
       uint64_t n = 0;
-      if (!parse_decimal(*cl, n) || n != req.body.size()) {
+      if (!parse_decimal(*cl, n) || n != req.payload().size()) {
         result.first = Error::bad_request;
         co_return result;
       }
     } else if (find_header(req.headers, "Transfer-Encoding") != nullptr) {
       result.first = Error::bad_request;  // the client sends bodies with Content-Length only
       co_return result;
-    } else if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
-      head.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
+    } else if (!req.payload().empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+      head.append("Content-Length: ").append(std::to_string(req.payload().size())).append("\r\n");
     }
     head.append("\r\n");
 
@@ -470,7 +470,7 @@ awaitable<std::error_code> Client::Impl::attempt(Exchange& x, const Url& url, co
   }
 
   std::error_code ec;
-  std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(req.body)};
+  std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(req.payload())};
   co_await write_all(c, out, ec);
   if (x.reason != Abort::none) co_return x.abort_error();
   bool got = false;

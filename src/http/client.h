@@ -38,9 +38,14 @@ struct Request {
   // Sent as given, after Host and Content-Length unless the caller sets those itself (case-insensitive match).
   Headers headers;
   std::string body;
+  // Set instead of `body` to send bytes the caller owns without copying them (e.g. a 4 MiB body that a retry sends
+  // again): they must stay valid until send()/stream() completes. Used when `body` is empty.
+  std::string_view body_ref;
   // Whole-exchange deadline: connection wait, connect, write, head and body (for stream(): the whole stream).
   // A default-constructed time_point means "now + ClientConfig::default_timeout".
   Clock::time_point deadline{};
+
+  std::string_view payload() const { return body.empty() ? body_ref : std::string_view(body); }
 };
 
 struct Response {

@@ -333,7 +333,7 @@ awaitable<Result<http::Response>> S3Store::execute(Call& call, Clock::time_point
     req.url = url_base + (signature.canonical_query.empty() ? "" : "?" + signature.canonical_query);
     req.headers = sign.headers;
     req.headers.emplace_back("Authorization", signature.authorization);
-    req.body = call.body;
+    req.body_ref = call.body;  // call.body outlives the send (awaited here); retries send it again, no copies
     req.deadline = std::min(deadline, Clock::now() + config_.attempt_timeout);
 
     const auto start = Clock::now();

@@ -151,6 +151,17 @@ TEST(HttpClient, PostBodyRoundTripsOneMiB) {
   ASSERT_FALSE(ec2) << ec2.message();
   EXPECT_EQ(resp2.status, 201);
   EXPECT_EQ(resp2.body, "");
+  // A body the caller owns (body_ref), sent twice without a copy.
+  const std::string owned(300000, 'z');
+  for (int i = 0; i < 2; ++i) {
+    Request by_ref = get(server.url("/echo"));
+    by_ref.method = "PUT";
+    by_ref.body_ref = owned;
+    auto [ec3, resp3] = loop.run(client.send(by_ref));
+    ASSERT_FALSE(ec3) << ec3.message();
+    EXPECT_EQ(resp3.status, 201);
+    EXPECT_TRUE(resp3.body == owned);
+  }
 }
 
 TEST(HttpClient, ChunkedBodyWithExtensionsAndTrailers) {
