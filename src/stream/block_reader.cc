@@ -225,7 +225,9 @@ void BlockReader::start_ahead(std::vector<BlockRef> ahead) {
       run.push_back(ahead[j].block);
       bytes += ahead[j].block.size;
     }
-    if (ahead_inflight_bytes_ + bytes > config_.ahead_inflight_bytes) return;  // bounded; later reads go on
+    // Bounded; later reads go on where this stopped.
+    if (ahead_inflight_bytes_ + bytes > config_.ahead_inflight_bytes) return;
+    if (ahead_running_ >= config_.ahead_inflight_gets) return;
     auto f = register_fetch_locked(ahead[i].object, run);
     ahead_inflight_bytes_ += bytes;
     ahead_inflight_peak_ = std::max(ahead_inflight_peak_, ahead_inflight_bytes_);

@@ -9,7 +9,8 @@
 //   - fetches the following blocks that lie right behind the read block in the same object in the SAME ranged GET
 //     (one round trip, a larger transfer), and
 //   - starts background GETs for the rest (one ranged GET per run of adjacent blocks of one object; following
-//     objects in parallel), as long as the read-ahead bytes in flight stay within ahead_inflight_bytes.
+//     objects in parallel), as long as the read-ahead bytes and GETs in flight stay within ahead_inflight_bytes
+//     and ahead_inflight_gets.
 // The read itself never waits for a read-ahead GET other than one already fetching the block it needs. Fetched
 // blocks are checked against their CRC before they are cached or returned.
 //
@@ -51,6 +52,7 @@ struct BlockReaderConfig {
   size_t cache_bytes = 128u << 20;             // block.cache.bytes (0: no cache and no read-ahead)
   size_t read_ahead_max_bytes = 16u << 20;     // read.ahead.max.bytes: the window's ceiling (also <= cache / 2)
   size_t ahead_inflight_bytes = 32u << 20;     // read-ahead GET bytes in flight at most
+  size_t ahead_inflight_gets = 16;             // read-ahead GETs in flight at most (small blocks: many objects)
   std::chrono::milliseconds get_timeout{30000};
 };
 

@@ -63,17 +63,18 @@ asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::f
     }
   }
   if (best < 0) co_return std::optional<TimestampHit>();
-  std::string fetched;
+  std::shared_ptr<const std::string> fetched;
   ByteSpan bytes;
   if (cached) {
     bytes = ByteSpan(*cached);
   } else {
-    auto got = co_await objects_.get(object_key, objstore::ByteRange{block.position, block.size},
-                                     objstore::Clock::now() + config_.object_timeout);
-    if (!got) co_return err(Errc::io_error, "stream: GET " + object_key + ": " + got.error.message());
-    fetched = std::move(got.value);
-    bytes = ByteSpan(reinterpret_cast<const uint8_t*>(fetched.data()), fetched.size());
-    if (Status st = verify_block(block, bytes, object_key); !st) co_return st.error();
+    // Through the block cache (a lookup by time is often followed by reads from there); CRC-checked.
+    BlockRef ref{block, object_key};
+    std::vector<BlockRef> no_read_ahead;  // a named local: no braced temporary inside co_await (GCC 12)
+    auto got = co_await block_reader_->get(std::move(ref), std::move(no_read_ahead));
+    if (!got) co_return err(Errc::io_error, got.error().message);
+    fetched = std::move(*got);
+    bytes = ByteSpan(reinterpret_cast<const uint8_t*>(fetched->data()), fetched->size());
   }
   const int64_t target = want_max ? best : timestamp;
   record::BatchSplitter split(bytes);

@@ -248,6 +248,33 @@ TEST_F(BlockCacheStoreTest, CacheAndReadAheadStayWithinTheirBounds) {
   EXPECT_LE(store_->cache_stats().blocks.cache.bytes, 16u << 10);
 }
 
+TEST_F(BlockCacheStoreTest, ReadAheadGetsInFlightAreBoundedInCount) {
+  StreamStoreConfig c = config();
+  open_store(c);
+  fill(30, 1);  // 30 objects with one small block of stream 1 each: a 1 MiB window covers all of them
+  read_bytes(1, 1);
+  auto s = store_->cache_stats().blocks;
+  EXPECT_GT(s.ahead_gets, 0u);
+  // Each read-ahead GET here is one block of one object: the byte peak bounds the count in flight.
+  ASSERT_GT(s.cache.blocks, 0u);
+  const size_t block = s.cache.bytes / s.cache.blocks;  // blocks differ by a few bytes (their values' digits)
+  EXPECT_LE(s.ahead_inflight_peak, 16 * (block + 64)) << "at most 16 read-ahead GETs at once";
+}
+
+TEST_F(BlockCacheStoreTest, ALookupByTimeGoesThroughTheBlockCache) {
+  open_store(config());
+  fill(2, 1);
+  auto hit = run(store_->find_timestamp(1, 0));  // the first record: in the first object's block
+  ASSERT_TRUE(hit);
+  ASSERT_TRUE(hit->has_value());
+  EXPECT_EQ((*hit)->offset, 0);
+  EXPECT_EQ(store_->cache_stats().blocks.gets, 1u);
+  auto r = run(store_->read(1, 0, 1 << 20));  // a consumer then reads from there: a cache hit, no GET
+  ASSERT_TRUE(r);
+  EXPECT_EQ(store_->cache_stats().blocks.gets, 1u);
+  EXPECT_GE(store_->cache_stats().blocks.cache.hits, 1u);
+}
+
 TEST_F(BlockCacheStoreTest, ConcurrentReadersOnSeveralThreadsReadTheSameBytes) {
   StreamStoreConfig c = config();
   c.block_cache_bytes = 256u << 10;  // small: readers evict each other's blocks
