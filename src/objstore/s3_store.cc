@@ -11,6 +11,8 @@
 #include <asio/use_awaitable.hpp>
 
 #include "base/log.h"
+#include "objstore/s3_call.h"
+#include "objstore/s3_xml.h"
 
 // GCC 12 reports a false -Wmismatched-new-delete for asio's awaitable frames (operator new and delete are both
 // asio's awaitable_frame_base members) in some coroutines here.
@@ -22,93 +24,9 @@ namespace floe::objstore {
 namespace {
 
 using asio::awaitable;
-
-// ---- minimal XML for S3's responses: element text by tag name, entity (un)escaping -----------------------------
-
-std::string xml_unescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '&') {
-      out.push_back(s[i]);
-      continue;
-    }
-    const auto semi = s.find(';', i);
-    if (semi == std::string_view::npos || semi - i > 10) {
-      out.push_back('&');
-      continue;
-    }
-    const std::string_view ent = s.substr(i + 1, semi - i - 1);
-    if (ent == "amp") out.push_back('&');
-    else if (ent == "lt") out.push_back('<');
-    else if (ent == "gt") out.push_back('>');
-    else if (ent == "quot") out.push_back('"');
-    else if (ent == "apos") out.push_back('\'');
-    else if (ent.size() > 1 && ent[0] == '#') {
-      unsigned value = 0;
-      const bool hex = ent[1] == 'x' || ent[1] == 'X';
-      const std::string_view digits = ent.substr(hex ? 2 : 1);
-      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, hex ? 16 : 10);
-      if (ec != std::errc{} || end != digits.data() + digits.size() || value > 0x7f) {
-        out.append(s.substr(i, semi - i + 1));  // non-ASCII references are not produced for our keys
-      } else {
-        out.push_back(static_cast<char>(value));
-      }
-    } else {
-      out.append(s.substr(i, semi - i + 1));
-    }
-    i = semi;
-  }
-  return out;
-}
-
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// Raw inner text of each <tag>...</tag> (tag with or without attributes), in order.
-std::vector<std::string_view> xml_all(std::string_view body, std::string_view tag) {
-  std::vector<std::string_view> out;
-  const std::string open = "<" + std::string(tag);
-  const std::string close = "</" + std::string(tag) + ">";
-  std::size_t at = 0;
-  while ((at = body.find(open, at)) != std::string_view::npos) {
-    const std::size_t after = at + open.size();
-    if (after >= body.size() || (body[after] != '>' && body[after] != ' ')) {
-      at = after;
-      continue;
-    }
-    const auto gt = body.find('>', after);
-    if (gt == std::string_view::npos) break;
-    if (body[gt - 1] == '/') {  // <tag/>
-      out.emplace_back();
-      at = gt + 1;
-      continue;
-    }
-    const auto end = body.find(close, gt + 1);
-    if (end == std::string_view::npos) break;
-    out.push_back(body.substr(gt + 1, end - gt - 1));
-    at = end + close.size();
-  }
-  return out;
-}
-
-std::string xml_text(std::string_view body, std::string_view tag) {
-  auto all = xml_all(body, tag);
-  return all.empty() ? std::string() : xml_unescape(all.front());
-}
+using s3::xml_all;
+using s3::xml_escape;
+using s3::xml_text;
 
 bool retriable_status(int status, std::string_view body) {
   if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429) return true;
@@ -161,17 +79,6 @@ std::error_code s3_error(int status, std::string_view body) {
   if (status >= 400) return Errc::invalid_argument;
   return Errc::io_error;
 }
-
-struct S3Store::Call {
-  Op op = Op::get;
-  std::string method;
-  std::string key;  // full key (prefix included); empty: the bucket itself
-  std::vector<std::pair<std::string, std::string>> query;
-  http::Headers headers;  // extra headers, signed
-  std::string body;
-  bool content_md5 = false;
-  bool checksum_sha256 = false;
-};
 
 Result<S3Config> S3Config::from_url(std::string_view url) {
   S3Config c;
@@ -284,9 +191,10 @@ std::string S3Store::object_path(std::string_view key) const {
 awaitable<Result<http::Response>> S3Store::execute(Call& call, Clock::time_point deadline, bool* ambiguous) {
   // One SHA-256 of the body serves both the signature (x-amz-content-sha256, hex) and the integrity check the
   // store verifies (x-amz-checksum-sha256, base64); Content-MD5 where S3 requires it (DeleteObjects, parts).
-  const std::string payload_digest = s3::sha256(call.body);
+  const std::string_view body = call.payload();
+  const std::string payload_digest = s3::sha256(body);
   const std::string payload_hash = s3::hex(payload_digest);
-  const std::string md5 = call.content_md5 ? s3::md5_base64(call.body) : std::string();
+  const std::string md5 = call.content_md5 ? s3::md5_base64(body) : std::string();
   const std::string path = object_path(call.key);
   const std::string host = config_.virtual_hosted ? config_.bucket + "." + endpoint_.authority() : endpoint_.authority();
   const std::string url_base = endpoint_.scheme + "://" + (config_.virtual_hosted
@@ -333,7 +241,7 @@ awaitable<Result<http::Response>> S3Store::execute(Call& call, Clock::time_point
     req.url = url_base + (signature.canonical_query.empty() ? "" : "?" + signature.canonical_query);
     req.headers = sign.headers;
     req.headers.emplace_back("Authorization", signature.authorization);
-    req.body_ref = call.body;  // call.body outlives the send (awaited here); retries send it again, no copies
+    req.body_ref = body;  // outlives the send (awaited here); retries send it again, no copies
     req.deadline = std::min(deadline, Clock::now() + config_.attempt_timeout);
 
     const auto start = Clock::now();
@@ -346,7 +254,7 @@ awaitable<Result<http::Response>> S3Store::execute(Call& call, Clock::time_point
     }
     auto& [ec, resp] = result;
     const bool failed = ec || resp.status >= 300;
-    stats_.record(call.op, Clock::now() - start, call.body.size(), resp.body.size(), failed);
+    stats_.record(call.op, Clock::now() - start, body.size(), resp.body.size(), failed);
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return Errc::cancelled;
       if (ec == http::Error::shut_down) co_return Errc::unavailable;
@@ -400,78 +308,6 @@ awaitable<Result<PutInfo>> S3Store::put_single(std::string key, std::string data
   if (resp.status != 200) co_return s3_error(resp.status, resp.body);
   if (const std::string* etag = resp.header("ETag")) info.etag = *etag;
   co_return info;
-}
-
-awaitable<Result<PutInfo>> S3Store::put_multipart(std::string key, std::string data, Clock::time_point deadline) {
-  Call init;
-  init.op = Op::multipart;
-  init.method = "POST";
-  init.key = full_key(key);
-  init.query = {{"uploads", ""}};
-  auto started = co_await execute(init, deadline);
-  if (!started) co_return started.error;
-  if (started.value.status != 200) co_return s3_error(started.value.status, started.value.body);
-  const std::string upload_id = xml_text(started.value.body, "UploadId");
-  if (upload_id.empty()) co_return Errc::io_error;
-
-  std::error_code failure;
-  std::string complete = "<CompleteMultipartUpload>";
-  const std::size_t parts = (data.size() + config_.part_size - 1) / config_.part_size;
-  for (std::size_t i = 0; i < parts && !failure; ++i) {
-    Call part;
-    part.op = Op::multipart;
-    part.method = "PUT";
-    part.key = init.key;
-    part.query = {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}};
-    part.body = data.substr(i * config_.part_size, config_.part_size);
-    part.content_md5 = true;
-    auto r = co_await execute(part, deadline);
-    if (!r) {
-      failure = r.error;
-    } else if (r.value.status != 200) {
-      failure = s3_error(r.value.status, r.value.body);
-    } else {
-      const std::string* etag = r.value.header("ETag");
-      if (etag == nullptr) {
-        failure = Errc::io_error;
-      } else {
-        complete += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xml_escape(*etag) +
-                    "</ETag></Part>";
-      }
-    }
-  }
-  if (!failure) {
-    complete += "</CompleteMultipartUpload>";
-    Call done;
-    done.op = Op::multipart;
-    done.method = "POST";
-    done.key = init.key;
-    done.query = {{"uploadId", upload_id}};
-    done.body = std::move(complete);
-    done.headers.emplace_back("content-type", "application/xml");
-    auto r = co_await execute(done, deadline);
-    // S3 may answer 200 with an <Error> body for CompleteMultipartUpload.
-    if (!r) {
-      failure = r.error;
-    } else if (r.value.status != 200 || r.value.body.find("<Error>") != std::string::npos) {
-      failure = s3_error(r.value.status == 200 ? 500 : r.value.status, r.value.body);
-    } else {
-      PutInfo info;
-      info.etag = xml_text(r.value.body, "ETag");
-      co_return info;
-    }
-  }
-  // Abort so the parts are not kept (and billed); best effort, with a short grace past the deadline.
-  Call abort;
-  abort.op = Op::multipart;
-  abort.method = "DELETE";
-  abort.key = init.key;
-  abort.query = {{"uploadId", upload_id}};
-  auto aborted = co_await execute(abort, std::max(deadline, Clock::now() + std::chrono::seconds(5)));
-  if (!aborted || aborted.value.status >= 300) {
-    log::warn("objstore", "could not abort multipart upload ", upload_id, " of ", key);
-  }
-  co_return failure;
 }
 
 awaitable<Result<PutInfo>> S3Store::put(std::string key, std::string data, Clock::time_point deadline) {

@@ -44,6 +44,7 @@ struct S3Config {
   std::size_t max_connections = 64;
   std::size_t multipart_threshold = 16u << 20;  // put() above this size uses multipart upload
   std::size_t part_size = 16u << 20;            // 5 MiB .. 5 GiB
+  std::size_t multipart_concurrency = 4;        // parts of one upload in flight at once (1: one after the other)
   int max_attempts = 6;                         // tries per HTTP request
   std::chrono::milliseconds backoff_base{25};
   std::chrono::milliseconds backoff_cap{2000};
@@ -84,12 +85,15 @@ class S3Store final : public ObjectStore {
   http::ClientStats transport_stats() const { return http_.stats(); }
 
   struct Call;
+  struct PartUploads;
 
  private:
   asio::awaitable<Result<http::Response>> execute(Call& call, Clock::time_point deadline, bool* ambiguous = nullptr);
   asio::awaitable<Result<PutInfo>> put_single(std::string key, std::string data, bool if_absent,
                                               Clock::time_point deadline);
   asio::awaitable<Result<PutInfo>> put_multipart(std::string key, std::string data, Clock::time_point deadline);
+  asio::awaitable<std::error_code> upload_parts(std::shared_ptr<PartUploads> uploads);
+  asio::awaitable<void> part_worker(std::shared_ptr<PartUploads> uploads);
   std::string object_path(std::string_view key) const;  // encoded path
   std::string full_key(std::string_view key) const { return config_.prefix + std::string(key); }
 
