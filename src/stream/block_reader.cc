@@ -135,11 +135,13 @@ asio::awaitable<Result<std::shared_ptr<const std::string>>> BlockReader::get(Blo
   size_t joined_run = 0;
   {
     std::lock_guard lock(mu_);
+    size_t run_bytes = current.block.size;
     for (const BlockRef& next : ahead) {
       const BlockInfo& last = run.back();
       if (next.object != current.object || next.block.position != last.position + last.size) break;
-      if (busy_locked(next)) break;
+      if (run_bytes + next.block.size > kMaxReadGetBytes || busy_locked(next)) break;
       run.push_back(next.block);
+      run_bytes += next.block.size;
       ++joined_run;
     }
     mine = register_fetch_locked(current.object, run);

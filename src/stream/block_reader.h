@@ -7,7 +7,7 @@
 // takes over the least recently used cursor with no window (random access resets). StreamStore hands `get` the
 // blocks that follow the one read, within the window (from its current block map), and BlockReader
 //   - fetches the following blocks that lie right behind the read block in the same object in the SAME ranged GET
-//     (one round trip, a larger transfer), and
+//     (one round trip, a somewhat larger transfer: up to kMaxReadGetBytes in all), and
 //   - starts background GETs for the rest (one ranged GET per run of adjacent blocks of one object; following
 //     objects in parallel), as long as the read-ahead bytes and GETs in flight stay within ahead_inflight_bytes
 //     and ahead_inflight_gets.
@@ -59,6 +59,9 @@ struct BlockReaderConfig {
 class BlockReader {
  public:
   static constexpr size_t kInitialWindow = 1u << 20;
+  // A read's own GET takes the blocks right behind its block in the same object up to this many bytes in all; the
+  // rest of the window is fetched in the background, so the read does not wait for a long transfer.
+  static constexpr size_t kMaxReadGetBytes = 2u << 20;
   static constexpr size_t kCursorsPerStream = 4;
 
   struct Stats {

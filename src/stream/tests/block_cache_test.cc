@@ -136,6 +136,100 @@ TEST_F(ReadAheadCursors, ReadersOfOneStreamKeepTheirOwnWindowsAndTheCeilingFollo
   EXPECT_EQ(none.plan(1, 10), 0u) << "no cache: no read-ahead";
 }
 
+// BlockReader on its own, over an object with many adjacent blocks of one stream (as compaction writes them).
+class BlockReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/floe-block-reader-" + std::to_string(getpid());
+    std::filesystem::remove_all(dir_);
+    auto s = objstore::FileStore::open(dir_);
+    ASSERT_TRUE(s.ok());
+    store_ = std::shared_ptr<objstore::ObjectStore>(std::move(s.value));
+    SegmentWriter w;
+    for (int i = 0; i < 8; ++i) {  // 8 blocks of 300 KiB, each filled with its own byte
+      std::string bytes(300u << 10, static_cast<char>('a' + i));
+      ASSERT_TRUE(w.add(1, i * 100, i * 100 + 99, 0,
+                        ByteSpan(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())));
+    }
+    for (const BlockInfo& b : w.blocks()) refs_.push_back(BlockRef{b, "data/compacted"});
+    auto put = run(store_->put("data/compacted", w.finish_string(), objstore::Clock::now() + std::chrono::seconds(5)));
+    ASSERT_TRUE(put.ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  template <typename T>
+  T run(asio::awaitable<T> op) {
+    auto fut = asio::co_spawn(io_, std::move(op), asio::use_future);
+    io_.restart();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("operation did not complete");
+      io_.run_one_for(std::chrono::milliseconds(10));
+    }
+    return fut.get();
+  }
+  uint64_t gets() const { return store_->stats()[objstore::Op::get].requests; }
+
+  asio::io_context io_;
+  std::string dir_;
+  std::shared_ptr<objstore::ObjectStore> store_;
+  std::vector<BlockRef> refs_;
+};
+
+TEST_F(BlockReaderTest, AdjacentBlocksOfOneObjectComeInTheReadsGetAndOneBackgroundGet) {
+  BlockReader reader(io_.get_executor(), *store_, BlockReaderConfig{});
+  std::vector<BlockRef> ahead(refs_.begin() + 1, refs_.end());
+  auto got = run(reader.get(refs_[0], ahead));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(**got, std::string(300u << 10, 'a'));
+  run(reader.stop());  // waits for the background GET
+  // The read's GET: its block and the next 5 (6 x 300 KiB <= 2 MiB); one background GET for the last 2.
+  EXPECT_EQ(gets(), 2u);
+  const auto s = reader.stats();
+  EXPECT_EQ(s.gets, 1u);
+  EXPECT_EQ(s.get_bytes, 6u * (300u << 10));
+  EXPECT_EQ(s.ahead_gets, 1u);
+  EXPECT_EQ(s.ahead_bytes, 2u * (300u << 10));
+  for (int i = 0; i < 8; ++i) {
+    auto cached = reader.cached(refs_[static_cast<size_t>(i)]);
+    ASSERT_NE(cached, nullptr) << "block " << i;
+    EXPECT_EQ(*cached, std::string(300u << 10, static_cast<char>('a' + i))) << "block " << i;
+  }
+  auto again = run(reader.get(refs_[7], {}));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(gets(), 2u) << "a cached block needs no GET";
+}
+
+TEST_F(BlockReaderTest, AReaderJoinsTheGetAlreadyFetchingItsBlockAndAMissingObjectIsNotFound) {
+  BlockReaderConfig c;
+  BlockReader reader(io_.get_executor(), *store_, c);
+  std::vector<BlockRef> ahead(refs_.begin() + 1, refs_.end());
+  // Two reads of block 0 at once: one GET, the other read waits for it.
+  auto first = asio::co_spawn(io_, reader.get(refs_[0], ahead), asio::use_future);
+  auto second = asio::co_spawn(io_, reader.get(refs_[0], {}), asio::use_future);
+  io_.restart();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (first.wait_for(std::chrono::seconds(0)) != std::future_status::ready ||
+         second.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    io_.run_one_for(std::chrono::milliseconds(10));
+  }
+  auto a = first.get();
+  auto b = second.get();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(**a, **b);
+  EXPECT_EQ(reader.stats().joined, 1u);
+  EXPECT_EQ(reader.stats().gets, 1u);
+
+  BlockRef gone = refs_[0];
+  gone.object = "data/deleted";
+  auto missing = run(reader.get(gone, {}));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, objstore::Errc::not_found);
+  run(reader.stop());
+}
+
 // StreamStore reads through the block cache (file WAL: each flush commits one object, one block per stream).
 class BlockCacheStoreTest : public testing::StreamStoreFixture {
  protected:
