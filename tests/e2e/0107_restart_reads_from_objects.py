@@ -2,10 +2,13 @@
 """Committed data is read back from object storage: produce to 2 partitions, wait (bounded) until the last record
 of every partition is in a segment object under <data-dir>/objects/data/, stop the broker, restart it on the same
 data dir with --log-cache-bytes 0 (no tail cache), and read everything back, from the beginning and from the
-middle, byte-identical at the same offsets; then produce and read more on top."""
+middle, byte-identical at the same offsets; then produce and read more on top. /metrics shows those reads served
+from objects, through the block cache (hits once blocks are read again)."""
 import glob
+import http.client
 import os
 import random
+import re
 import shutil
 import time
 import unittest
@@ -87,6 +90,22 @@ def in_objects(data_dir, needles):
     return False
 
 
+def metric(broker, name, **labels):
+    """The sum of the samples of `name` on /metrics whose labels include `labels`."""
+    conn = http.client.HTTPConnection("127.0.0.1", broker.http_port(), timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        body = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    total = 0.0
+    for m in re.finditer(r'^%s(?:\{([^}]*)\})? (\S+)$' % re.escape(name), body, re.M):
+        have = set(re.findall(r'([a-zA-Z_]+)="([^"]*)"', m.group(1) or ""))
+        if set(labels.items()) <= have:
+            total += float(m.group(2))
+    return total
+
+
 @unittest.skipIf(Consumer is None, "confluent_kafka is not installed for this python")
 class RestartReadsFromObjects(unittest.TestCase):
     def test_restart_without_log_cache_reads_objects(self):
@@ -113,6 +132,13 @@ class RestartReadsFromObjects(unittest.TestCase):
             mid = {p: COUNT // PARTITIONS // 2 + 7 for p in range(PARTITIONS)}
             got_mid = read(second.bootstrap, mid, ends)
             self.assertEqual(got_mid, {k: v for k, v in acked.items() if k[1] >= mid[k[0]]})
+            # Those reads came from objects (no log cache), and the second pass over the same blocks from the
+            # block cache, which stays within its bound.
+            self.assertGreater(metric(second, "floe_log_reads_total", source="objects"), 0)
+            self.assertGreater(metric(second, "floe_block_cache_lookups_total", result="hit"), 0)
+            cached = metric(second, "floe_block_cache_bytes")
+            self.assertGreater(cached, 0)
+            self.assertLessEqual(cached, metric(second, "floe_block_cache_limit_bytes"))
 
             # New data lands after the old, and both read back together.
             more = records(1107)[:200]
