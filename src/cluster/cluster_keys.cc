@@ -80,19 +80,25 @@ std::string encode_assignment(const Assignment& a) {
   proto::Bytes out;
   out.reserve(64);  // (also keeps GCC 12's -Warray-bounds false positive on vector growth away)
   proto::Writer w(out);
-  w.i8(1);
+  const bool handoff = a.handoff_cause != HandoffCause::none;
+  w.i8(handoff ? 2 : 1);
   w.uuid(a.topic_id);
   w.i32(a.broker_id);
   w.i64(a.broker_epoch);
   w.i32(a.leader_epoch);
   w.i8(a.released ? 1 : 0);
   w.i32(a.move_target.value_or(-1));
+  if (handoff) {
+    w.i8(static_cast<int8_t>(a.handoff_cause));
+    w.i64(a.handoff_since_ms);
+  }
   return to_string(out);
 }
 
 std::optional<Assignment> decode_assignment(std::string_view value) {
   auto r = reader_of(value);
-  if (r.i8() != 1) return std::nullopt;
+  const int8_t version = r.i8();
+  if (version != 1 && version != 2) return std::nullopt;
   Assignment a;
   a.topic_id = r.uuid();
   a.broker_id = r.i32();
@@ -100,6 +106,12 @@ std::optional<Assignment> decode_assignment(std::string_view value) {
   a.leader_epoch = r.i32();
   int8_t state = r.i8();
   int32_t target = r.i32();
+  if (version == 2) {
+    const int8_t cause = r.i8();
+    if (cause != 1 && cause != 2) return std::nullopt;
+    a.handoff_cause = static_cast<HandoffCause>(cause);
+    a.handoff_since_ms = r.i64();
+  }
   if (!r.ok() || !r.at_end() || (state != 0 && state != 1)) return std::nullopt;
   a.released = state == 1;
   if (target >= 0) a.move_target = target;

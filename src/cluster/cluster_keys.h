@@ -20,9 +20,18 @@
 //     |  (1)   | (16, uuid)|                  |                  |     i32      | 0 active| -1: none        |
 //     |        |           |                  |                  |              | 1 rel'd |                 |
 //     +--------+-----------+------------------+------------------+--------------+---------+-----------------+
+//     Version 2 (written while the partition is changing owner) appends, after the move target:
+//     +-------------------------------+----------------------------------+
+//     | handoff cause i8              | handoff since i64                |
+//     | 1 failover (its epoch sealed) | unix ms when the change began:   |
+//     | 2 move (release requested)    | failure detected / move requested|
+//     +-------------------------------+----------------------------------+
+//     The new owner times "change began -> open here" from it (a metric; wall clocks of different hosts).
 //   <root>drains/<id>               the broker's epoch being drained (decimal text). Written by drain(); while it
 //                                   names the live epoch of broker <id>, the controller assigns nothing to it and
 //                                   moves everything off it. Deleted by the controller once that epoch is gone.
+//   <root>probes/<id>               empty, under the broker's lease: rewritten every few seconds to time the image's
+//                                   watch (watch_probe.h); the image does not track it.
 //   <root>topics/<name>             the topic catalog (topic_catalog.h).
 //   <root>wal/<id>/<epoch>/...      the object WAL's keys (stream/object_wal.h); the image tracks only whether
 //                                   "sealing" / "seal" exist (the epoch is being or was sealed).
@@ -47,6 +56,8 @@ struct BrokerInfo {
   bool operator==(const BrokerInfo&) const = default;
 };
 
+enum class HandoffCause : int8_t { none = 0, failover = 1, move = 2 };
+
 struct Assignment {
   std::string topic;
   int32_t partition = 0;
@@ -57,6 +68,8 @@ struct Assignment {
   std::optional<int32_t> move_target;
   int64_t mod_revision = 0;  // of the assignment key (0: not stored)
   proto::Uuid topic_id{};    // the topic this assignment was made for (a re-created topic has a new id)
+  HandoffCause handoff_cause = HandoffCause::none;  // why the owner is changing (encoded as version 2)
+  int64_t handoff_since_ms = 0;                     // unix ms when that change began
   bool operator==(const Assignment&) const = default;
 };
 

@@ -192,8 +192,9 @@ Result<std::unique_ptr<Controller>> Controller::start(asio::any_io_executor exec
     return bad("fence_delay and sweep_delay must not be negative");
   }
   if (config.max_ops_per_txn < 4) return bad("max_ops_per_txn must be at least 4");
-  if (config.max_moves_in_flight == 0 || config.max_heartbeat_connections == 0) {
-    return bad("max_moves_in_flight and max_heartbeat_connections must be positive");
+  if (config.max_moves_in_flight == 0 || config.max_balance_moves_in_flight == 0 ||
+      config.max_heartbeat_connections == 0) {
+    return bad("max_moves_in_flight, max_balance_moves_in_flight and max_heartbeat_connections must be positive");
   }
   const std::string advertised = config.heartbeat_advertise.empty() ? config.heartbeat_host : config.heartbeat_advertise;
   if (advertised == "0.0.0.0" || advertised == "::") {
@@ -240,6 +241,10 @@ asio::awaitable<Status> Controller::request_move(std::string topic, int32_t part
   Assignment a = it->second;
   if (a.broker_id == target) co_return ok_status();  // already there
   a.move_target = target;
+  a.handoff_cause = HandoffCause::move;
+  a.handoff_since_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   meta::TxnRequest txn;
   const std::string key = core->keys.assignment(topic, partition);
   txn.compares.push_back(meta::Compare::mod_revision(key, meta::Compare::Result::equal, a.mod_revision));

@@ -32,9 +32,12 @@
 //     partition leaves epoch E only by E's release txn or by sealing E (step 2).
 //  4. Moves. Drain (drains/<id> naming the live epoch) sets move targets on all of that epoch's partitions;
 //     balancing (on by default) sets move targets from the most to the least loaded eligible epoch while their
-//     counts differ by more than one (this is how a new broker gets its share: scale-out). At most
-//     `max_moves_in_flight` targets are outstanding. The owner sees its target, releases, and step 3 assigns the
-//     released partition to the target.
+//     counts differ by more than one (this is how a new broker gets its share: scale-out), which is the fewest
+//     moves that even out the counts; a released partition counts toward its move target until it is reassigned
+//     (no move one way and then back). Balancing runs only while no epoch is failed and every partition is
+//     assigned, with at most `max_balance_moves_in_flight` of its targets outstanding (in waves). At most
+//     `max_moves_in_flight` targets are outstanding in all. The owner sees its target, releases, and step 3
+//     assigns the released partition to the target.
 //
 // Executors: everything (campaign, passes, the heartbeat listener) runs on the controller's strand. The public
 // coroutines may be awaited from any executor.
@@ -55,6 +58,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include "base/log2_histogram.h"
 #include "base/result.h"
 #include "cluster/cluster_image.h"
 
@@ -92,6 +96,7 @@ struct ControllerConfig {
   size_t max_ops_per_txn = 100;                       // etcd: 128 ops per txn; compares are counted too
   bool balance = true;
   size_t max_moves_in_flight = 256;
+  size_t max_balance_moves_in_flight = 64;  // of those, set by balancing (drains may use the rest)
   size_t max_heartbeat_connections = 4096;
   // Tests: called at named recovery steps ("before_seal", "after_seal", "after_reassign"); returning true stops the
   // controller right there, as a crash would (no resignation: its lease must expire or be revoked).
@@ -105,6 +110,8 @@ struct ControllerStats {
   std::atomic<uint64_t> moves_requested{0};
   std::atomic<uint64_t> sweeps{0};
   std::atomic<uint64_t> failed_txns{0};  // guarded txns whose compares failed
+  // Failed broker epochs this controller recovered: failure detected -> its partitions reassigned (microseconds).
+  Log2Histogram recovery_durations;
 };
 
 class Controller {

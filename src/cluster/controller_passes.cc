@@ -15,6 +15,15 @@ long long ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+// The wall-clock time of a steady-clock instant in the past (for handoff_since_ms).
+int64_t unix_ms_at(Clock::time_point t) {
+  return unix_ms_now() - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
 std::string name_of(const EpochKey& e) { return std::to_string(e.broker_id) + "/" + std::to_string(e.epoch); }
 
 // Partition counts per eligible epoch; least() picks the emptiest (ties: lowest broker id).
@@ -215,6 +224,9 @@ asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> f
   failed.insert(e);
   Load load = current_load(*s, eligible(*s, failed));
   std::vector<Assignment> batch;
+  const auto detected = detected_at.find(e);
+  const Clock::time_point failed_at = detected != detected_at.end() ? detected->second : started;
+  const int64_t failed_since = unix_ms_at(failed_at);
   if (!load.empty()) {
     for (const auto& [k, a] : s->assignments) {
       if (a.broker_id != e.broker_id || a.broker_epoch != e.epoch) continue;
@@ -227,12 +239,15 @@ asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> f
       n.leader_epoch = a.leader_epoch + 1;
       n.released = false;
       n.move_target.reset();
+      n.handoff_cause = HandoffCause::failover;
+      n.handoff_since_ms = failed_since;
       load.add(*to);
       batch.push_back(std::move(n));
     }
   }
   const size_t moved = batch.size();
   if (!co_await write_assignments(std::move(batch), "reassigning a sealed epoch")) co_return false;
+  stats.recovery_durations.record(Clock::now() - failed_at);
   if (crash("after_reassign", e)) co_return false;
 
   // Forget E: its registration (if still E's) and its record; revoke its lease.
@@ -288,6 +303,18 @@ asio::awaitable<void> Controller::Core::assign(const ImageState& s, const std::s
       n.broker_epoch = to->epoch;
       n.leader_epoch = leader_epoch;
       n.mod_revision = cur != nullptr ? cur->mod_revision : 0;
+      if (cur != nullptr && cur->topic_id == t.id) {
+        // A partition released for a move keeps the move's start (written with its move target); any other
+        // released one starts its handoff now, and one whose epoch was forgotten under it is a failover noticed
+        // only now (an older cause in the value belongs to an earlier handoff).
+        if (cur->released && cur->move_target && cur->handoff_cause == HandoffCause::move) {
+          n.handoff_cause = HandoffCause::move;
+          n.handoff_since_ms = cur->handoff_since_ms;
+        } else {
+          n.handoff_cause = cur->released ? HandoffCause::move : HandoffCause::failover;
+          n.handoff_since_ms = unix_ms_now();
+        }
+      }
       load.add(*to);
       batch.push_back(std::move(n));
     }
@@ -327,11 +354,24 @@ asio::awaitable<void> Controller::Core::moves(const ImageState& s, const std::se
   if (load.empty()) co_return;
   size_t pending = 0;
   std::map<EpochKey, std::vector<const Assignment*>> movable;  // active, no target yet, by owner
+  size_t pending_balance = 0;
+  bool settled = failed.empty();  // balance only a settled cluster: no failover or assignment outstanding
   for (const auto& [k, a] : s.assignments) {
     EpochKey owner{a.broker_id, a.broker_epoch};
-    if (a.released || !s.epoch_live(owner.broker_id, owner.epoch)) continue;
+    if (a.released) {
+      // Released, not reassigned yet: it goes to its move target (count it there, or balancing would see the
+      // target short by it and move one more, then one back), or to whoever assign() picks next pass.
+      if (auto t = a.move_target ? load.of_broker(*a.move_target) : std::nullopt) load.add(*t);
+      else settled = false;
+      continue;
+    }
+    if (!s.epoch_live(owner.broker_id, owner.epoch)) {
+      settled = false;
+      continue;
+    }
     if (a.move_target) {
       ++pending;
+      if (s.drains.count(owner.broker_id) == 0) ++pending_balance;
       if (auto t = load.of_broker(*a.move_target)) {
         load.add(*t);
         continue;
@@ -346,6 +386,8 @@ asio::awaitable<void> Controller::Core::moves(const ImageState& s, const std::se
   auto move = [&](const Assignment* a, const EpochKey& to) {
     Assignment n = *a;
     n.move_target = to.broker_id;
+    n.handoff_cause = HandoffCause::move;
+    n.handoff_since_ms = unix_ms_now();
     batch.push_back(std::move(n));
     load.add(to);
     --budget;
@@ -361,9 +403,18 @@ asio::awaitable<void> Controller::Core::moves(const ImageState& s, const std::se
     }
     it->second.clear();
   }
-  // Balance: from the most to the least loaded eligible epoch while they differ by more than one.
-  if (config.balance) {
-    while (budget > 0) {
+  // Balance: from the most to the least loaded eligible epoch while they differ by more than one: the fewest moves
+  // that even out the counts. In waves of at most max_balance_moves_in_flight (a rejoining broker takes its share
+  // without hundreds of partitions pausing at once), and only while nothing else is moving partitions.
+  for (const auto& [name, t] : s.topics) {
+    for (int32_t p = 0; p < t.partitions && settled; ++p) {
+      if (s.assignments.count(PartitionKey{name, p}) == 0) settled = false;  // not assigned yet
+    }
+  }
+  if (config.balance && settled) {
+    size_t balance_budget =
+        pending_balance >= config.max_balance_moves_in_flight ? 0 : config.max_balance_moves_in_flight - pending_balance;
+    while (budget > 0 && balance_budget > 0) {
       EpochKey hi = load.most(), lo = load.least();
       if (load.count(hi) - load.count(lo) <= 1) break;
       auto it = movable.find(hi);
@@ -372,6 +423,7 @@ asio::awaitable<void> Controller::Core::moves(const ImageState& s, const std::se
       it->second.pop_back();
       load.add(hi, -1);
       move(a, lo);
+      --balance_budget;
     }
   }
   if (batch.empty()) co_return;

@@ -76,6 +76,78 @@ TEST_F(ControllerTest, ClosedHeartbeatConnectionSealsAndReassignsQuickly) {
   EXPECT_GE(b1->controller->stats().epochs_sealed.load(), static_cast<uint64_t>(rounds));
 }
 
+// kill -9 of the controller itself, with leases far longer than the test waits: the brokers whose heartbeat
+// connections to it closed depose it (delete its election key), another broker is elected, gives the dead one's
+// epoch only the short grace, seals it and reassigns its partitions, each stamped as a failover with its start.
+TEST_F(ControllerTest, KilledControllerIsDeposedBeforeItsLeaseExpires) {
+  const int64_t long_ttl = 30;
+  auto with_ttl = [&](int32_t id) {
+    auto c = controller_config(id);
+    c.lease_ttl_seconds = long_ttl;
+    return c;
+  };
+  auto long_lease = [&](MembershipConfig& m) { m.lease_ttl_seconds = long_ttl; };
+  auto* b1 = start(1, true, with_ttl(1), long_lease);
+  ASSERT_TRUE(b1);
+  ASSERT_TRUE(eventually([&] { return b1->controller->elected(); }));
+  auto* b2 = start(2, true, with_ttl(2), long_lease);
+  auto* b3 = start(3, true, with_ttl(3), long_lease);
+  ASSERT_TRUE(b2 && b3);
+  create_topic(*b1, "t", 9);
+  ASSERT_TRUE(eventually([&] { return all_assigned(*b1->image, "t", 9) && counts(*b1->image)[1] >= 2; }));
+  const int64_t election = b1->controller->election_revision();
+  const int64_t wall_before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  const auto t0 = Clock::now();
+  kill(*b1);
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto c = b2->image->controller();
+        return c && c->create_revision != election && counts(*b2->image)[1] == 0 && all_assigned(*b2->image, "t", 9);
+      },
+      10s))
+      << dump(*b2->image, {});
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  std::printf("[ DEPOSED  ] controller killed -> new controller and its partitions reassigned in %lld ms (lease TTL "
+              "%lld s)\n", static_cast<long long>(took), static_cast<long long>(long_ttl));
+  EXPECT_LT(took, 10000);  // long before the 30 s leases
+  int failovers = 0;
+  for (const auto& a : b2->image->assignments()) {
+    if (a.leader_epoch == 0) continue;  // never moved
+    EXPECT_EQ(a.handoff_cause, HandoffCause::failover) << a.topic << "/" << a.partition;
+    EXPECT_GE(a.handoff_since_ms, wall_before);
+    ++failovers;
+  }
+  EXPECT_GE(failovers, 2);
+}
+
+// A move is stamped as such with the time it was requested; the partition reaches its target.
+TEST_F(ControllerTest, MoveIsStampedWithItsStart) {
+  auto* b1 = start(1);
+  ASSERT_TRUE(b1);
+  ASSERT_TRUE(eventually([&] { return b1->controller->elected(); }));
+  ASSERT_TRUE(start(2, false));
+  create_topic(*b1, "t", 2);
+  ASSERT_TRUE(eventually([&] { return all_assigned(*b1->image, "t", 2); }));
+  start_releaser();
+  auto a = b1->image->assignment("t", 0);
+  ASSERT_TRUE(a);
+  const int32_t target = a->broker_id == 1 ? 2 : 1;
+  const int64_t wall_before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  ASSERT_TRUE(run(b1->controller->request_move("t", 0, target)).ok());
+  ASSERT_TRUE(eventually([&] {
+    auto n = b1->image->assignment("t", 0);
+    return n && n->broker_id == target && !n->released;
+  }));
+  auto moved = b1->image->assignment("t", 0);
+  EXPECT_EQ(moved->handoff_cause, HandoffCause::move);
+  EXPECT_GE(moved->handoff_since_ms, wall_before);
+  EXPECT_EQ(moved->leader_epoch, a->leader_epoch + 1);
+}
+
 // A broker that stops renewing its lease (paused) while its heartbeats go on is sealed once the lease expires.
 TEST_F(ControllerTest, BrokerPausedPastItsLeaseIsSealed) {
   auto* b1 = start(1);

@@ -67,6 +67,18 @@ TEST(ClusterKeysTest, ValuesRoundTrip) {
   ASSERT_TRUE(a2.has_value());
   EXPECT_EQ(*a2, a);
   EXPECT_FALSE(decode_assignment(encode_assignment(a) + "x").has_value());
+  // Version 2: a change of owner in progress carries its cause and start time.
+  EXPECT_EQ(encode_assignment(a)[0], 1);
+  a.handoff_cause = HandoffCause::failover;
+  a.handoff_since_ms = 1795798558517;
+  EXPECT_EQ(encode_assignment(a)[0], 2);
+  auto a3 = decode_assignment(encode_assignment(a));
+  ASSERT_TRUE(a3.has_value());
+  EXPECT_EQ(*a3, a);
+  EXPECT_FALSE(decode_assignment(encode_assignment(a).substr(0, encode_assignment(a).size() - 1)).has_value());
+  std::string bad_cause = encode_assignment(a);
+  bad_cause[bad_cause.size() - 9] = 7;
+  EXPECT_FALSE(decode_assignment(bad_cause).has_value());
 
   auto c = decode_controller(encode_controller(ControllerRecord{1, "127.0.0.1:4000", 0}));
   ASSERT_TRUE(c.has_value());
