@@ -96,7 +96,18 @@ ROWS = [
                                 ("sum(increase(floe_controller_epochs_sealed_total%s%s))" % (SEL, RATE),
                                  "epochs sealed")]),
         ("Failover duration", "s", [("max(floe_cluster_last_failover_seconds%s)" % SEL, "last"),
-                                    (quantile(0.99, "floe_cluster_failover_duration_seconds"), "p99")]),
+                                    (quantile(0.99, "floe_cluster_failover_duration_seconds"), "p99"),
+                                    (quantile(0.99, "floe_controller_recovery_seconds"),
+                                     "controller: detected -> reassigned p99")]),
+        ("Handoff: change of owner -> serving on the new owner", "s", [
+            (quantile(0.5, "floe_cluster_partition_handoff_seconds", "cause"), "p50 {{cause}}"),
+            (quantile(0.99, "floe_cluster_partition_handoff_seconds", "cause"), "p99 {{cause}}")]),
+        ("Metadata watch lag", "s", [
+            ("max by (instance) (floe_cluster_image_watch_lag_seconds%s)" % SEL, "last {{instance}}"),
+            (quantile(0.99, "floe_cluster_image_watch_lag_probe_seconds"), "p99"),
+            ("sum(increase(floe_cluster_image_watch_probe_timeouts_total%s%s))" % (SEL, RATE), "probe timeouts")]),
+        ("Metadata watch lag (revisions behind)", "short", [
+            ("max by (instance) (floe_cluster_image_watch_lag_revisions%s)" % SEL, "{{instance}}")]),
         ("Partition opens, releases, drops/s", "ops", [
             (rate("floe_cluster_partitions_opened_total"), "opened"),
             (rate("floe_cluster_partitions_released_total"), "released"),

@@ -10,6 +10,7 @@
 #include "cluster/cluster_image.h"
 #include "cluster/controller.h"
 #include "cluster/topic_catalog.h"
+#include "cluster/watch_probe.h"
 #include "group/coordinator.h"
 #include "kafka/cluster_leadership.h"
 #include "kafka/cluster_locator.h"
@@ -129,7 +130,9 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
 
   kafka::PartitionManagerDeps deps{*n.image, *n.membership, *n.catalog, *n.streams,
                                    *n.producer_states, *n.groups, *n.leadership};
-  n.partitions = std::make_unique<kafka::PartitionManager>(ex, deps, cfg.node_id, n.broker_epoch);
+  kafka::PartitionManagerOptions po;
+  po.max_parallel_loads = static_cast<size_t>(cfg.partition_open_parallelism);
+  n.partitions = std::make_unique<kafka::PartitionManager>(ex, deps, cfg.node_id, n.broker_epoch, po);
   n.partitions->start();
 
   cluster::ControllerConfig cc;
@@ -141,6 +144,11 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   auto controller = cluster::Controller::start(ex, *n.meta, *n.image, cc);
   if (!controller) co_return controller.error();
   n.controller = std::move(*controller);
+
+  cluster::WatchLagProbeConfig wp;
+  wp.broker_id = cfg.node_id;
+  wp.lease = n.membership->lease_id();
+  n.watch_probe = cluster::WatchLagProbe::start(ex, *n.meta, *n.image, wp);
 
   n.membership->on_lost([node](std::error_code ec) {
     if (node->on_lost) node->on_lost("the registration was lost: " + ec.message());
@@ -169,6 +177,7 @@ asio::awaitable<void> ClusterNode::close() {
     co_await partitions->stop();
   }
   log::debug(kLog, "shutdown: partitions stopped");
+  if (watch_probe) co_await watch_probe->stop();
   if (controller) co_await controller->stop(true);
   log::debug(kLog, "shutdown: controller stopped");
   if (membership) {

@@ -33,6 +33,7 @@ class TopicCatalog;
 class ClusterImage;
 class BrokerMembership;
 class Controller;
+class WatchLagProbe;
 }  // namespace floe::cluster
 namespace floe::stream {
 class StreamStore;
@@ -63,6 +64,7 @@ struct ClusterNode {
   std::unique_ptr<group::CoordinatorLocator> locator;
   std::unique_ptr<kafka::PartitionManager> partitions;
   std::unique_ptr<cluster::Controller> controller;
+  std::unique_ptr<cluster::WatchLagProbe> watch_probe;  // the image's watch lag (metrics)
   int64_t broker_epoch = 0;
 
   ClusterNode();

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "cluster/broker_membership.h"
 #include "cluster/controller.h"
+#include "cluster/watch_probe.h"
 #include "kafka/broker_identity.h"
 #include "kafka/cluster_leadership.h"
 #include "kafka/partition_manager.h"
@@ -266,6 +267,33 @@ ClusterObservability::ClusterObservability(metrics::Registry& registry, ClusterN
              Type::counter);
     e.sample({}, as_double(node.image->reloads()));
 
+    if (node.watch_probe) {
+      const cluster::WatchLagFigures w = node.watch_probe->figures();
+      e.family("floe_cluster_image_watch_lag_seconds",
+               "Last watch probe: the store acked this broker's probe write -> its image applied that revision",
+               Type::gauge);
+      e.sample({}, w.last_lag_seconds);
+      e.family("floe_cluster_image_watch_lag_revisions",
+               "Last watch probe: revisions the image was behind the store when the probe write was acked",
+               Type::gauge);
+      e.sample({}, as_double(w.last_lag_revisions));
+      e.family("floe_cluster_image_watch_lag_probe_seconds", "Every watch probe's lag (store ack -> image applied)",
+               Type::histogram);
+      expose_log2_histogram(e, {}, w.lag_us, 1e-6);
+      e.family("floe_cluster_image_watch_probe_timeouts_total",
+               "Watch probes the image did not apply within the probe timeout", Type::counter);
+      e.sample({}, as_double(w.timeouts));
+      e.family("floe_cluster_image_watch_probe_errors_total", "Watch probe writes the store refused or failed",
+               Type::counter);
+      e.sample({}, as_double(w.errors));
+    }
+    e.family("floe_cluster_partition_handoff_seconds",
+             "Partitions opened here after a change of owner: failure detected (failover) or move requested (move) "
+             "-> serving here",
+             Type::histogram);
+    expose_log2_histogram(e, {{"cause", "failover"}}, pm.failover_open_us, 1e-6);
+    expose_log2_histogram(e, {{"cause", "move"}}, pm.move_open_us, 1e-6);
+
     const FailoverTracker::Figures f = failovers_.figures();
     e.family("floe_cluster_failovers_total",
              "Broker epochs that died owning partitions and whose partitions all moved (seen by this image)",
@@ -285,6 +313,10 @@ ClusterObservability::ClusterObservability(metrics::Registry& registry, ClusterN
     const cluster::ControllerStats& c = node.controller->stats();
     e.family("floe_controller_elected", "1 while this broker is the elected controller", Type::gauge);
     e.sample({}, node.controller->elected() ? 1 : 0);
+    e.family("floe_controller_recovery_seconds",
+             "Failed broker epochs this broker recovered as controller: failure detected -> partitions reassigned",
+             Type::histogram);
+    expose_log2_histogram(e, {}, c.recovery_durations.snapshot(), 1e-6);
     struct Field {
       const char* name;
       const char* help;

@@ -154,6 +154,10 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 2000, 3600000, c.broker_session_timeout_ms);
        },
        [](const ServeConfig& c) { return std::to_string(c.broker_session_timeout_ms); }},
+      {"partition.open.parallelism",
+       "cluster mode: partitions taken over whose producer-state loads (log replay) run at once",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 1, 1024, c.partition_open_parallelism); },
+       [](const ServeConfig& c) { return std::to_string(c.partition_open_parallelism); }},
       {"offsets.topic.num.partitions", "partitions of __consumer_offsets (fixed once the topic exists)",
        [](ServeConfig& c, const std::string& v) {
          return parse_int<int32_t>(v, 1, 1000, c.offsets_topic_partitions);

@@ -52,6 +52,7 @@ struct ServeConfig {
   std::vector<std::string> meta_endpoints;  // meta: "embedded" (empty) or etcd://H:P[,H:P...]
   std::string objects;                      // objects: object store URL; empty: file:// under data.dir/objects
   int64_t broker_session_timeout_ms = 3000;  // broker.session.timeout.ms: the registration lease's TTL
+  int32_t partition_open_parallelism = 32;   // partition.open.parallelism: producer-state loads run at once
   bool cluster_mode() const { return !meta_endpoints.empty(); }
 };
 

@@ -4,6 +4,7 @@
 #include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
+#include <algorithm>
 #include <set>
 
 #include "base/log.h"
@@ -29,11 +30,12 @@ int64_t ms_since(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 PartitionManager::PartitionManager(asio::any_io_executor executor, PartitionManagerDeps deps, int32_t self_id,
-                                   int64_t broker_epoch)
+                                   int64_t broker_epoch, PartitionManagerOptions options)
     : strand_(asio::make_strand(executor)),
       deps_(deps),
       self_id_(self_id),
       broker_epoch_(broker_epoch),
+      options_(options),
       wake_(strand_),
       done_(strand_) {
   wake_.expires_at(asio::steady_timer::time_point::max());
@@ -116,26 +118,18 @@ asio::awaitable<void> PartitionManager::reconcile() {
   if (!to_open.empty() && !stopping_) co_await open_batch(std::move(to_open));
 }
 
-asio::awaitable<void> PartitionManager::open_batch(std::vector<cluster::Assignment> batch) {
-  const auto started = std::chrono::steady_clock::now();
-  std::vector<uint64_t> streams;
+// The partitions of one open batch whose loads are still to run, shared by its loaders (all on the strand).
+struct PartitionManager::LoadJob {
   std::vector<std::pair<cluster::Assignment, cluster::TopicInfo>> parts;
-  for (const cluster::Assignment& a : batch) {
-    std::optional<cluster::TopicInfo> topic = deps_.catalog.find(a.topic);
-    if (!topic) continue;
-    streams.push_back(cluster::stream_id_of(topic->id, a.partition));
-    parts.emplace_back(a, *topic);
-  }
-  Status acquired = co_await deps_.store.acquire(streams);
-  if (!acquired) {
-    log::warn(kLog, "cannot open ", streams.size(), " partition(s) (retrying): ", acquired.error().message);
-    std::lock_guard lock(stats_mu_);
-    stats_.open_failures += streams.size();
-    wake_.expires_after(kRetryAfterFailure);
-    co_return;
-  }
+  size_t next = 0;     // the next part to take
+  size_t running = 0;  // loaders not finished
   size_t opened = 0;
-  for (auto& [a, topic] : parts) {
+  std::unique_ptr<asio::steady_timer> finished;  // cancelled when the last loader ends
+};
+
+asio::awaitable<void> PartitionManager::load_worker(std::shared_ptr<LoadJob> job) {
+  while (job->next < job->parts.size() && !stopping_) {
+    const auto& [a, topic] = job->parts[job->next++];
     const uint64_t stream = cluster::stream_id_of(topic.id, a.partition);
     Status loaded = co_await deps_.producer_states.load(stream, a.topic + "-" + std::to_string(a.partition),
                                                         a.leader_epoch);
@@ -147,15 +141,59 @@ asio::awaitable<void> PartitionManager::open_batch(std::vector<cluster::Assignme
       wake_.expires_after(kRetryAfterFailure);
       continue;
     }
+    // Serving from here on (each partition as soon as its own load is done).
     open_[stream] = Open{a.topic, a.partition, stream, a.leader_epoch};
     deps_.leadership.set_local(stream, a.leader_epoch);
-    ++opened;
+    ++job->opened;
+    if (a.handoff_cause != cluster::HandoffCause::none && a.handoff_since_ms > 0) {
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+      const uint64_t us = static_cast<uint64_t>(std::max<int64_t>(0, now_ms - a.handoff_since_ms)) * 1000;
+      (a.handoff_cause == cluster::HandoffCause::failover ? failover_open_us_ : move_open_us_).record(us);
+    }
+  }
+  if (--job->running == 0) job->finished->cancel();
+}
+
+asio::awaitable<void> PartitionManager::open_batch(std::vector<cluster::Assignment> batch) {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<uint64_t> streams;
+  auto job = std::make_shared<LoadJob>();
+  for (const cluster::Assignment& a : batch) {
+    std::optional<cluster::TopicInfo> topic = deps_.catalog.find(a.topic);
+    if (!topic) continue;
+    streams.push_back(cluster::stream_id_of(topic->id, a.partition));
+    job->parts.emplace_back(a, *topic);
+  }
+  Status acquired = co_await deps_.store.acquire(streams);
+  if (!acquired) {
+    log::warn(kLog, "cannot open ", streams.size(), " partition(s) (retrying): ", acquired.error().message);
+    std::lock_guard lock(stats_mu_);
+    stats_.open_failures += streams.size();
+    wake_.expires_after(kRetryAfterFailure);
+    co_return;
+  }
+  const int64_t acquire_ms = ms_since(started);
+  const size_t loaders = std::min(std::max<size_t>(options_.max_parallel_loads, 1), job->parts.size());
+  if (loaders > 0) {
+    job->finished = std::make_unique<asio::steady_timer>(strand_, asio::steady_timer::time_point::max());
+    job->running = loaders;
+    for (size_t i = 0; i < loaders; ++i) asio::co_spawn(strand_, load_worker(job), asio::detached);
+    while (job->running > 0) {
+      std::error_code ec;
+      co_await job->finished->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
   const int64_t took = ms_since(started);
-  log::info(kLog, "opened ", opened, " partition(s) in ", took, " ms");
+  const size_t opened = job->opened;
+  log::info(kLog, "opened ", opened, " partition(s) in ", took, " ms (acquire ", acquire_ms, " ms, ", loaders,
+            " parallel loads; ", took > 0 ? static_cast<int64_t>(opened) * 1000 / took : static_cast<int64_t>(opened),
+            " partitions/s)");
   std::lock_guard lock(stats_mu_);
   stats_.opened += opened;
   stats_.last_open_batch_ms = took;
+  stats_.last_open_batch_size = opened;
   stats_.local = open_.size();
 }
 
@@ -257,7 +295,10 @@ asio::awaitable<void> PartitionManager::stop() {
 
 PartitionManagerStats PartitionManager::stats() const {
   std::lock_guard lock(stats_mu_);
-  return stats_;
+  PartitionManagerStats s = stats_;
+  s.failover_open_us = failover_open_us_.snapshot();
+  s.move_open_us = move_open_us_.snapshot();
+  return s;
 }
 
 }  // namespace floe::kafka
