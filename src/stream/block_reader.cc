@@ -122,7 +122,7 @@ asio::awaitable<Result<std::shared_ptr<const std::string>>> BlockReader::get(Blo
     };
     co_await suspend_until(std::move(enlist));
     auto it = pending->blocks.find(current.block.position);  // `done`: no longer written
-    if (it != pending->blocks.end()) {
+    if (it != pending->blocks.end() && it->second->size() == current.block.size) {
       start_ahead(std::move(ahead));
       co_return it->second;
     }

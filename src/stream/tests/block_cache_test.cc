@@ -200,6 +200,18 @@ TEST_F(BlockReaderTest, AdjacentBlocksOfOneObjectComeInTheReadsGetAndOneBackgrou
   EXPECT_EQ(gets(), 2u) << "a cached block needs no GET";
 }
 
+TEST_F(BlockReaderTest, ABlockThatFailsItsCrcIsAnErrorNamingTheObjectAndIsNotCached) {
+  BlockReader reader(io_.get_executor(), *store_, BlockReaderConfig{});
+  BlockRef bad = refs_[2];
+  bad.block.crc ^= 1;  // what the block map says no longer matches the bytes
+  auto got = run(reader.get(bad, {}));
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().message.find("data/compacted"), std::string::npos) << got.error().message;
+  EXPECT_EQ(reader.cached(bad), nullptr);
+  EXPECT_EQ(reader.stats().cache.blocks, 0u);
+  run(reader.stop());
+}
+
 TEST_F(BlockReaderTest, AReaderJoinsTheGetAlreadyFetchingItsBlockAndAMissingObjectIsNotFound) {
   BlockReaderConfig c;
   BlockReader reader(io_.get_executor(), *store_, c);
