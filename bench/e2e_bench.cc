@@ -9,6 +9,7 @@
 //   --reps      repetitions of the produce and consume cases; the median is printed (default 3)
 //   --dir       where the temporary data directory goes (default .); fsync is measured there
 //   --upload-ms floe's upload interval (default 250)
+//   --rate      records/s of the latency case (default: half the slower uncompressed produce rate measured)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
@@ -424,17 +425,17 @@ Latency e2e_latency(const std::string& bootstrap, const std::string& topic, doub
   lat.reserve(total);
   std::atomic<bool> producer_done{false};
   std::thread reader([&] {
-    std::vector<rd_kafka_message_t*> msgs(1000);
     uint64_t got = 0;
     int64_t give_up = 0;
     int errors = 0;
     while (got < total) {
       if (producer_done && !give_up) give_up = now_ns() + 10'000'000'000;
       if (give_up && now_ns() >= give_up) break;
-      ssize_t n = consume_batch(ck, 50, msgs);
+      // One message at a time, timed the moment the client hands it over: rd_kafka_consume_batch() would hold the
+      // first messages until its batch of 1000 fills or its timeout ends, and charge that wait to every message.
+      rd_kafka_message_t* m = rd_kafka_consume(ck.rkt, 0, 50);
       int64_t now = now_ns();
-      for (ssize_t i = 0; i < n; ++i) {
-        rd_kafka_message_t* m = msgs[i];
+      if (m) {
         if (m->err == 0) live = true;
         uint64_t magic;
         int64_t due;
@@ -510,6 +511,7 @@ struct Options {
   int reps = 3;
   std::string dir = ".";
   int upload_ms = 250;
+  double rate = 0;  // latency case load in records/s; 0: half of the slower measured produce rate
 };
 
 void run_produce(const std::string& name, const std::string& bootstrap, const Options& o, Figures& f,
@@ -556,7 +558,7 @@ void run_consume_cache(const std::string& name, const std::string& bootstrap, co
 void usage() {
   std::fprintf(stderr,
                "usage: floe_bench_e2e [--floe PATH] [--seconds S] [--mib N] [--reps N] [--dir DIR] "
-               "[--upload-ms MS]\n");
+               "[--upload-ms MS] [--rate RECORDS_PER_S]\n");
   std::exit(2);
 }
 
@@ -585,11 +587,12 @@ int main(int argc, char** argv) {
     else if (a == "--reps") o.reps = std::atoi(val().c_str());
     else if (a == "--dir") o.dir = val();
     else if (a == "--upload-ms") o.upload_ms = std::atoi(val().c_str());
+    else if (a == "--rate") o.rate = std::atof(val().c_str());
     else if (a == "-h" || a == "--help") usage();
     else if (i == 1 && a[0] != '-') o.floe_bin = a;
     else usage();
   }
-  if (o.seconds <= 0 || o.mib == 0 || o.reps < 1 || o.upload_ms < 1) usage();
+  if (o.seconds <= 0 || o.mib == 0 || o.reps < 1 || o.upload_ms < 1 || o.rate < 0) usage();
   if (::access(o.floe_bin.c_str(), X_OK) != 0) die("no floe binary at " + o.floe_bin + " (--floe or FLOE_BIN)");
   o.floe_bin = fs::absolute(o.floe_bin).string();
 
@@ -629,8 +632,8 @@ int main(int argc, char** argv) {
   run_produce("floe", floe_bs, o, fl, nullptr);
   run_produce("mock", mock_bs, o, mk, mock);
 
-  // Both at the same offered load: half of the slower one's measured uncompressed produce rate.
-  double rate = std::min(fl.max_msgs_s, mk.max_msgs_s) / 2;
+  // Both at the same offered load: --rate, else half of the slower one's measured uncompressed produce rate.
+  double rate = o.rate > 0 ? o.rate : std::min(fl.max_msgs_s, mk.max_msgs_s) / 2;
   std::printf("  e2e latency at %.0f records/s (%.1f MiB/s), %.1f s each\n", rate, rate * kRecord / (1 << 20),
               o.seconds);
   std::fflush(stdout);
