@@ -251,21 +251,19 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
     } else {
       seq = next_seq_++;
       if (pending_.empty()) buffer_first_seq_ = seq;
-      size_t at = buffer_.size();
-      buffer_.resize(at + kFrameHeader + size);
-      uint8_t* f = buffer_.data() + at;
-      put_u32(f, static_cast<uint32_t>(size));
-      put_u64(f + 8, seq);
-      put_u64(f + 16, options_.epoch);
-      uint32_t crc = record::crc32c(f + 8, 16);
-      uint8_t* out = f + kFrameHeader;
-      for (const auto& p : parts) {
-        if (p.empty()) continue;
-        std::memcpy(out, p.data(), p.size());
-        crc = record::crc32c(p.data(), p.size(), crc);
-        out += p.size();
+      // Appended with insert (not resize + memcpy): no zero-filling of bytes about to be overwritten.
+      uint8_t header[kFrameHeader];
+      put_u32(header, static_cast<uint32_t>(size));
+      put_u64(header + 8, seq);
+      put_u64(header + 16, options_.epoch);
+      uint32_t crc = record::crc32c(header + 8, 16);
+      for (const auto& p : parts) crc = record::crc32c(p.data(), p.size(), crc);
+      put_u32(header + 4, crc);
+      if (buffer_.capacity() < buffer_.size() + kFrameHeader + size) {
+        buffer_.reserve(std::max(buffer_.size() + kFrameHeader + size, 2 * buffer_.capacity()));
       }
-      put_u32(f + 4, crc);
+      buffer_.insert(buffer_.end(), header, header + kFrameHeader);
+      for (const auto& p : parts) buffer_.insert(buffer_.end(), p.begin(), p.end());
       frame_ends_.push_back(buffer_.size());
       // Counted before the writer can see the entry, so its completion never runs ahead of these.
       ProcessCounters& counters = process_counters();

@@ -36,7 +36,7 @@ Status SegmentWriter::add_parts(uint64_t stream_id, int64_t first_offset, int64_
   if (!index_.empty() && !before(index_.back(), b)) {
     return Error{Errc::invalid_argument, "segment block: out of (stream, offset) order"};
   }
-  data_.reserve(data_.size() + size);
+  if (data_.capacity() < data_.size() + size) data_.reserve(std::max(data_.size() + size, 2 * data_.capacity()));
   for (const ByteSpan& p : parts) {
     b.crc = record::crc32c(p, b.crc);
     data_.append(reinterpret_cast<const char*>(p.data()), p.size());

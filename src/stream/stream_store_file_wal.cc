@@ -144,17 +144,42 @@ asio::awaitable<Status> StreamStore::upload_once() {
     }
   } release{this, parts};
 
-  SegmentWriter writer;  // the object is built in one buffer, handed to the store without another copy
-  for (const Part& p : parts) {
-    std::vector<ByteSpan> pieces;
-    pieces.reserve(p.data.size());
-    for (const auto& d : p.data) pieces.emplace_back(*d);
-    if (Status st = writer.add_parts(p.stream, p.first, p.last, p.max_ts, pieces); !st) co_return st;
-  }
+  // Building the object copies and checksums every uploaded byte (megabytes): it runs on the blocking pool, not on
+  // the store's strand, whose executor also runs the network (a build there stalls every connection). The parts
+  // hold immutable batches (shared_ptr<const Bytes>), so reading them off the strand is safe.
+  struct Built {
+    Status status = ok_status();
+    std::vector<BlockInfo> blocks;
+    std::string object;
+  };
+  auto build = [&parts]() -> asio::awaitable<Built> {
+    Built out;
+    SegmentWriter writer;  // the object is built in one buffer, handed to the store without another copy
+    size_t total = 0;
+    for (const Part& p : parts) {
+      for (const auto& d : p.data) total += d->size();
+    }
+    writer.reserve(total);
+    for (const Part& p : parts) {
+      std::vector<ByteSpan> pieces;
+      pieces.reserve(p.data.size());
+      for (const auto& d : p.data) pieces.emplace_back(*d);
+      if (Status st = writer.add_parts(p.stream, p.first, p.last, p.max_ts, pieces); !st) {
+        out.status = st;
+        co_return out;
+      }
+    }
+    out.blocks = writer.blocks();
+    out.object = writer.finish_string();
+    co_return out;
+  };
+  auto building = asio::co_spawn(blocking_, build, asio::use_awaitable);
+  Built built = co_await std::move(building);
+  if (!built.status) co_return built.status;
   ObjectRanges ranges;
   ranges.key = config_.object_prefix + random_hex(16);  // never reused
-  ranges.blocks = writer.blocks();
-  std::string object = writer.finish_string();
+  ranges.blocks = std::move(built.blocks);
+  std::string object = std::move(built.object);
   ranges.object_size = object.size();
 
   auto deadline = objstore::Clock::now() + config_.object_timeout;
