@@ -201,6 +201,21 @@ class ClusterObservabilityTest(unittest.TestCase):
                       % (b.node_id, len(moved), m["floe_cluster_last_failover_seconds"]))
             h.wait_until(lambda: all(http_get(b.http_port(), "/readyz")[0] == 200 for b in survivors), 20,
                          interval=0.2, what="survivors ready with the moved partitions open")
+            # The new owners timed each moved partition from the controller's failure detection to serving it.
+            handoffs = sum(value(b, 'floe_cluster_partition_handoff_seconds_count{cause="failover"}')
+                           for b in survivors)
+            self.assertGreaterEqual(handoffs, len(moved))
+            for b in survivors:
+                m = metrics(b)[0]
+                if m.get('floe_cluster_partition_handoff_seconds_count{cause="failover"}', 0) > 0:
+                    mean = (m['floe_cluster_partition_handoff_seconds_sum{cause="failover"}']
+                            / m['floe_cluster_partition_handoff_seconds_count{cause="failover"}'])
+                    self.assertLess(mean, 10)
+                    print("broker %d: failover handoff (detected -> serving here) mean %.3f s"
+                          % (b.node_id, mean))
+                # The watch probe ran (its first probe at start) and the image applied it.
+                self.assertGreaterEqual(m["floe_cluster_image_watch_lag_probe_seconds_count"], 1)
+                self.assertLess(m["floe_cluster_image_watch_lag_seconds"], 10)
             h.wait_until(lambda: [x["node_id"] for x in cluster_status(survivors[1])["brokers"]]
                          == [b.node_id for b in survivors], 10, interval=0.2, what="the victim's epoch forgotten")
 
