@@ -119,6 +119,17 @@ asio::awaitable<Result<ListPage>> FaultStore::list(std::string prefix, std::stri
   co_return r;
 }
 
+asio::awaitable<Result<ListPage>> FaultStore::list_delimited(std::string prefix, std::string delimiter,
+                                                             std::string continuation, std::size_t max_keys,
+                                                             Clock::time_point deadline) {
+  const Plan p = plan(Op::list);
+  if (auto ec = co_await prelude(p, deadline)) co_return ec;
+  auto r = co_await inner_->list_delimited(std::move(prefix), std::move(delimiter), std::move(continuation), max_keys,
+                                           deadline);
+  if (p.after && r.ok()) co_return Errc::unavailable;
+  co_return r;
+}
+
 asio::awaitable<std::error_code> FaultStore::remove(std::string key, Clock::time_point deadline) {
   const Plan p = plan(Op::remove);
   if (auto ec = co_await prelude(p, deadline)) co_return ec;

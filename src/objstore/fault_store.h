@@ -68,6 +68,8 @@ class FaultStore final : public ObjectStore {
   asio::awaitable<Result<ObjectInfo>> head(std::string key, Clock::time_point deadline) override;
   asio::awaitable<Result<ListPage>> list(std::string prefix, std::string continuation, std::size_t max_keys,
                                          Clock::time_point deadline) override;
+  asio::awaitable<Result<ListPage>> list_delimited(std::string prefix, std::string delimiter, std::string continuation,
+                                                   std::size_t max_keys, Clock::time_point deadline) override;
   asio::awaitable<std::error_code> remove(std::string key, Clock::time_point deadline) override;
   asio::awaitable<Result<std::vector<DeleteFailure>>> remove_many(std::vector<std::string> keys,
                                                                   Clock::time_point deadline) override;

@@ -1,4 +1,5 @@
 #include "objstore/file_store.h"
+#include "objstore/list_fold.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -318,8 +319,7 @@ Result<ObjectInfo> FileStore::stat_object(const std::string& key) {
   return ObjectInfo{key, static_cast<uint64_t>(st.st_size), etag_of(st)};
 }
 
-Result<ListPage> FileStore::list_objects(const std::string& prefix, const std::string& continuation,
-                                         std::size_t max_keys) {
+Result<std::vector<ObjectInfo>> FileStore::collect(const std::string& prefix, const std::string& after) {
   // Start at the deepest directory that the prefix names in full.
   std::string dir = root_;
   std::string key_prefix;
@@ -330,7 +330,7 @@ Result<ListPage> FileStore::list_objects(const std::string& prefix, const std::s
     for (;;) {
       const auto slash = full.find('/', at);
       std::string_view seg = full.substr(at, slash == std::string_view::npos ? std::string_view::npos : slash - at);
-      if (seg.empty()) return ListPage{};  // no valid key has an empty segment
+      if (seg.empty()) return std::vector<ObjectInfo>{};  // no valid key has an empty segment
       dir += "/" + encode_segment(seg);
       if (slash == std::string_view::npos) break;
       at = slash + 1;
@@ -339,8 +339,16 @@ Result<ListPage> FileStore::list_objects(const std::string& prefix, const std::s
   }
   std::vector<ObjectInfo> found;
   std::error_code ec;
-  walk(dir, key_prefix, prefix, continuation, found, ec);
+  walk(dir, key_prefix, prefix, after, found, ec);
   if (ec) return ec;
+  return found;
+}
+
+Result<ListPage> FileStore::list_objects(const std::string& prefix, const std::string& continuation,
+                                         std::size_t max_keys) {
+  auto collected = collect(prefix, continuation);
+  if (!collected) return collected.error;
+  std::vector<ObjectInfo>& found = collected.value;
   ListPage page;
   if (found.size() > max_keys) {
     std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(max_keys), found.end(),
@@ -420,6 +428,23 @@ asio::awaitable<Result<ListPage>> FileStore::list(std::string prefix, std::strin
   if (max_keys == 0 || max_keys > 1000) co_return Errc::invalid_argument;
   const auto start = Clock::now();
   auto fn = [this, &prefix, &continuation, max_keys] { return list_objects(prefix, continuation, max_keys); };
+  auto r = co_await pool_.run<ListPage>(fn, deadline);
+  record(stats_, Op::list, start, 0, r, 0);
+  co_return r;
+}
+
+asio::awaitable<Result<ListPage>> FileStore::list_delimited(std::string prefix, std::string delimiter,
+                                                            std::string continuation, std::size_t max_keys,
+                                                            Clock::time_point deadline) {
+  if (delimiter.empty() || max_keys == 0 || max_keys > 1000) co_return Errc::invalid_argument;
+  const auto start = Clock::now();
+  auto fn = [this, &prefix, &delimiter, &continuation, max_keys]() -> Result<ListPage> {
+    auto collected = collect(prefix, continuation);
+    if (!collected) return collected.error;
+    std::sort(collected.value.begin(), collected.value.end(),
+              [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+    return fold_delimited(std::move(collected.value), prefix, delimiter, continuation, max_keys);
+  };
   auto r = co_await pool_.run<ListPage>(fn, deadline);
   record(stats_, Op::list, start, 0, r, 0);
   co_return r;

@@ -37,6 +37,8 @@ class FileStore final : public ObjectStore {
   asio::awaitable<Result<ObjectInfo>> head(std::string key, Clock::time_point deadline) override;
   asio::awaitable<Result<ListPage>> list(std::string prefix, std::string continuation, std::size_t max_keys,
                                          Clock::time_point deadline) override;
+  asio::awaitable<Result<ListPage>> list_delimited(std::string prefix, std::string delimiter, std::string continuation,
+                                                   std::size_t max_keys, Clock::time_point deadline) override;
   asio::awaitable<std::error_code> remove(std::string key, Clock::time_point deadline) override;
   asio::awaitable<Result<std::vector<DeleteFailure>>> remove_many(std::vector<std::string> keys,
                                                                   Clock::time_point deadline) override;
@@ -51,6 +53,8 @@ class FileStore final : public ObjectStore {
   Result<std::string> read_object(const std::string& key, const std::optional<ByteRange>& range);
   Result<ObjectInfo> stat_object(const std::string& key);
   Result<ListPage> list_objects(const std::string& prefix, const std::string& continuation, std::size_t max_keys);
+  // Every object under `prefix` with a key above `after`, unsorted.
+  Result<std::vector<ObjectInfo>> collect(const std::string& prefix, const std::string& after);
   std::error_code remove_object(const std::string& key);
 
   std::string root_;

@@ -48,7 +48,10 @@ struct ByteRange {
 
 struct ListPage {
   std::vector<ObjectInfo> objects;  // sorted by key (byte order)
-  std::string next;                 // continuation token for the next page; empty when this was the last
+  // list_delimited only: the distinct groups of keys that have the delimiter after the prefix, each the key up to
+  // and including that first delimiter, sorted. Objects and groups of one page interleave in key order.
+  std::vector<std::string> common_prefixes;
+  std::string next;  // continuation token for the next page; empty when this was the last
 };
 
 struct DeleteFailure {
@@ -76,6 +79,14 @@ class ObjectStore {
   // page, then the previous page's `next`.
   virtual asio::awaitable<Result<ListPage>> list(std::string prefix, std::string continuation, std::size_t max_keys,
                                                  Clock::time_point deadline) = 0;
+  // Like list(), but keys that contain `delimiter` after `prefix` are rolled up into ListPage::common_prefixes
+  // (S3 ListObjectsV2 with a delimiter: list("logs/", "/") gives the objects directly in logs/ and one entry per
+  // "sub-directory"). Objects and common prefixes count together against max_keys. An empty delimiter is
+  // Errc::invalid_argument (use list()). This default pages through list() from the start for every page
+  // (O(keys under the prefix) per page); the file:// and s3:// backends override it.
+  virtual asio::awaitable<Result<ListPage>> list_delimited(std::string prefix, std::string delimiter,
+                                                           std::string continuation, std::size_t max_keys,
+                                                           Clock::time_point deadline);
   // Deleting a missing key succeeds (as on S3).
   virtual asio::awaitable<std::error_code> remove(std::string key, Clock::time_point deadline) = 0;
   // Deletes many keys (S3: DeleteObjects, 1000 per request). Missing keys succeed; the result lists the keys

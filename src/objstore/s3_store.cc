@@ -370,12 +370,25 @@ awaitable<Result<ObjectInfo>> S3Store::head(std::string key, Clock::time_point d
 
 awaitable<Result<ListPage>> S3Store::list(std::string prefix, std::string continuation, std::size_t max_keys,
                                           Clock::time_point deadline) {
+  co_return co_await list_page(std::move(prefix), "", std::move(continuation), max_keys, deadline);
+}
+
+awaitable<Result<ListPage>> S3Store::list_delimited(std::string prefix, std::string delimiter,
+                                                    std::string continuation, std::size_t max_keys,
+                                                    Clock::time_point deadline) {
+  if (delimiter.empty()) co_return Errc::invalid_argument;
+  co_return co_await list_page(std::move(prefix), std::move(delimiter), std::move(continuation), max_keys, deadline);
+}
+
+awaitable<Result<ListPage>> S3Store::list_page(std::string prefix, std::string delimiter, std::string continuation,
+                                               std::size_t max_keys, Clock::time_point deadline) {
   if (max_keys == 0 || max_keys > 1000) co_return Errc::invalid_argument;
   auto body = [&]() -> awaitable<Result<ListPage>> {
     Call call;
     call.op = Op::list;
     call.method = "GET";
     call.query = {{"list-type", "2"}, {"prefix", full_key(prefix)}, {"max-keys", std::to_string(max_keys)}};
+    if (!delimiter.empty()) call.query.emplace_back("delimiter", delimiter);
     if (!continuation.empty()) call.query.emplace_back("continuation-token", continuation);
     auto r = co_await execute(call, deadline);
     if (!r) co_return r.error;
@@ -390,6 +403,11 @@ awaitable<Result<ListPage>> S3Store::list(std::string prefix, std::string contin
       std::from_chars(size.data(), size.data() + size.size(), info.size);
       info.etag = xml_text(item, "ETag");
       page.objects.push_back(std::move(info));
+    }
+    for (std::string_view item : xml_all(r.value.body, "CommonPrefixes")) {
+      std::string group = xml_text(item, "Prefix");
+      if (!group.starts_with(config_.prefix)) continue;
+      page.common_prefixes.push_back(group.substr(config_.prefix.size()));
     }
     if (xml_text(r.value.body, "IsTruncated") == "true") {
       page.next = xml_text(r.value.body, "NextContinuationToken");

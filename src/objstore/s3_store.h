@@ -72,6 +72,8 @@ class S3Store final : public ObjectStore {
   asio::awaitable<Result<ObjectInfo>> head(std::string key, Clock::time_point deadline) override;
   asio::awaitable<Result<ListPage>> list(std::string prefix, std::string continuation, std::size_t max_keys,
                                          Clock::time_point deadline) override;
+  asio::awaitable<Result<ListPage>> list_delimited(std::string prefix, std::string delimiter, std::string continuation,
+                                                   std::size_t max_keys, Clock::time_point deadline) override;
   asio::awaitable<std::error_code> remove(std::string key, Clock::time_point deadline) override;
   asio::awaitable<Result<std::vector<DeleteFailure>>> remove_many(std::vector<std::string> keys,
                                                                   Clock::time_point deadline) override;
@@ -91,6 +93,8 @@ class S3Store final : public ObjectStore {
   asio::awaitable<Result<http::Response>> execute(Call& call, Clock::time_point deadline, bool* ambiguous = nullptr);
   asio::awaitable<Result<PutInfo>> put_single(std::string key, std::string data, bool if_absent,
                                               Clock::time_point deadline);
+  asio::awaitable<Result<ListPage>> list_page(std::string prefix, std::string delimiter, std::string continuation,
+                                              std::size_t max_keys, Clock::time_point deadline);
   asio::awaitable<Result<PutInfo>> put_multipart(std::string key, std::string data, Clock::time_point deadline);
   asio::awaitable<std::error_code> upload_parts(std::shared_ptr<PartUploads> uploads);
   asio::awaitable<void> part_worker(std::shared_ptr<PartUploads> uploads);

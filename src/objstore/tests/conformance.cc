@@ -98,6 +98,44 @@ TEST_P(Conformance, RangedReadsAtTheEdges) {
   EXPECT_EQ(loop_.run(s.get("missing", ByteRange{0, 1}, in(10s))).error, Errc::not_found);
 }
 
+TEST_P(Conformance, DelimiterListingRollsUpSubdirectoriesAcrossPages) {
+  ObjectStore& s = *store_;
+  for (const char* key : {"d/a", "d/b/1", "d/b/2", "d/c/x/y", "d/e", "d/f/1", "d/f/2/3", "d0", "e/z"}) {
+    ASSERT_TRUE(loop_.run(s.put(key, key, in(10s))));
+  }
+  // Two items a page: objects and common prefixes interleave in key order and count together.
+  std::vector<std::string> items;
+  std::string token;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    auto page = loop_.run(s.list_delimited("d/", "/", token, 2, in(10s)));
+    ASSERT_TRUE(page) << page.error.message();
+    EXPECT_LE(page.value.objects.size() + page.value.common_prefixes.size(), 2u);
+    std::vector<std::string> here;
+    for (auto& o : page.value.objects) here.push_back(o.key);
+    for (auto& p : page.value.common_prefixes) here.push_back(p);
+    std::sort(here.begin(), here.end());
+    items.insert(items.end(), here.begin(), here.end());
+    token = page.value.next;
+    if (token.empty()) break;
+  }
+  EXPECT_EQ(pages, 2);
+  EXPECT_EQ(items, (std::vector<std::string>{"d/a", "d/b/", "d/c/", "d/e", "d/f/"}));
+  // One page for everything; a prefix that ends inside a segment; another delimiter.
+  auto all = loop_.run(s.list_delimited("d", "/", "", 1000, in(10s)));
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all.value.objects.size(), 1u);
+  EXPECT_EQ(all.value.objects[0].key, "d0");
+  EXPECT_EQ(all.value.common_prefixes, (std::vector<std::string>{"d/"}));
+  EXPECT_TRUE(all.value.next.empty());
+  auto by_f = loop_.run(s.list_delimited("d/f", "/2", "", 1000, in(10s)));
+  ASSERT_TRUE(by_f);
+  ASSERT_EQ(by_f.value.objects.size(), 1u);
+  EXPECT_EQ(by_f.value.objects[0].key, "d/f/1");
+  EXPECT_EQ(by_f.value.common_prefixes, (std::vector<std::string>{"d/f/2"}));
+  EXPECT_EQ(loop_.run(s.list_delimited("d/", "", "", 10, in(10s))).error, Errc::invalid_argument);
+}
+
 TEST_P(Conformance, ThousandKeysListedAcrossPages) {
   ObjectStore& s = *store_;
   constexpr int kKeys = 1000;

@@ -57,6 +57,47 @@ std::shared_ptr<ObjectStore> make_file_store(asio::any_io_executor) {
 
 INSTANTIATE_TEST_SUITE_P(File, Conformance, ::testing::Values(Backend{"file", make_file_store}), backend_name);
 
+// A store that forwards everything but list_delimited, so the conformance suite runs ObjectStore's default
+// list_delimited (paging through list()) against file://.
+class ListThrough final : public ObjectStore {
+ public:
+  explicit ListThrough(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
+  std::string describe() const override { return inner_->describe(); }
+  asio::awaitable<Result<PutInfo>> put(std::string k, std::string d, Clock::time_point t) override {
+    return inner_->put(std::move(k), std::move(d), t);
+  }
+  asio::awaitable<Result<PutInfo>> put_if_absent(std::string k, std::string d, Clock::time_point t) override {
+    return inner_->put_if_absent(std::move(k), std::move(d), t);
+  }
+  asio::awaitable<Result<std::string>> get(std::string k, std::optional<ByteRange> r, Clock::time_point t) override {
+    return inner_->get(std::move(k), r, t);
+  }
+  asio::awaitable<Result<ObjectInfo>> head(std::string k, Clock::time_point t) override {
+    return inner_->head(std::move(k), t);
+  }
+  asio::awaitable<Result<ListPage>> list(std::string p, std::string c, std::size_t n, Clock::time_point t) override {
+    return inner_->list(std::move(p), std::move(c), n, t);
+  }
+  asio::awaitable<std::error_code> remove(std::string k, Clock::time_point t) override {
+    return inner_->remove(std::move(k), t);
+  }
+  asio::awaitable<Result<std::vector<DeleteFailure>>> remove_many(std::vector<std::string> k,
+                                                                  Clock::time_point t) override {
+    return inner_->remove_many(std::move(k), t);
+  }
+  StatsSnapshot stats() const override { return inner_->stats(); }
+
+ private:
+  std::shared_ptr<ObjectStore> inner_;
+};
+
+std::shared_ptr<ObjectStore> make_list_through_store(asio::any_io_executor ex) {
+  return std::make_shared<ListThrough>(make_file_store(ex));
+}
+
+INSTANTIATE_TEST_SUITE_P(DefaultListDelimited, Conformance,
+                         ::testing::Values(Backend{"file_default_delimited", make_list_through_store}), backend_name);
+
 // ---- the race ------------------------------------------------------------------------------------------------
 
 pid_t spawn(const std::vector<std::string>& args) {
