@@ -6,6 +6,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/post.hpp>
+#include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "base/log.h"
@@ -41,7 +42,7 @@ BlockReader::BlockReader(asio::any_io_executor executor, objstore::ObjectStore& 
       window_max_(std::min(config.read_ahead_max_bytes, config.cache_bytes / 2)),
       cache_(config.cache_bytes) {}
 
-BlockReader::~BlockReader() = default;
+BlockReader::~BlockReader() { checks_.join(); }
 
 size_t BlockReader::plan(uint64_t stream, int64_t offset) {
   if (window_max_ == 0) return 0;
@@ -173,17 +174,16 @@ asio::awaitable<Status> BlockReader::fetch(std::string object, std::vector<Block
     st = Error{make_error_code(Errc::io_error), "stream: GET " + object + " returned " +
                                                     std::to_string(got.value.size()) + " of " +
                                                     std::to_string(length) + " bytes"};
+  } else if (length < kOffThreadBytes) {
+    st = check_and_cache(object, blocks, begin, got.value, *f);
   } else {
-    for (const BlockInfo& b : blocks) {
-      const size_t at = static_cast<size_t>(b.position - begin);
-      ByteSpan span(reinterpret_cast<const uint8_t*>(got.value.data()) + at, b.size);
-      if (st = verify_block(b, span, object); !st) break;
-      // One block: the GET's buffer itself. Several: one copy each, so that evicting one frees its bytes.
-      auto bytes = blocks.size() == 1 ? std::make_shared<const std::string>(std::move(got.value))
-                                      : std::make_shared<const std::string>(got.value, at, b.size);
-      cache_.insert(object, b, bytes);
-      f->blocks.emplace(b.position, std::move(bytes));
-    }
+    // Checking megabytes (CRC-32C, a copy per block of a run) runs on this reader's own thread, not on the executor
+    // that completed the GET (the network threads: a multi-MiB CRC there stalls every connection).
+    auto check = [this, &object, &blocks, begin, &got, &f]() -> asio::awaitable<Status> {
+      co_return check_and_cache(object, blocks, begin, got.value, *f);
+    };
+    auto checking = asio::co_spawn(checks_, check, asio::use_awaitable);
+    st = co_await std::move(checking);
   }
   std::vector<std::function<void()>> waiters;
   {
@@ -205,6 +205,21 @@ asio::awaitable<Status> BlockReader::fetch(std::string object, std::vector<Block
   }
   for (auto& resume : waiters) resume();
   co_return st;
+}
+
+Status BlockReader::check_and_cache(const std::string& object, const std::vector<BlockInfo>& blocks, uint64_t begin,
+                                   std::string& data, Fetch& f) {
+  for (const BlockInfo& b : blocks) {
+    const size_t at = static_cast<size_t>(b.position - begin);
+    ByteSpan span(reinterpret_cast<const uint8_t*>(data.data()) + at, b.size);
+    if (Status st = verify_block(b, span, object); !st) return st;
+    // One block: the GET's buffer itself. Several: one copy each, so that evicting one frees its bytes.
+    auto bytes = blocks.size() == 1 ? std::make_shared<const std::string>(std::move(data))
+                                    : std::make_shared<const std::string>(data, at, b.size);
+    cache_.insert(object, b, bytes);
+    f.blocks.emplace(b.position, std::move(bytes));
+  }
+  return ok_status();
 }
 
 void BlockReader::start_ahead(std::vector<BlockRef> ahead) {

@@ -16,12 +16,14 @@
 //
 // Errors: a GET's error is returned as is (objstore::Errc, e.g. not_found for an object that compaction or
 // garbage collection deleted: the caller re-plans from its block map). A failed read-ahead only logs.
-// Threads: any; one mutex held briefly (never across I/O). stop() ends read-ahead and waits for the GETs in
-// flight (each bounded by get_timeout).
+// Threads: any; one mutex held briefly (never across I/O). A GET of kOffThreadBytes or more is CRC-checked on the
+// reader's own thread, so that megabytes of checks never run on the executor that completed the GET (the network
+// threads). stop() ends read-ahead and waits for the GETs in flight (each bounded by get_timeout).
 #pragma once
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -62,6 +64,8 @@ class BlockReader {
   // A read's own GET takes the blocks right behind its block in the same object up to this many bytes in all; the
   // rest of the window is fetched in the background, so the read does not wait for a long transfer.
   static constexpr size_t kMaxReadGetBytes = 2u << 20;
+  // GETs at least this long are checked on the reader's own thread (checks_), not on the GET's executor.
+  static constexpr size_t kOffThreadBytes = 256u << 10;
   static constexpr size_t kCursorsPerStream = 4;
 
   struct Stats {
@@ -119,6 +123,9 @@ class BlockReader {
   // GETs the adjacent `blocks` of `object` in one ranged GET, checks and caches each, then completes `fetch`.
   asio::awaitable<Status> fetch(std::string object, std::vector<BlockInfo> blocks, std::shared_ptr<Fetch> fetch,
                                 bool ahead);
+  // CRC-checks each block of a GET's `data` (starting at object position `begin`), caches it and hands it to `f`.
+  Status check_and_cache(const std::string& object, const std::vector<BlockInfo>& blocks, uint64_t begin,
+                         std::string& data, Fetch& f);
   void start_ahead(std::vector<BlockRef> ahead);
   asio::awaitable<void> ahead_task(std::string object, std::vector<BlockInfo> blocks, std::shared_ptr<Fetch> fetch,
                                    size_t bytes);
@@ -129,6 +136,7 @@ class BlockReader {
   const BlockReaderConfig config_;
   const size_t window_max_;
   BlockCache cache_;
+  asio::thread_pool checks_{1};  // CRC checks of large GETs (off the network threads)
 
   mutable std::mutex mu_;
   std::map<Key, std::shared_ptr<Fetch>> inflight_;
