@@ -100,6 +100,20 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   sc.wal_inflight = static_cast<size_t>(cfg.wal_inflight);
   sc.wal_put_hedge = std::chrono::milliseconds(cfg.wal_put_hedge_ms);
   sc.seal_previous_epochs = false;  // the controller seals (DESIGN §6)
+  sc.compaction_interval = std::chrono::milliseconds(cfg.compaction_interval_ms);
+  sc.compaction_target_bytes = static_cast<size_t>(cfg.compaction_target_bytes);
+  sc.compaction_min_objects = static_cast<size_t>(cfg.compaction_min_objects);
+  sc.compaction_max_age = std::chrono::milliseconds(cfg.compaction_max_age_ms);
+  sc.compaction_grace = std::chrono::milliseconds(cfg.object_gc_grace_ms);
+  // One compactor for the cluster: the controller (its swaps are guarded by compares, so a deposed controller
+  // still compacting changes nothing it should not; other brokers find replaced objects gone after the grace and
+  // re-read their block maps).
+  {
+    ClusterNode* compacting_node = &n;
+    sc.compaction_gate = [compacting_node] {
+      return compacting_node->controller && compacting_node->controller->elected();
+    };
+  }
   sc.owned_streams_only = true;
   ClusterNode* node = &n;
   sc.on_wal_stopped = [node](std::error_code ec) {

@@ -199,6 +199,24 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.object_gc_grace_ms);
        },
        [](const ServeConfig& c) { return std::to_string(c.object_gc_grace_ms); }},
+      {"compaction.interval.ms", "how often small committed objects are compacted into large ones (0: never)",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.compaction_interval_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.compaction_interval_ms); }},
+      {"compaction.target.bytes", "size of compacted objects; objects below half of it are compacted",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 4096, INT64_C(1) << 32, c.compaction_target_bytes);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.compaction_target_bytes); }},
+      {"compaction.min.objects", "compact once at least this many small objects are committed",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 2, 100000, c.compaction_min_objects); },
+       [](const ServeConfig& c) { return std::to_string(c.compaction_min_objects); }},
+      {"compaction.max.age.ms", "compact fewer small objects once the oldest has waited this long",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.compaction_max_age_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.compaction_max_age_ms); }},
       {"wal", "write-ahead log: file (local disk, uploaded to objects) or object (one object per flush, no local state)",
        [](ServeConfig& c, const std::string& v) -> std::string {
          if (v == "file") c.wal = ServeConfig::Wal::file;

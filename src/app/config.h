@@ -40,6 +40,10 @@ struct ServeConfig {
   int64_t read_ahead_max_bytes = 16 << 20;  // read.ahead.max.bytes: read-ahead window ceiling for catch-up reads
   int64_t retention_check_ms = 300000;  // log.retention.check.interval.ms
   int64_t object_gc_grace_ms = 60000;   // object.gc.grace.ms: unreferenced objects live this long before deletion
+  int64_t compaction_interval_ms = 30000;       // compaction.interval.ms: how often compaction runs; 0: never
+  int64_t compaction_target_bytes = 64 << 20;   // compaction.target.bytes: compacted object size
+  int32_t compaction_min_objects = 8;           // compaction.min.objects: compact once this many small objects...
+  int64_t compaction_max_age_ms = 300000;       // compaction.max.age.ms: ...or once the oldest waited this long
   int64_t producer_snapshot_ms = 30000;  // producer.snapshot.interval.ms: idempotence state snapshots per partition
   enum class Wal { file, object };
   Wal wal = Wal::file;                  // wal: file (local disk, uploads) or object (WAL objects in the store)

@@ -55,6 +55,11 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
   sc.log_cache_bytes = static_cast<size_t>(cfg.log_cache_bytes);
   sc.block_cache_bytes = static_cast<size_t>(cfg.block_cache_bytes);
   sc.read_ahead_max_bytes = static_cast<size_t>(cfg.read_ahead_max_bytes);
+  sc.compaction_interval = std::chrono::milliseconds(cfg.compaction_interval_ms);
+  sc.compaction_target_bytes = static_cast<size_t>(cfg.compaction_target_bytes);
+  sc.compaction_min_objects = static_cast<size_t>(cfg.compaction_min_objects);
+  sc.compaction_max_age = std::chrono::milliseconds(cfg.compaction_max_age_ms);
+  sc.compaction_grace = std::chrono::milliseconds(cfg.object_gc_grace_ms);
   if (cfg.wal == ServeConfig::Wal::object) {
     // The object WAL's epoch is this start's counter (never reused); earlier unsealed epochs of this node are
     // sealed by StreamStore::open before the new one writes (seal_previous_epochs: no controller here).

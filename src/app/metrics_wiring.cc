@@ -342,6 +342,40 @@ metrics::Registry::CollectorId add_log_cache_collector(metrics::Registry& regist
   });
 }
 
+metrics::Registry::CollectorId add_compaction_collector(metrics::Registry& registry,
+                                                       const stream::StreamStore& streams) {
+  return registry.add_collector([&streams](metrics::Exposition& e) {
+    using metrics::Type;
+    const stream::StreamStore::CompactionStats c = streams.compaction_stats();
+    e.family("floe_compaction_backlog_objects",
+             "Committed objects below half of compaction.target.bytes, waiting to be compacted (as of the last pass)",
+             Type::gauge);
+    e.sample({}, static_cast<double>(c.backlog_objects));
+    e.family("floe_compaction_backlog_bytes", "Bytes of those objects", Type::gauge);
+    e.sample({}, static_cast<double>(c.backlog_bytes));
+    e.family("floe_compaction_committed_objects", "Committed objects in metadata (as of the last pass)", Type::gauge);
+    e.sample({}, static_cast<double>(c.committed_objects));
+    e.family("floe_compaction_objects_merged_total", "Objects replaced by compaction", Type::counter);
+    e.sample({}, static_cast<double>(c.objects_merged));
+    e.family("floe_compaction_objects_written_total", "Objects written by compaction", Type::counter);
+    e.sample({}, static_cast<double>(c.objects_written));
+    e.family("floe_compaction_read_bytes_total", "Bytes of objects read by compaction", Type::counter);
+    e.sample({}, static_cast<double>(c.bytes_read));
+    e.family("floe_compaction_rewritten_bytes_total", "Bytes of objects written by compaction", Type::counter);
+    e.sample({}, static_cast<double>(c.bytes_rewritten));
+    e.family("floe_compaction_rounds_total", "Compaction rounds, by outcome", Type::counter);
+    e.sample({{"result", "swapped"}}, static_cast<double>(c.swaps));
+    e.sample({{"result", "conflict"}}, static_cast<double>(c.conflicts));
+    e.sample({{"result", "failed"}}, static_cast<double>(c.failures));
+    e.family("floe_compaction_gc_deleted_objects_total",
+             "Replaced or orphaned objects deleted after object.gc.grace.ms", Type::counter);
+    e.sample({}, static_cast<double>(c.gc_objects_deleted));
+    e.family("floe_compaction_stale_reads_total",
+             "Reads that found a replaced object gone and re-read the committed ranges", Type::counter);
+    e.sample({}, static_cast<double>(c.stale_block_refreshes));
+  });
+}
+
 BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry& registry, ObservedStores stores,
                                          const kafka::BrokerIdentity& identity, admin::AdminServer& http,
                                          ClusterNode* cluster_node)
@@ -355,6 +389,7 @@ BrokerObservability::BrokerObservability(asio::io_context& io, metrics::Registry
   collectors_.push_back(add_object_store_collector(registry, stores.objects));
   collectors_.push_back(add_meta_store_collector(registry, stores.meta));
   collectors_.push_back(add_log_cache_collector(registry, stores.streams));
+  collectors_.push_back(add_compaction_collector(registry, stores.streams));
   const cluster::TopicCatalog& catalog = stores.catalog;
   const meta::MetaStore& meta = stores.meta;
   collectors_.push_back(registry.add_collector([this, &catalog, &identity, &meta](metrics::Exposition& e) {

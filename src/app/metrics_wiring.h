@@ -67,6 +67,9 @@ metrics::Registry::CollectorId add_meta_store_collector(metrics::Registry& regis
 // bound, lookups by result (hit ratio = lookups{result="hit"} / all lookups) and evictions; floe_read_ahead_*:
 // read-ahead GETs, bytes and bytes in flight (StreamStore::cache_stats()).
 metrics::Registry::CollectorId add_log_cache_collector(metrics::Registry& registry, const stream::StreamStore& streams);
+// floe_compaction_*: the compaction backlog (small committed objects), objects merged and written, bytes read and
+// rewritten, swaps by outcome, replaced objects deleted, stale block-map re-reads (StreamStore::compaction_stats()).
+metrics::Registry::CollectorId add_compaction_collector(metrics::Registry& registry, const stream::StreamStore& streams);
 // floe_process_*: start time, CPU seconds, resident memory.
 metrics::Registry::CollectorId add_process_collector(metrics::Registry& registry);
 

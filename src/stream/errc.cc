@@ -36,6 +36,8 @@ class Category final : public std::error_category {
         return "stream not owned by this broker";
       case Errc::timed_out:
         return "timed out";
+      case Errc::conflict:
+        return "metadata changed concurrently";
     }
     return "unknown stream error";
   }

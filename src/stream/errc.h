@@ -20,6 +20,7 @@ enum class Errc {
   unavailable,  // the WAL stopped or cannot write now; this append was not written (retriable, maybe elsewhere)
   not_owner,    // owned_streams_only: the stream is not acquired by this store (Kafka: NOT_LEADER_OR_FOLLOWER)
   timed_out,    // a bounded wait (release) ran out; nothing was lost, the caller may retry
+  conflict,     // a guarded metadata txn lost a compare (compaction: nothing changed; plan again)
 };
 
 const std::error_category& stream_category();

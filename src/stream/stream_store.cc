@@ -86,12 +86,14 @@ asio::awaitable<Result<std::unique_ptr<StreamStore>>> StreamStore::open(asio::an
   if (store->config_.wal_kind == StreamStoreConfig::WalKind::object) {
     if (Status st = co_await store->drain_file_wal(); !st) co_return st.error();
     if (Status st = co_await store->open_object_wal(); !st) co_return st.error();
+    store->start_compaction();
     co_return store;
   }
   if (Status st = store->replay_wal(); !st) co_return st.error();
   store->uploader_stopped_ = std::make_unique<asio::steady_timer>(store->executor_);
   store->uploader_stopped_->expires_at(asio::steady_timer::time_point::max());
   asio::co_spawn(store->executor_, store->uploader(), asio::detached);
+  store->start_compaction();
   co_return store;
 }
 
@@ -345,6 +347,11 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
       if (got.error().code == objstore::Errc::not_found && attempt + 1 < kMaxPlans) {
         log::info(kLog, "stream ", stream_key(stream_id), ": ", current.object, " is gone, planning the read again");
         gone = current.object;
+        if (maps_to(stream_id, offset, gone)) {
+          // The block map itself is stale (a compaction elsewhere swapped the object's ranges): re-read it from
+          // metadata (linearizable) before planning again.
+          if (Status st = co_await refresh_blocks(); !st) co_return st.error();
+        }
         continue;
       }
       co_return err(Errc::io_error, got.error().message);
@@ -395,6 +402,15 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
     }
     co_return out;
   }
+}
+
+bool StreamStore::maps_to(uint64_t stream_id, int64_t offset, const std::string& object) const {
+  std::lock_guard lock(mu_);
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return false;
+  const auto& blocks = it->second.blocks;
+  auto b = std::partition_point(blocks.begin(), blocks.end(), [&](const auto& x) { return x.first.last_offset < offset; });
+  return b != blocks.end() && b->second == object;
 }
 
 StreamStore::CacheStats StreamStore::cache_stats() const {
@@ -465,6 +481,7 @@ asio::awaitable<void> StreamStore::close() {
     if (closing_) co_return;
     closing_ = true;
   }
+  co_await stop_compaction();  // the pass under way ends after its round
   if (object_wal_) {
     co_await object_wal_->close();  // writes and commits what is buffered (bounded by its timeouts)
   } else {

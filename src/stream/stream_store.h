@@ -58,6 +58,7 @@
 
 #include "base/result.h"
 #include "stream/block_reader.h"
+#include "stream/compaction.h"
 #include "stream/file_wal.h"
 #include "stream/object_ranges.h"
 #include "stream/object_wal.h"
@@ -116,6 +117,19 @@ struct StreamStoreConfig {
   // Cluster mode: appends and reads of a stream not acquire()d fail with Errc::not_owner.
   bool owned_streams_only = false;
   std::chrono::milliseconds release_timeout{10000};  // release(): wait this long for durable + committed
+
+  // Compaction (compaction.h): a background pass every compaction_interval (0: none; compact_once() still runs
+  // one), rewriting small committed objects into objects of compaction_target_bytes.
+  std::chrono::milliseconds compaction_interval{0};  // compaction.interval.ms
+  size_t compaction_target_bytes = 64u << 20;       // compaction.target.bytes (inputs: objects below half of it)
+  size_t compaction_min_objects = 8;                // compaction.min.objects: trigger by count...
+  std::chrono::milliseconds compaction_max_age{300000};  // compaction.max.age.ms: ...or by age
+  size_t compaction_block_bytes = 1u << 20;          // merged blocks up to this (one ranged GET per read)
+  size_t compaction_max_round_bytes = 256u << 20;    // input bytes read per round (memory bound)
+  size_t compaction_max_rounds = 16;                 // rounds per pass
+  std::chrono::milliseconds compaction_grace{60000};  // replaced objects are deleted this long after the swap
+  // Cluster mode: a pass runs only while this says yes (the controller compacts for the cluster). Empty: always.
+  std::function<bool()> compaction_gate;
 };
 
 struct StreamEnds {
@@ -158,6 +172,8 @@ class StreamStore {
 
   // Whole batches from the one holding `offset` on, at most max_bytes (but at least one batch), never past the
   // durable end. Empty at or past the durable end. Errors: out_of_range below the log start.
+  // A GET that finds no object (404: the block map is stale after a compaction elsewhere) re-reads the committed
+  // ranges from metadata (linearizable) and retries; it never answers empty for committed data.
   asio::awaitable<Result<ReadResult>> read(uint64_t stream_id, int64_t offset, size_t max_bytes);
 
   struct TimestampHit {
@@ -235,6 +251,28 @@ class StreamStore {
   };
   CacheStats cache_stats() const;
 
+  // One compaction pass (compaction.h): rounds until nothing is left to compact (at most compaction_max_rounds),
+  // each swap applied to the in-memory block map, then the due gc records are swept. Returns the number of
+  // objects replaced. A pass already running (the background task): returns 0 at once.
+  asio::awaitable<Result<size_t>> compact_once();
+
+  struct CompactionStats {
+    uint64_t passes = 0;
+    uint64_t swaps = 0;            // successful swap txns
+    uint64_t conflicts = 0;        // swaps that lost a compare (nothing changed)
+    uint64_t failures = 0;         // rounds that failed otherwise (store errors)
+    uint64_t objects_merged = 0;   // input objects replaced
+    uint64_t objects_written = 0;  // output objects committed
+    uint64_t bytes_read = 0;
+    uint64_t bytes_rewritten = 0;  // output bytes written
+    uint64_t gc_objects_deleted = 0;  // replaced (or orphaned) objects deleted after the grace
+    uint64_t stale_block_refreshes = 0;  // reads that found no object and re-read the metadata
+    size_t committed_objects = 0;  // objects in metadata at the last plan
+    size_t backlog_objects = 0;    // of them, small ones (compaction candidates)
+    uint64_t backlog_bytes = 0;
+  };
+  CompactionStats compaction_stats() const;
+
  private:
   struct Entry {
     int64_t first = 0;
@@ -259,6 +297,13 @@ class StreamStore {
   StreamStore(asio::any_io_executor executor, StreamStoreConfig config, objstore::ObjectStore& objects,
               meta::MetaStore& meta);
   asio::awaitable<Status> load_metadata();
+  bool maps_to(uint64_t stream_id, int64_t offset, const std::string& object) const;
+  asio::awaitable<Result<std::optional<TimestampHit>>> find_timestamp_once(uint64_t stream_id, int64_t timestamp);
+  asio::awaitable<Status> refresh_blocks();
+  void apply_compaction_locked(const CompactionSwap& swap);
+  void start_compaction();
+  asio::awaitable<void> compaction_loop();
+  asio::awaitable<void> stop_compaction();
   Status replay_wal();
   asio::awaitable<Status> open_object_wal();
   asio::awaitable<Status> seal_previous_epochs();
@@ -300,6 +345,13 @@ class StreamStore {
   std::set<uint64_t> owned_;     // owned_streams_only: acquired and not released
   bool uploader_done_ = false;
   std::unique_ptr<asio::steady_timer> uploader_stopped_;
+
+  std::unique_ptr<Compactor> compactor_;
+  bool compacting_ = false;  // a pass is running (guarded by mu_)
+  CompactionStats compaction_stats_;  // guarded by mu_
+  std::unique_ptr<asio::steady_timer> compaction_wakeup_;  // on executor_
+  std::unique_ptr<asio::steady_timer> compaction_stopped_;
+  bool compaction_running_ = false;  // the loop was started and has not ended (guarded by mu_)
 };
 
 }  // namespace floe::stream

@@ -25,6 +25,16 @@ using detail::stream_key;
 
 asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp(uint64_t stream_id,
                                                                                               int64_t timestamp) {
+  for (int attempt = 0;; ++attempt) {  // a 404: the block map is stale (compaction): re-read it, retry (as read())
+    auto r = co_await find_timestamp_once(stream_id, timestamp);
+    if (r || r.error().code != objstore::Errc::not_found) co_return r;
+    if (attempt == 2) co_return err(Errc::io_error, r.error().message);
+    if (Status st = co_await refresh_blocks(); !st) co_return st.error();
+  }
+}
+
+asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp_once(
+    uint64_t stream_id, int64_t timestamp) {
   const bool want_max = timestamp == kMaxTimestamp;
   // The candidate: a committed block or a cache entry whose max timestamp qualifies (first one; for the maximum,
   // the first one holding it). Timestamps may be out of order, so every range is looked at.
@@ -72,7 +82,11 @@ asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::f
     BlockRef ref{block, object_key};
     std::vector<BlockRef> no_read_ahead;  // a named local: no braced temporary inside co_await (GCC 12)
     auto got = co_await block_reader_->get(std::move(ref), std::move(no_read_ahead));
-    if (!got) co_return err(Errc::io_error, got.error().message);
+    if (!got) {
+      // not_found is kept: find_timestamp() re-reads the block map and retries.
+      co_return Error{got.error().code == objstore::Errc::not_found ? got.error().code : make_error_code(Errc::io_error),
+                      got.error().message};
+    }
     fetched = std::move(*got);
     bytes = ByteSpan(reinterpret_cast<const uint8_t*>(fetched->data()), fetched->size());
   }

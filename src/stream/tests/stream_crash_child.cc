@@ -1,7 +1,8 @@
 // Crash-test child for StreamStore: appends batches to three streams with several appends in flight, uploading
 // often, and prints "ack <stream> <offset> <tag> <count>" for every append that completed. The parent kills it with
 // SIGKILL at a random moment, reopens the store and checks every acknowledged batch.
-// usage: floe_stream_crash_child ROOT ROUND [file|object EPOCH]
+// usage: floe_stream_crash_child ROOT ROUND [file|object EPOCH [compact]]
+// compact: compaction runs in the background too (every 5 ms, grace 0), so kills land mid-compaction.
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
@@ -19,12 +20,12 @@
 using namespace floe;
 
 int main(int argc, char** argv) {
-  if (argc != 3 && argc != 5) return 2;
+  if (argc != 3 && argc != 5 && argc != 6) return 2;
   std::string root = argv[1];
   const int64_t round = std::atoll(argv[2]);
-  const auto kind = argc == 5 && std::string(argv[3]) == "object" ? stream::StreamStoreConfig::WalKind::object
+  const auto kind = argc >= 5 && std::string(argv[3]) == "object" ? stream::StreamStoreConfig::WalKind::object
                                                                   : stream::StreamStoreConfig::WalKind::file;
-  const uint64_t epoch = argc == 5 ? std::strtoull(argv[4], nullptr, 10) : 0;
+  const uint64_t epoch = argc >= 5 ? std::strtoull(argv[4], nullptr, 10) : 0;
   asio::io_context io(1);
   auto objects = objstore::FileStore::open(root + "/bucket");
   auto meta_store = meta::EmbeddedStore::open(io.get_executor(), meta::EmbeddedConfig{.dir = root + "/meta"});
@@ -33,8 +34,9 @@ int main(int argc, char** argv) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto s = co_await stream::StreamStore::open(io.get_executor(), stream::testing::crash_config(root, kind, epoch),
-                                                    *objects.value, **meta_store);
+        stream::StreamStoreConfig config = stream::testing::crash_config(root, kind, epoch);
+        if (argc == 6 && std::string(argv[5]) == "compact") stream::testing::crash_compaction(config);
+        auto s = co_await stream::StreamStore::open(io.get_executor(), config, *objects.value, **meta_store);
         if (!s) {
           std::fprintf(stderr, "open: %s\n", s.error().message.c_str());
           std::exit(4);

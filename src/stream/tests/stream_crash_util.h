@@ -31,6 +31,16 @@ inline StreamStoreConfig crash_config(const std::string& root,
   return c;
 }
 
+// The crash child's "compact" mode: a compaction pass every 5 ms over every object it commits, replaced objects
+// deleted at once, so that kills land in every step (pending record, output PUTs, swap, sweep).
+inline void crash_compaction(StreamStoreConfig& c) {
+  c.compaction_interval = std::chrono::milliseconds(5);
+  c.compaction_target_bytes = 1 << 20;
+  c.compaction_min_objects = 4;
+  c.compaction_block_bytes = 64 << 10;
+  c.compaction_grace = std::chrono::milliseconds(0);
+}
+
 inline std::string crash_value(uint64_t stream, int64_t tag, int i) {
   return "s" + std::to_string(stream) + "-t" + std::to_string(tag) + "-r" + std::to_string(i);
 }

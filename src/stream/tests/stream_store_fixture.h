@@ -184,7 +184,8 @@ class StreamStoreFixture : public ::testing::Test {
   // kill -9 of a child (stream_crash_child.cc) that appends to three streams with eight appends in flight, at a
   // random moment after its first ack, `rounds` times: after each crash the reopened store holds every acked batch
   // at its offset with its content, and offsets are dense.
-  void kill_nine_rounds(int rounds) {
+  // compact: the child compacts in the background too (crash_compaction).
+  void kill_nine_rounds(int rounds, bool compact = false) {
     std::mt19937_64 rng(777);
     std::map<uint64_t, int64_t> verified_end;  // per stream: offsets below are checked dense
     size_t acks = 0;
@@ -200,7 +201,7 @@ class StreamStoreFixture : public ::testing::Test {
         std::string r = std::to_string(round);
         std::string epoch = std::to_string(2 * round + 1);
         ::execl(FLOE_STREAM_CRASH_CHILD, FLOE_STREAM_CRASH_CHILD, root_.c_str(), r.c_str(), wal_name(kind_),
-                epoch.c_str(), static_cast<char*>(nullptr));
+                epoch.c_str(), compact ? "compact" : "append", static_cast<char*>(nullptr));
         ::_exit(127);
       }
       ::close(out[1]);

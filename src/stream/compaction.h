@@ -1,0 +1,131 @@
+// Compaction (DESIGN §5, §7): rewrites many small committed segment objects (WAL objects, file-WAL uploads, small
+// earlier outputs) into few large ones, and swaps the metadata in ONE txn guarded by compares.
+//
+// One round:
+//   1. plan: one linearizable read of every <root>objects/ key (paged at the first page's revision) and of the
+//      stream starts. Inputs: the committed objects smaller than small_object_bytes, oldest commit (mod revision)
+//      first, as many as fit the round's bounds (max_inputs, max_round_bytes, and etcd's txn limits: the swap has
+//      inputs + outputs + 1 ops and at most max_txn_value_bytes of values).
+//   2. read the inputs (whole-object GETs, every used block checked against its CRC-32C) and build the outputs:
+//      streams in id order, each stream's blocks in offset order, packed into objects of up to target_bytes
+//      (so a busy stream gets objects of its own); adjacent blocks of a stream (offsets contiguous) are merged into
+//      blocks of up to block_bytes. Batches are copied as stored: offsets and bytes never change. Blocks wholly
+//      below their stream's start (trimmed) are dropped.
+//   3. a "pending" gc record <root>gc/<id> naming the outputs is written BEFORE they are PUT (crash: a later sweep
+//      deletes them), then the outputs are PUT with put_if_absent under fresh keys (never reused).
+//   4. the swap txn: compares every input key's mod revision (unchanged since the plan: no concurrent trim-GC,
+//      retention or other compactor touched it) and the gc record's mod revision (no sweeper claimed it); then
+//      deletes the inputs' keys, puts the outputs' keys and turns the gc record into a "replaced" record naming the
+//      inputs, due after the grace. Lost compare: nothing changed; the outputs are deleted (best effort; the
+//      pending record covers a crash).
+// Garbage (sweep_gc): a record past its due time is claimed first (txn: state -> sweeping, comparing its mod
+// revision, which fences a compactor still about to swap a pending record), then its objects are deleted, then
+// the record. Seal markers are never named by an objects/ key, hence never by a gc record.
+//
+// gc record value (<root>gc/<16 random hex>), big-endian:
+//   +-----------+----------+------------+-----------+----------------------------------------+
+//   | version u8| state u8 | due_ms i64 | count u32 | count x (key_len u16, key bytes)        |
+//   |   (1)     | 0 pending| wall clock |           | object keys to delete once due          |
+//   |           | 1 replaced, 2 sweeping |          |                                        |
+//   +-----------+----------+------------+-----------+----------------------------------------+
+//
+// Threads: everything here is coroutines over the async object and metadata stores; the CPU-bound build of the
+// outputs (copies, CRC-32C) runs on the `cpu` executor given in CompactionOptions.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "stream/object_ranges.h"
+
+namespace floe::objstore {
+class ObjectStore;
+}
+namespace floe::meta {
+class MetaStore;
+}
+
+namespace floe::stream {
+
+struct CompactionOptions {
+  std::string meta_root = "/floe/";
+  std::string output_prefix = "data/compacted/";  // output object keys: <prefix><32 random hex>
+  size_t target_bytes = 64u << 20;                // compaction.target.bytes: output object size
+  size_t small_object_bytes = 32u << 20;          // inputs: committed objects below this size
+  size_t block_bytes = 1u << 20;                  // merged blocks up to this (one ranged GET per read)
+  size_t min_objects = 8;                         // trigger: at least this many small objects...
+  std::chrono::milliseconds max_age{300000};      // ...or at least 2, the oldest seen this long ago
+  size_t max_inputs = 64;                         // inputs per round (the swap txn: inputs + outputs + 1 ops)
+  size_t max_round_bytes = 256u << 20;            // input bytes read per round (memory bound)
+  size_t max_txn_value_bytes = 1u << 20;          // metadata values per swap txn (etcd: 1.5 MiB a request)
+  std::chrono::milliseconds grace{60000};         // replaced objects live this long (object.gc.grace.ms)
+  std::chrono::milliseconds object_timeout{30000};
+  asio::any_io_executor cpu;                      // where outputs are built; empty: the caller's executor
+};
+
+// A gc record (see the diagram above).
+struct GcRecord {
+  enum class State : uint8_t { pending = 0, replaced = 1, sweeping = 2 };
+  State state = State::pending;
+  int64_t due_ms = 0;
+  std::vector<std::string> keys;
+};
+std::string encode_gc_record(const GcRecord& record);
+Result<GcRecord> decode_gc_record(std::string_view name, std::string_view value);
+
+// What a successful swap changed: the caller updates its in-memory block map with it.
+struct CompactionSwap {
+  std::set<std::string> removed;       // input object keys (no longer in metadata)
+  std::vector<ObjectRanges> added;     // outputs, committed
+  int64_t revision = 0;                // the swap txn's revision
+  uint64_t bytes_read = 0;             // input bytes
+  uint64_t bytes_written = 0;          // output bytes
+  size_t dropped_blocks = 0;           // trimmed blocks left out
+};
+
+struct CompactionPlanInfo {
+  size_t objects = 0;        // committed objects in metadata
+  size_t small_objects = 0;  // of them, compaction candidates (the backlog)
+  uint64_t small_bytes = 0;
+};
+
+class Compactor {
+ public:
+  Compactor(CompactionOptions options, objstore::ObjectStore& objects, meta::MetaStore& meta);
+
+  // One round: plans, and when the trigger holds, compacts one batch of inputs. nullopt: nothing to do (the
+  // trigger does not hold). Errors: io_error (store), conflict (a compare failed: nothing changed; plan again).
+  asio::awaitable<Result<std::optional<CompactionSwap>>> run_round();
+  // The figures of the last plan.
+  const CompactionPlanInfo& last_plan() const { return plan_info_; }
+
+  // Deletes the objects of every gc record that is due (now_ms: wall clock), then the record. Returns how many
+  // objects were deleted.
+  asio::awaitable<Result<size_t>> sweep_gc(int64_t now_ms);
+
+ private:
+  struct Input {
+    ObjectRanges ranges;
+    int64_t mod_revision = 0;
+    size_t value_bytes = 0;
+  };
+  asio::awaitable<Result<std::vector<Input>>> plan(std::map<uint64_t, int64_t>& starts);
+  asio::awaitable<Status> delete_pending(const std::string& gc_key, int64_t gc_revision,
+                                         const std::vector<std::string>& outputs);
+
+  CompactionOptions options_;
+  objstore::ObjectStore& objects_;
+  meta::MetaStore& meta_;
+  CompactionPlanInfo plan_info_;
+  std::map<std::string, std::chrono::steady_clock::time_point> first_seen_;  // small objects (age trigger)
+};
+
+}  // namespace floe::stream
