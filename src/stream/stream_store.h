@@ -21,10 +21,17 @@
 // current block map), through BlockReader (block_reader.h): the block cache, else a ranged GET (checked against its
 // CRC) with read-ahead that grows for sequential readers; a read then goes on into the following blocks that are
 // cached, up to max_bytes. A GET answered 404 (the object was deleted by compaction or garbage collection after
-// the read planned it) re-plans from the block map. Reads never go past the durable end.
+// the read planned it) re-plans from the block map, re-read from metadata first when
+// it still names the missing object (a compaction elsewhere). Reads never go past the durable end.
+//
+// Compaction (compaction.h, stream_store_compaction.cc): a background loop on the store's strand merges small
+// committed objects into large ones and swaps the metadata in one guarded txn; the swap updates the block map.
 //
 // Metadata keys (under config.meta_root):
-//   objects/<object key>        ObjectRanges of a committed object (object_ranges.h), uploads and WAL objects
+//   objects/<object key>        ObjectRanges of a committed object (object_ranges.h), uploads, WAL objects and
+//                               compaction outputs (<object_prefix>compacted/<random>)
+//   gc/<random>                 objects to delete once due: compaction's replaced inputs or orphaned outputs
+//                               (compaction.h)
 //   streams/<id>/start          the stream's log start offset (decimal), written by trim()
 //   wal/<broker>/<epoch>/...    the object WAL's cursor, sealing and seal records (object_wal.h)
 //   wal-open/<broker>/<epoch>   written before an object-WAL epoch opens, deleted once it is sealed: the list of
