@@ -248,13 +248,13 @@ asio::awaitable<Result<std::optional<CompactionSwap>>> Compactor::run_round() {
   std::vector<std::string> data(inputs.size());
   CompactionSwap swap;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    auto got = co_await objects_.get(inputs[i].ranges.key, std::nullopt,
-                                     objstore::Clock::now() + options_.object_timeout);
+    auto got =
+        co_await objects_.get(inputs[i].ranges.key, std::nullopt, objstore::Clock::now() + options_.object_timeout);
     if (!got) {
       // Gone (collected since the plan) or unreadable: plan again next time.
-      co_return Error{got.error == objstore::Errc::not_found ? make_error_code(Errc::conflict)
-                                                              : make_error_code(Errc::io_error),
-                      "compaction: GET " + inputs[i].ranges.key + ": " + got.error.message()};
+      co_return Error{
+          got.error == objstore::Errc::not_found ? make_error_code(Errc::conflict) : make_error_code(Errc::io_error),
+          "compaction: GET " + inputs[i].ranges.key + ": " + got.error.message()};
     }
     if (got.value.size() != inputs[i].ranges.object_size) {
       co_return err(Errc::corrupt_object, "compaction: " + inputs[i].ranges.key + " has another size than committed");
@@ -306,7 +306,8 @@ asio::awaitable<Result<std::optional<CompactionSwap>>> Compactor::run_round() {
   put_pending.key = gc_key;
   put_pending.value = encode_gc_record(pending);
   auto pending_put = co_await meta_.put(put_pending);
-  if (!pending_put) co_return err(Errc::io_error, "compaction: cannot write " + gc_key + ": " + pending_put.error().message());
+  if (!pending_put)
+    co_return err(Errc::io_error, "compaction: cannot write " + gc_key + ": " + pending_put.error().message());
   const int64_t gc_revision = pending_put->revision;
 
   for (auto& [ranges, object] : outputs) {
@@ -420,7 +421,8 @@ asio::awaitable<Result<size_t>> Compactor::sweep_gc(int64_t now_ms) {
       std::vector<std::string> unreferenced;
       for (const std::string& key : record->keys) {
         auto ref = co_await meta_.get(objects_prefix + key);
-        if (!ref) co_return err(Errc::io_error, "gc: cannot read " + objects_prefix + key + ": " + ref.error().message());
+        if (!ref)
+          co_return err(Errc::io_error, "gc: cannot read " + objects_prefix + key + ": " + ref.error().message());
         if (*ref) {
           log::error(kLog, "gc record ", kv.key, " names ", key, ", which is still committed; kept");
           continue;

@@ -68,7 +68,7 @@ struct CompactionOptions {
   size_t max_txn_value_bytes = 1u << 20;          // metadata values per swap txn (etcd: 1.5 MiB a request)
   std::chrono::milliseconds grace{60000};         // replaced objects live this long (object.gc.grace.ms)
   std::chrono::milliseconds object_timeout{30000};
-  asio::any_io_executor cpu;                      // where outputs are built; empty: the caller's executor
+  asio::any_io_executor cpu;  // where outputs are built; empty: the caller's executor
 };
 
 // A gc record (see the diagram above).
@@ -83,12 +83,12 @@ Result<GcRecord> decode_gc_record(std::string_view name, std::string_view value)
 
 // What a successful swap changed: the caller updates its in-memory block map with it.
 struct CompactionSwap {
-  std::set<std::string> removed;       // input object keys (no longer in metadata)
-  std::vector<ObjectRanges> added;     // outputs, committed
-  int64_t revision = 0;                // the swap txn's revision
-  uint64_t bytes_read = 0;             // input bytes
-  uint64_t bytes_written = 0;          // output bytes
-  size_t dropped_blocks = 0;           // trimmed blocks left out
+  std::set<std::string> removed;    // input object keys (no longer in metadata)
+  std::vector<ObjectRanges> added;  // outputs, committed
+  int64_t revision = 0;             // the swap txn's revision
+  uint64_t bytes_read = 0;          // input bytes
+  uint64_t bytes_written = 0;       // output bytes
+  size_t dropped_blocks = 0;        // trimmed blocks left out
 };
 
 struct CompactionPlanInfo {

@@ -70,6 +70,7 @@ StreamStore::~StreamStore() {
   // close() has stopped the uploader; a store that never opened fully has none.
   if (wal_) wal_->close();
   blocking_.join();
+  compaction_cpu_.join();
 }
 
 asio::awaitable<Result<std::unique_ptr<StreamStore>>> StreamStore::open(asio::any_io_executor executor,

@@ -336,6 +336,7 @@ class StreamStore {
   std::unique_ptr<FileWal> wal_;             // file WAL
   std::unique_ptr<ObjectWal> object_wal_;    // object WAL
   asio::thread_pool blocking_{1};
+  asio::thread_pool compaction_cpu_{1};  // compaction builds its outputs here (not on blocking_: uploads wait there)
   asio::steady_timer wakeup_;
   std::unique_ptr<BlockReader> block_reader_;  // committed blocks: block cache, ranged GETs, read-ahead
 

@@ -44,7 +44,7 @@ void StreamStore::start_compaction() {
   o.max_round_bytes = config_.compaction_max_round_bytes;
   o.grace = config_.compaction_grace;
   o.object_timeout = config_.object_timeout;
-  o.cpu = blocking_.get_executor();  // copies and CRCs off the network threads
+  o.cpu = compaction_cpu_.get_executor();  // copies and CRCs off the network threads and the uploader's pool
   compactor_ = std::make_unique<Compactor>(std::move(o), objects_, meta_);
   if (config_.compaction_interval.count() <= 0) return;
   compaction_wakeup_ = std::make_unique<asio::steady_timer>(executor_);
@@ -140,8 +140,7 @@ asio::awaitable<Result<size_t>> StreamStore::compact_once() {
     compaction_stats_.bytes_rewritten += swap.bytes_written;
     merged += swap.removed.size();
     log::info(kLog, "compaction: ", swap.removed.size(), " objects (", swap.bytes_read, " bytes) -> ",
-              swap.added.size(), " (", swap.bytes_written, " bytes), ", swap.dropped_blocks,
-              " trimmed blocks dropped");
+              swap.added.size(), " (", swap.bytes_written, " bytes), ", swap.dropped_blocks, " trimmed blocks dropped");
   }
   // Replaced (and orphaned) objects whose grace is over.
   auto swept = co_await compactor_->sweep_gc(wall_ms());
@@ -162,14 +161,15 @@ void StreamStore::apply_compaction_locked(const CompactionSwap& swap) {
   }
   for (auto& [id, s] : streams_) {
     auto mine = added.find(id);
-    const bool touched = std::any_of(s.blocks.begin(), s.blocks.end(),
-                                     [&](const auto& b) { return swap.removed.count(b.second) > 0; });
+    const bool touched =
+        std::any_of(s.blocks.begin(), s.blocks.end(), [&](const auto& b) { return swap.removed.count(b.second) > 0; });
     if (!touched && mine == added.end()) continue;
     std::erase_if(s.blocks, [&](const auto& b) { return swap.removed.count(b.second) > 0; });
     if (mine != added.end()) {
       for (const auto& [nb, key] : mine->second) {
         // Already there (a refresh read the metadata after the swap).
-        if (std::any_of(s.blocks.begin(), s.blocks.end(), [&](const auto& b) { return b.second == key && b.first == nb; })) {
+        if (std::any_of(s.blocks.begin(), s.blocks.end(),
+                        [&](const auto& b) { return b.second == key && b.first == nb; })) {
           continue;
         }
         // The output is the committed truth for its offsets: anything overlapping it is stale.

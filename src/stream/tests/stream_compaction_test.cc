@@ -146,8 +146,8 @@ TEST_P(StreamCompaction, ASwapThatLosesItsCompareChangesNothing) {
   for (int i = 0; i < 5; ++i) append_committed(2, i, 3);
   const auto before = read_all(2);
   // Slow GETs: the test rewrites one input's key (same value, new mod revision) while the compactor reads.
-  faults_->set_config(objstore::FaultConfig{}.delay(objstore::Op::get,
-                                                   objstore::Latency::constant(std::chrono::milliseconds(100))));
+  faults_->set_config(
+      objstore::FaultConfig{}.delay(objstore::Op::get, objstore::Latency::constant(std::chrono::milliseconds(100))));
   const auto keys_before = meta_keys("objects/");
   auto pass = asio::co_spawn(io_, store_->compact_once(), asio::use_future);
   io_.restart();
@@ -187,8 +187,8 @@ TEST_P(StreamCompaction, TwoCompactorsRacingSwapOnce) {
   open_store(c);
   for (int i = 0; i < 8; ++i) append_committed(1 + static_cast<uint64_t>(i % 2), i, 2);
   const auto before = std::array{read_all(1), read_all(2)};
-  faults_->set_config(objstore::FaultConfig{}.delay(objstore::Op::put,
-                                                   objstore::Latency::constant(std::chrono::milliseconds(30))));
+  faults_->set_config(
+      objstore::FaultConfig{}.delay(objstore::Op::put, objstore::Latency::constant(std::chrono::milliseconds(30))));
   CompactionOptions o;
   o.target_bytes = 8 << 10;
   o.small_object_bytes = 4 << 10;
@@ -311,13 +311,13 @@ TEST_P(StreamCompaction, ReadsStayExactWhileCompactionRunsWithAppendsAndTrims) {
   }
   ASSERT_TRUE(run(store_->flush()));
   const auto stats = store_->compaction_stats();
-  std::printf("[figures] %s WAL: %llu swaps, %llu objects merged, %llu written, %llu conflicts, %llu refreshes, "
-              "%zu objects/ keys now\n",
-              testing::wal_name(kind_), static_cast<unsigned long long>(stats.swaps),
-              static_cast<unsigned long long>(stats.objects_merged),
-              static_cast<unsigned long long>(stats.objects_written),
-              static_cast<unsigned long long>(stats.conflicts),
-              static_cast<unsigned long long>(stats.stale_block_refreshes), meta_keys("objects/").size());
+  std::printf(
+      "[figures] %s WAL: %llu swaps, %llu objects merged, %llu written, %llu conflicts, %llu refreshes, "
+      "%zu objects/ keys now\n",
+      testing::wal_name(kind_), static_cast<unsigned long long>(stats.swaps),
+      static_cast<unsigned long long>(stats.objects_merged), static_cast<unsigned long long>(stats.objects_written),
+      static_cast<unsigned long long>(stats.conflicts), static_cast<unsigned long long>(stats.stale_block_refreshes),
+      meta_keys("objects/").size());
   EXPECT_GT(stats.swaps, 0u);
   for (uint64_t s = 1; s <= 3; ++s) {
     auto all = read_all(s);
