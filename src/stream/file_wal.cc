@@ -129,7 +129,9 @@ Result<std::unique_ptr<FileWal>> FileWal::open(const FileWalOptions& options, co
   if (auto st = wal->open_new_segment(wal->next_seq_); !st) return st.error();
   wal->durable_seq_ = wal->next_seq_ - 1;
   wal->writer_ = std::thread([w = wal.get()] { w->writer_loop(); });
-  wal->syncer_ = std::thread([w = wal.get()] { w->syncer_loop(); });
+  for (size_t i = 0; i < std::max<size_t>(options.sync_threads, 1); ++i) {
+    wal->syncers_.emplace_back([w = wal.get()] { w->syncer_loop(); });
+  }
   return wal;
 }
 
@@ -332,17 +334,21 @@ void FileWal::syncer_loop() {
   std::vector<Written> batch;
   for (;;) {
     std::shared_ptr<SegmentFile> file;
-    size_t bytes = 0;
+    uint64_t ticket = 0;
     {
       std::unique_lock lock(mu_);
       sync_cv_.wait(lock, [&] { return !written_.empty() || writer_done_; });
       if (written_.empty()) return;  // the writer is done and everything is synced
       batch.swap(written_);
       written_.clear();
-      bytes = unsynced_bytes_;
       file = current_;
+      ticket = syncs_started_++;
     }
-    bool any_written = std::any_of(batch.begin(), batch.end(), [](const Written& w) { return !w.ec; });
+    size_t bytes = 0;  // what this sync takes off unsynced_bytes_ (the writer counts written groups only)
+    for (const Written& w : batch) {
+      if (!w.ec) bytes += w.bytes;
+    }
+    const bool any_written = bytes > 0;
     std::error_code sync_ec;
     ProcessCounters& counters = process_counters();
     if (any_written) {
@@ -350,11 +356,17 @@ void FileWal::syncer_loop() {
       if (::fdatasync(file->fd) != 0) sync_ec = io_error("cannot sync", file->path).code;
       counters.sync_latency_us.record(std::chrono::steady_clock::now() - sync_start);
     }
+    std::error_code earlier_failure;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      // Completions go in the order the syncs started: a later sync may return first, but it must not ack before an
+      // earlier one's result is known (a write-back error is reported to one fdatasync only; once any failed, the
+      // WAL is failed and nothing after it is acked).
+      sync_cv_.wait(lock, [&] { return syncs_finished_ == ticket; });
       unsynced_bytes_ -= bytes;
+      earlier_failure = failed_;
       if (sync_ec && !failed_) failed_ = sync_ec;
-      if (!sync_ec && any_written) {
+      if (!sync_ec && !earlier_failure && any_written) {
         for (const Written& w : batch) {
           if (!w.ec) durable_seq_ = w.seq;
         }
@@ -362,25 +374,25 @@ void FileWal::syncer_loop() {
       }
     }
     sync_cv_.notify_all();
-    if (!sync_ec && any_written) {
-      uint64_t synced_entries = 0, synced_bytes = 0;
-      for (const Written& w : batch) {
-        if (w.ec) continue;
-        ++synced_entries;
-        synced_bytes += w.bytes;
-      }
+    if (!sync_ec && !earlier_failure && any_written) {
       counters.syncs.fetch_add(1, std::memory_order_relaxed);
-      counters.sync_entries.record(synced_entries);
-      counters.sync_bytes.record(synced_bytes);
+      counters.sync_entries.record(static_cast<uint64_t>(
+          std::count_if(batch.begin(), batch.end(), [](const Written& w) { return !w.ec; })));
+      counters.sync_bytes.record(bytes);
     }
     const auto completed = std::chrono::steady_clock::now();
     for (Written& w : batch) {
-      std::error_code ec = w.ec ? w.ec : sync_ec;
+      std::error_code ec = w.ec ? w.ec : (earlier_failure ? earlier_failure : sync_ec);
       counters.append_latency_us.record(completed - w.queued);
       counters.pending_bytes.fetch_sub(w.bytes, std::memory_order_relaxed);
       w.done(ec, ec ? 0 : w.seq);
     }
     batch.clear();
+    {
+      std::lock_guard lock(mu_);
+      ++syncs_finished_;  // the next sync's completions may run now (they follow these callbacks)
+    }
+    sync_cv_.notify_all();
   }
 }
 
@@ -431,7 +443,9 @@ void FileWal::close() {
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
-  if (syncer_.joinable()) syncer_.join();
+  for (std::thread& t : syncers_) {
+    if (t.joinable()) t.join();
+  }
   std::lock_guard lock(mu_);
   current_.reset();
 }

@@ -10,10 +10,12 @@
 //   len > 0; crc = CRC-32C of seq, epoch and payload; seqs are dense (previous + 1) across segments.
 // Preallocated space reads as zeros, so len = 0 marks the end of the written part.
 //
-// Durability: a pipeline of two threads. The writer thread takes everything appended so far and writes it
-// (page cache); the syncer thread takes everything written so far and fdatasyncs it, then completes those appends
-// in seq order. Writing the next group overlaps syncing the previous one, and one sync covers every append written
-// before it started (group commit). When the writer rolls to a new segment it syncs the old one itself first, so
+// Durability: a pipeline of threads. The writer thread takes everything appended so far and writes it (page
+// cache); an idle syncer thread (sync_threads of them) takes everything written so far and fdatasyncs it, then
+// completes those appends. Writing the next group overlaps syncing the previous one, one sync covers every append
+// written before it started (group commit), and with two syncers a group written while a sync runs starts its own
+// sync at once instead of waiting for that one to end. Completions run in the order the syncs started, so appends
+// complete in seq order, and none is acked after a failed sync. When the writer rolls to a new segment it syncs the old one itself first, so
 // a sync of the current file covers every frame written before it. Recovery (open) replays the longest valid prefix of
 // frames and stops at the first torn or corrupt frame (a crash mid-write); everything after it was never acknowledged
 // and is removed. trim() deletes whole segments below a seq once their data is committed elsewhere.
@@ -52,6 +54,10 @@ struct FileWalOptions {
   size_t max_buffered_bytes = 64u << 20;  // appends waiting for the writer; beyond this append fails with
                                           // Errc::too_large (back-pressure: the disk is behind)
   bool preallocate = true;
+  // fdatasync calls in flight at most (syncer threads). With more than one, a group written while a sync runs is
+  // synced at once instead of after it (on ext4 concurrent syncs overlap), which cuts the ack latency; completions
+  // still go in seq order.
+  size_t sync_threads = 2;
 };
 
 // Read-only figures for metrics, summed over every FileWal of the process (a broker has one; the StreamStore owns
@@ -171,11 +177,13 @@ class FileWal {
   uint64_t next_seq_ = 1;
   uint64_t durable_seq_ = 0;
   uint64_t syncs_ = 0;
+  uint64_t syncs_started_ = 0;   // tickets: the order syncer threads took their groups
+  uint64_t syncs_finished_ = 0;  // syncs whose appends are completed (completions run in ticket order)
   std::error_code failed_;  // sticky: after an I/O error every append fails
   bool closing_ = false;
   std::condition_variable sync_cv_;  // the syncer waits for written_; the writer waits for unsynced room
   std::thread writer_;
-  std::thread syncer_;
+  std::vector<std::thread> syncers_;
 };
 
 }  // namespace floe::stream

@@ -9,10 +9,12 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -83,6 +85,50 @@ TEST_F(FileWalTest, AppendsAreReplayedAfterReopen) {
   ASSERT_EQ(replayed.size(), 500u);
   for (auto& [seq, bytes] : replayed) ASSERT_EQ(bytes, payload_for(seq)) << seq;
   EXPECT_EQ(wal->next_seq(), 501u);
+}
+
+// Several syncs in flight (sync_threads): a later sync may return first, yet every completion comes in seq order,
+// from several appending threads and across segment rolls, and each completed seq is durable when it is reported.
+TEST_F(FileWalTest, SeveralSyncersCompleteInSeqOrder) {
+  std::map<uint64_t, std::vector<uint8_t>> replayed;
+  constexpr int kThreads = 4, kPerThread = 300;
+  {
+    FileWalOptions o = options(256 * 1024);
+    o.sync_threads = 4;
+    auto wal = open(replayed, o);
+    std::mutex mu;
+    std::vector<uint64_t> completed;  // in callback order
+    bool durable_lagged = false;
+    std::atomic<int> outstanding{kThreads * kPerThread};
+    std::vector<std::thread> appenders;
+    for (int t = 0; t < kThreads; ++t) {
+      appenders.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          auto p = payload_for(static_cast<uint64_t>(t * kPerThread + i));
+          wal->append(p, [&](std::error_code ec, uint64_t seq) {
+            EXPECT_FALSE(ec) << ec.message();
+            {
+              std::lock_guard lock(mu);
+              completed.push_back(seq);
+              if (wal->durable_seq() < seq) durable_lagged = true;
+            }
+            outstanding.fetch_sub(1);
+          });
+          if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+      });
+    }
+    for (auto& a : appenders) a.join();
+    for (int i = 0; i < 2000 && outstanding.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ(outstanding.load(), 0);
+    std::lock_guard lock(mu);
+    ASSERT_EQ(completed.size(), static_cast<size_t>(kThreads * kPerThread));
+    for (size_t i = 0; i < completed.size(); ++i) ASSERT_EQ(completed[i], i + 1) << "completion " << i;
+    EXPECT_FALSE(durable_lagged) << "an append completed before durable_seq covered it";
+  }
+  auto wal = open(replayed, options(256 * 1024));
+  ASSERT_EQ(replayed.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(replayed.rbegin()->first, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
 TEST_F(FileWalTest, SegmentsRollAndSeqsStayDense) {
