@@ -338,7 +338,8 @@ TEST_P(StreamCompaction, WideObjectsAreCompactedInRoundsThatFitEtcdLimits) {
     SegmentWriter writer;
     for (uint64_t s = 1; s <= kStreams; ++s) {
       Bytes batch = one;
-      ASSERT_EQ(record::set_base_offset(record::MutableByteSpan(batch.data(), batch.size()), o), record::RecordError::ok);
+      ASSERT_EQ(record::set_base_offset(record::MutableByteSpan(batch.data(), batch.size()), o),
+                record::RecordError::ok);
       ASSERT_TRUE(writer.add(s, o, o, 1000, ByteSpan(batch)));
     }
     ObjectRanges ranges;
@@ -366,8 +367,8 @@ TEST_P(StreamCompaction, WideObjectsAreCompactedInRoundsThatFitEtcdLimits) {
     EXPECT_LT((*r)->removed.size(), static_cast<size_t>(kObjects)) << "one round cannot take every wide object";
     merged += (*r)->removed.size();
   }
-  std::printf("[figures] %d objects x %llu streams: %zu rounds, %zu objects merged, %zu objects/ keys now\n",
-              kObjects, static_cast<unsigned long long>(kStreams), rounds, merged, meta_keys("objects/").size());
+  std::printf("[figures] %d objects x %llu streams: %zu rounds, %zu objects merged, %zu objects/ keys now\n", kObjects,
+              static_cast<unsigned long long>(kStreams), rounds, merged, meta_keys("objects/").size());
   EXPECT_GT(rounds, 1u);
   EXPECT_LT(meta_keys("objects/").size(), 4u);
   ASSERT_TRUE(run(compactor.sweep_gc(INT64_MAX / 2)));
