@@ -262,8 +262,11 @@ void StreamStore::on_durable(uint64_t stream_id, int64_t first, std::error_code 
     auto found = streams_.find(stream_id);
     if (found == streams_.end()) return;  // released and forgotten meanwhile
     Stream& s = found->second;
-    auto it = std::find_if(s.entries.begin(), s.entries.end(), [&](const Entry& e) { return e.first == first; });
-    if (it == s.entries.end()) return;
+    // Entries ascend by offset and the log cache keeps many committed ones in front: a binary search, not a scan
+    // from the oldest (this runs once per acked append).
+    auto it = std::lower_bound(s.entries.begin(), s.entries.end(), first,
+                               [](const Entry& e, int64_t offset) { return e.first < offset; });
+    if (it == s.entries.end() || it->first != first) return;
     if (ec) {
       // The WAL failed for good: drop this and every later entry of the stream; offsets restart at the durable
       // end so that they stay dense if the data reappears after a restart.
