@@ -83,6 +83,27 @@ ROWS = [
         ("Stored (committed objects)", "bytes", [("max(floe_objstore_stored_bytes%s)" % SEL, "bytes"),
                                                  ("max(floe_objstore_stored_objects%s)" % SEL, "objects")]),
     ]),
+    ("Caches and compaction", [
+        ("Block cache hit ratio", "percentunit", [
+            ("%s / %s" % (rate("floe_block_cache_lookups_total", extra='result="hit"'),
+                          rate("floe_block_cache_lookups_total")), "hits")]),
+        ("Block cache bytes and evictions", "bytes", [
+            ("sum(floe_block_cache_bytes%s)" % SEL, "cached"),
+            ("sum(floe_block_cache_limit_bytes%s)" % SEL, "bound"),
+            (rate("floe_block_cache_evictions_total"), "evictions/s")]),
+        ("Read-ahead", "Bps", [(rate("floe_read_ahead_bytes_total"), "fetched ahead/s"),
+                               ("sum(floe_read_ahead_inflight_bytes%s)" % SEL, "in flight"),
+                               (rate("floe_read_ahead_gets_total", "outcome"), "GETs/s {{outcome}}")]),
+        ("Compaction backlog", "short", [("max(floe_compaction_backlog_objects%s)" % SEL, "small objects"),
+                                         ("max(floe_compaction_committed_objects%s)" % SEL, "committed objects")]),
+        ("Compaction objects/s", "ops", [(rate("floe_compaction_objects_merged_total"), "merged"),
+                                         (rate("floe_compaction_objects_written_total"), "written"),
+                                         (rate("floe_compaction_gc_deleted_objects_total"), "deleted after grace"),
+                                         (rate("floe_compaction_rounds_total", "result"), "rounds {{result}}")]),
+        ("Compaction bytes/s", "Bps", [(rate("floe_compaction_read_bytes_total"), "read"),
+                                       (rate("floe_compaction_rewritten_bytes_total"), "rewritten"),
+                                       (rate("floe_compaction_stale_reads_total"), "stale-map re-reads/s")]),
+    ]),
     ("Metadata store", [
         ("Txn latency", "s", [(quantile(0.5, "floe_meta_request_duration_seconds", extra='op="txn"'), "p50"),
                               (quantile(0.99, "floe_meta_request_duration_seconds", extra='op="txn"'), "p99")]),
