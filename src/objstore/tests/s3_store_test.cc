@@ -16,6 +16,7 @@
 #include "objstore/s3_store.h"
 #include "objstore/tests/conformance.h"
 #include "objstore/tests/moto_server.h"
+#include "objstore/tests/s3_bucket.h"
 
 namespace floe::objstore::testing {
 namespace {
@@ -49,17 +50,6 @@ S3Config moto_config() {
   c.credentials = {"testing", "testing", ""};
   c.backoff_base = std::chrono::milliseconds(5);
   return c;
-}
-
-std::shared_ptr<S3Store> make_bucket(asio::any_io_executor ex, S3Config config) {
-  auto store = std::make_shared<S3Store>(ex, std::move(config));
-  auto created = asio::co_spawn(ex, store->create_bucket(in(20s)), asio::use_future);
-  if (created.wait_for(30s) != std::future_status::ready) return nullptr;
-  if (auto ec = created.get()) {
-    ADD_FAILURE() << "create bucket: " << ec.message();
-    return nullptr;
-  }
-  return store;
 }
 
 std::shared_ptr<ObjectStore> make_s3_store(asio::any_io_executor ex) {
