@@ -5,10 +5,8 @@ data dir with --log-cache-bytes 0 (no tail cache), and read everything back, fro
 middle, byte-identical at the same offsets; then produce and read more on top. /metrics shows those reads served
 from objects, through the block cache (hits once blocks are read again)."""
 import glob
-import http.client
 import os
 import random
-import re
 import shutil
 import time
 import unittest
@@ -90,22 +88,6 @@ def in_objects(data_dir, needles):
     return False
 
 
-def metric(broker, name, **labels):
-    """The sum of the samples of `name` on /metrics whose labels include `labels`."""
-    conn = http.client.HTTPConnection("127.0.0.1", broker.http_port(), timeout=10)
-    try:
-        conn.request("GET", "/metrics")
-        body = conn.getresponse().read().decode()
-    finally:
-        conn.close()
-    total = 0.0
-    for m in re.finditer(r'^%s(?:\{([^}]*)\})? (\S+)$' % re.escape(name), body, re.M):
-        have = set(re.findall(r'([a-zA-Z_]+)="([^"]*)"', m.group(1) or ""))
-        if set(labels.items()) <= have:
-            total += float(m.group(2))
-    return total
-
-
 @unittest.skipIf(Consumer is None, "confluent_kafka is not installed for this python")
 class RestartReadsFromObjects(unittest.TestCase):
     def test_restart_without_log_cache_reads_objects(self):
@@ -134,11 +116,11 @@ class RestartReadsFromObjects(unittest.TestCase):
             self.assertEqual(got_mid, {k: v for k, v in acked.items() if k[1] >= mid[k[0]]})
             # Those reads came from objects (no log cache), and the second pass over the same blocks from the
             # block cache, which stays within its bound.
-            self.assertGreater(metric(second, "floe_log_reads_total", source="objects"), 0)
-            self.assertGreater(metric(second, "floe_block_cache_lookups_total", result="hit"), 0)
-            cached = metric(second, "floe_block_cache_bytes")
+            self.assertGreater(h.metric(second, "floe_log_reads_total", source="objects"), 0)
+            self.assertGreater(h.metric(second, "floe_block_cache_lookups_total", result="hit"), 0)
+            cached = h.metric(second, "floe_block_cache_bytes")
             self.assertGreater(cached, 0)
-            self.assertLessEqual(cached, metric(second, "floe_block_cache_limit_bytes"))
+            self.assertLessEqual(cached, h.metric(second, "floe_block_cache_limit_bytes"))
 
             # New data lands after the old, and both read back together.
             more = records(1107)[:200]

@@ -4,9 +4,7 @@ merged in the background into few large ones (floe_compaction_* on /metrics), th
 after the GC grace, and every record reads back at its offset with its bytes, from objects (no log or block cache),
 also after a restart."""
 import glob
-import http.client
 import os
-import re
 import time
 import unittest
 
@@ -22,16 +20,6 @@ PARTITIONS = 2
 ROUNDS = 30
 PER_ROUND = 20
 TIMEOUT = 20
-
-
-def metric(broker, name):
-    conn = http.client.HTTPConnection("127.0.0.1", broker.http_port(), timeout=10)
-    try:
-        conn.request("GET", "/metrics")
-        body = conn.getresponse().read().decode()
-    finally:
-        conn.close()
-    return sum(float(m.group(1)) for m in re.finditer(r'^%s(?:\{[^}]*\})? (\S+)$' % re.escape(name), body, re.M))
 
 
 def data_objects(data_dir):
@@ -79,19 +67,19 @@ class Compaction(object):
                 self.assertEqual(p.flush(TIMEOUT), 0)
                 time.sleep(0.06)  # past upload.ms / wal.flush.ms: the next round is another object
             self.assertEqual(len(expected), ROUNDS * PER_ROUND)
-            h.wait_until(lambda: metric(broker, "floe_compaction_objects_merged_total") >= ROUNDS, TIMEOUT,
+            h.wait_until(lambda: h.metric(broker, "floe_compaction_objects_merged_total") >= ROUNDS, TIMEOUT,
                          interval=0.2, what="compaction to merge the rounds' objects")
-            h.wait_until(lambda: metric(broker, "floe_compaction_gc_deleted_objects_total") > 0, TIMEOUT,
+            h.wait_until(lambda: h.metric(broker, "floe_compaction_gc_deleted_objects_total") > 0, TIMEOUT,
                          interval=0.2, what="replaced objects deleted after the grace")
-            merged = metric(broker, "floe_compaction_objects_merged_total")
-            written = metric(broker, "floe_compaction_objects_written_total")
-            committed = metric(broker, "floe_compaction_committed_objects")
+            merged = h.metric(broker, "floe_compaction_objects_merged_total")
+            written = h.metric(broker, "floe_compaction_objects_written_total")
+            committed = h.metric(broker, "floe_compaction_committed_objects")
             print("[figures] %s: %d objects merged into %d, %d committed objects now, %d data files in the bucket"
                   % (self.__class__.__name__, merged, written, committed, len(data_objects(broker.data_dir))))
             self.assertLess(committed, ROUNDS / 2)
             # Once the grace is over, the bucket holds the committed objects and nothing else.
             h.wait_until(lambda: len(data_objects(broker.data_dir)) <=
-                         metric(broker, "floe_compaction_committed_objects"), TIMEOUT, interval=0.2,
+                         h.metric(broker, "floe_compaction_committed_objects"), TIMEOUT, interval=0.2,
                          what="the bucket to hold only committed objects")
             self.assertEqual(read_all(broker, expected), expected)
             broker.restart()

@@ -4,8 +4,6 @@ other brokers' floe_compaction_objects_merged_total stay 0); it merges the small
 into few large ones, the replaced objects are deleted after the GC grace, and every acked record reads back at its
 offset from every partition's leader, whose block maps went stale (no log or block cache: each read GETs; a 404
 re-reads the committed ranges from etcd, floe_compaction_stale_reads_total)."""
-import http.client
-import re
 import time
 import unittest
 
@@ -22,16 +20,6 @@ TOPIC = "cluster-compacted"
 PARTITIONS = 6
 ROUNDS = 25
 TIMEOUT = 30
-
-
-def metric(broker, name):
-    conn = http.client.HTTPConnection("127.0.0.1", broker.http_port(), timeout=10)
-    try:
-        conn.request("GET", "/metrics")
-        body = conn.getresponse().read().decode()
-    finally:
-        conn.close()
-    return sum(float(m.group(1)) for m in re.finditer(r'^%s(?:\{[^}]*\})? (\S+)$' % re.escape(name), body, re.M))
 
 
 class ClusterCompactionTest(unittest.TestCase):
@@ -60,12 +48,12 @@ class ClusterCompactionTest(unittest.TestCase):
             self.assertEqual(len(expected), ROUNDS * PARTITIONS)
 
             brokers = list(cluster.brokers.values())
-            total = lambda name: sum(metric(b, name) for b in brokers)
+            total = lambda name: sum(h.metric(b, name) for b in brokers)
             h.wait_until(lambda: total("floe_compaction_objects_merged_total") >= ROUNDS, TIMEOUT, interval=0.3,
                          what="the controller to merge the WAL objects")
             h.wait_until(lambda: total("floe_compaction_gc_deleted_objects_total") > 0, TIMEOUT, interval=0.3,
                          what="replaced objects deleted after the grace")
-            compacting = [b.node_id for b in brokers if metric(b, "floe_compaction_objects_merged_total") > 0]
+            compacting = [b.node_id for b in brokers if h.metric(b, "floe_compaction_objects_merged_total") > 0]
             self.assertEqual(len(compacting), 1, "one compactor (the controller): %s" % compacting)
 
             got = {}

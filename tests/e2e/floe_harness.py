@@ -17,7 +17,9 @@ Environment:
 """
 
 import contextlib
+import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -763,3 +765,19 @@ def main():
         sys.stderr.write("all tests skipped: exiting %d\n" % SKIP_RC)
         sys.exit(SKIP_RC)
     sys.exit(0)
+
+
+def metric(broker, name, **labels):
+    """The sum of the samples of `name` on the broker's /metrics whose labels include `labels`."""
+    conn = http.client.HTTPConnection("127.0.0.1", broker.http_port(), timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        body = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    total = 0.0
+    for m in re.finditer(r'^%s(?:\{([^}]*)\})? (\S+)$' % re.escape(name), body, re.M):
+        have = set(re.findall(r'([a-zA-Z_]+)="([^"]*)"', m.group(1) or ""))
+        if set(labels.items()) <= have:
+            total += float(m.group(2))
+    return total
