@@ -9,6 +9,7 @@
 #include "meta/meta_store.h"
 #include "objstore/object_store.h"
 #include "protocol/wire.h"
+#include "stream/committed_objects.h"
 #include "stream/errc.h"
 #include "stream/stream_store_internal.h"
 
@@ -148,33 +149,21 @@ Compactor::Compactor(CompactionOptions options, objstore::ObjectStore& objects, 
     : options_(std::move(options)), objects_(objects), meta_(meta) {}
 
 asio::awaitable<Result<std::vector<Compactor::Input>>> Compactor::plan(std::map<uint64_t, int64_t>& starts) {
-  const std::string objects_prefix = options_.meta_root + "objects/";
   const std::string streams_prefix = options_.meta_root + "streams/";
   std::vector<Input> small;
   CompactionPlanInfo info;
-  int64_t revision = 0;
-  std::string from = objects_prefix;
-  for (;;) {  // one linearizable read: the first page fixes the revision
-    meta::RangeRequest req;
-    req.key = from;
-    req.range_end = meta::prefix_end(objects_prefix);
-    req.limit = kPage;
-    req.revision = revision;
-    auto page = co_await meta_.range(req);
-    if (!page) co_return err(Errc::io_error, "compaction: cannot read committed objects: " + page.error().message());
-    if (revision == 0) revision = page->revision;
-    for (const auto& kv : page->kvs) {
-      ++info.objects;
-      auto ranges = decode_object_ranges(kv.key.substr(objects_prefix.size()), kv.value);
-      if (!ranges) co_return ranges.error();
-      if (ranges->object_size >= options_.small_object_bytes) continue;
-      ++info.small_objects;
-      info.small_bytes += ranges->object_size;
-      small.push_back(Input{std::move(*ranges), kv.mod_revision, kv.value.size()});
-    }
-    if (!page->more || page->kvs.empty()) break;
-    from = page->kvs.back().key + '\0';
-  }
+  // One linearizable read: the objects at one revision, and the starts read at that revision too.
+  std::function<Status(CommittedObject&&)> collect_small = [&](CommittedObject&& o) {
+    ++info.objects;
+    if (o.ranges.object_size >= options_.small_object_bytes) return ok_status();
+    ++info.small_objects;
+    info.small_bytes += o.ranges.object_size;
+    small.push_back(Input{std::move(o.ranges), o.mod_revision, o.value_bytes});
+    return ok_status();
+  };
+  auto read = co_await read_committed_objects(meta_, options_.meta_root, collect_small, "compaction");
+  if (!read) co_return read.error();
+  const int64_t revision = *read;
   meta::RangeRequest req;
   req.key = streams_prefix;
   req.range_end = meta::prefix_end(streams_prefix);

@@ -13,6 +13,7 @@
 #include "protocol/record/batch_view.h"
 #include "protocol/record/record_set.h"
 #include "protocol/wire.h"
+#include "stream/committed_objects.h"
 #include "stream/errc.h"
 #include "stream/stream_store_internal.h"
 #include <cstring>
@@ -99,27 +100,13 @@ asio::awaitable<Result<std::unique_ptr<StreamStore>>> StreamStore::open(asio::an
 }
 
 asio::awaitable<Status> StreamStore::load_metadata() {
-  const std::string objects_prefix = config_.meta_root + "objects/";
   const std::string streams_prefix = config_.meta_root + "streams/";
-  std::string from = objects_prefix;
-  for (;;) {  // pages of 500 keys
-    meta::RangeRequest req;
-    req.key = from;
-    req.range_end = meta::prefix_end(objects_prefix);
-    req.limit = 500;
-    auto page = co_await meta_.range(req);
-    if (!page) co_return err(Errc::io_error, "stream: cannot load committed objects: " + page.error().message());
-    for (const auto& kv : page->kvs) {
-      auto ranges = decode_object_ranges(kv.key.substr(objects_prefix.size()), kv.value);
-      if (!ranges) co_return ranges.error();
-      for (const BlockInfo& b : ranges->blocks) {
-        Stream& s = streams_[b.stream_id];
-        s.blocks.emplace_back(b, ranges->key);
-      }
-    }
-    if (!page->more || page->kvs.empty()) break;
-    from = page->kvs.back().key + '\0';
-  }
+  std::function<Status(CommittedObject&&)> add_blocks = [this](CommittedObject&& o) {
+    for (const BlockInfo& b : o.ranges.blocks) streams_[b.stream_id].blocks.emplace_back(b, o.ranges.key);
+    return ok_status();
+  };
+  auto loaded = co_await read_committed_objects(meta_, config_.meta_root, add_blocks, "stream: load");
+  if (!loaded) co_return loaded.error();
   for (auto& [id, s] : streams_) {
     std::sort(s.blocks.begin(), s.blocks.end(),
               [](const auto& a, const auto& b) { return a.first.first_offset < b.first.first_offset; });

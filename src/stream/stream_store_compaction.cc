@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "meta/meta_store.h"
 #include "objstore/object_store.h"
+#include "stream/committed_objects.h"
 #include "stream/errc.h"
 #include "stream/stream_store.h"
 #include "stream/stream_store_internal.h"
@@ -185,27 +186,13 @@ void StreamStore::apply_compaction_locked(const CompactionSwap& swap) {
 
 asio::awaitable<Status> StreamStore::refresh_blocks() {
   // One linearizable read of every objects/ key, at one revision (as acquire()).
-  const std::string objects_prefix = config_.meta_root + "objects/";
   std::map<uint64_t, std::vector<std::pair<BlockInfo, std::string>>> blocks;
-  int64_t revision = 0;
-  std::string from = objects_prefix;
-  for (;;) {
-    meta::RangeRequest req;
-    req.key = from;
-    req.range_end = meta::prefix_end(objects_prefix);
-    req.limit = 500;
-    req.revision = revision;
-    auto page = co_await meta_.range(req);
-    if (!page) co_return err(Errc::io_error, "stream: cannot re-read committed objects: " + page.error().message());
-    if (revision == 0) revision = page->revision;
-    for (const auto& kv : page->kvs) {
-      auto ranges = decode_object_ranges(kv.key.substr(objects_prefix.size()), kv.value);
-      if (!ranges) co_return ranges.error();
-      for (const BlockInfo& b : ranges->blocks) blocks[b.stream_id].emplace_back(b, ranges->key);
-    }
-    if (!page->more || page->kvs.empty()) break;
-    from = page->kvs.back().key + '\0';
-  }
+  std::function<Status(CommittedObject&&)> add_blocks = [&blocks](CommittedObject&& o) {
+    for (const BlockInfo& b : o.ranges.blocks) blocks[b.stream_id].emplace_back(b, o.ranges.key);
+    return ok_status();
+  };
+  auto read = co_await read_committed_objects(meta_, config_.meta_root, add_blocks, "stream: re-read");
+  if (!read) co_return read.error();
   std::lock_guard lock(mu_);
   ++compaction_stats_.stale_block_refreshes;
   for (auto& [id, s] : streams_) {

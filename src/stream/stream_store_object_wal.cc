@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "meta/meta_store.h"
 #include "objstore/object_store.h"
+#include "stream/committed_objects.h"
 #include "stream/errc.h"
 #include "stream/seal.h"
 #include "stream/stream_store.h"
@@ -227,30 +228,16 @@ asio::awaitable<Status> StreamStore::acquire(std::vector<uint64_t> stream_ids) {
   const std::set<uint64_t> wanted(stream_ids.begin(), stream_ids.end());
   std::map<uint64_t, std::vector<std::pair<BlockInfo, std::string>>> blocks;
   std::map<uint64_t, int64_t> starts;
-  // One linearizable read: the first page fixes the revision, every later page and the starts read at it.
-  const std::string objects_prefix = config_.meta_root + "objects/";
-  int64_t revision = 0;
-  std::string from = objects_prefix;
-  for (;;) {
-    meta::RangeRequest req;
-    req.key = from;
-    req.range_end = meta::prefix_end(objects_prefix);
-    req.limit = 500;
-    req.revision = revision;
-    auto page = co_await meta_.range(req);
-    if (!page)
-      co_return err(Errc::io_error, "stream: acquire: cannot read committed objects: " + page.error().message());
-    if (revision == 0) revision = page->revision;
-    for (const auto& kv : page->kvs) {
-      auto ranges = decode_object_ranges(kv.key.substr(objects_prefix.size()), kv.value);
-      if (!ranges) co_return ranges.error();
-      for (const BlockInfo& b : ranges->blocks) {
-        if (wanted.count(b.stream_id)) blocks[b.stream_id].emplace_back(b, ranges->key);
-      }
+  // One linearizable read: the objects at one revision, and the starts read at that revision too.
+  std::function<Status(CommittedObject&&)> add_wanted = [&](CommittedObject&& o) {
+    for (const BlockInfo& b : o.ranges.blocks) {
+      if (wanted.count(b.stream_id)) blocks[b.stream_id].emplace_back(b, o.ranges.key);
     }
-    if (!page->more || page->kvs.empty()) break;
-    from = page->kvs.back().key + '\0';
-  }
+    return ok_status();
+  };
+  auto read = co_await read_committed_objects(meta_, config_.meta_root, add_wanted, "stream: acquire");
+  if (!read) co_return read.error();
+  const int64_t revision = *read;
   for (uint64_t id : wanted) {
     meta::RangeRequest req;
     req.key = config_.meta_root + "streams/" + stream_key(id) + "/start";

@@ -1,0 +1,34 @@
+// One read of every committed object's metadata record (<meta_root>objects/<key>, object_ranges.h), shared by the
+// store's load at open, acquire, the 404 re-read and the compactor's plan.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <asio/awaitable.hpp>
+
+#include "base/result.h"
+#include "stream/object_ranges.h"
+
+namespace floe::meta {
+class MetaStore;
+}
+
+namespace floe::stream {
+
+struct CommittedObject {
+  ObjectRanges ranges;
+  int64_t mod_revision = 0;  // of its objects/ key (compactions compare it)
+  size_t value_bytes = 0;    // size of the metadata value (txn size limits)
+};
+
+// Pages through <meta_root>objects/ (500 keys a page) at ONE revision, the first page's, so the whole read is one
+// linearizable snapshot and a caller may read more keys at the returned revision. `visit` sees each object once, in
+// key order; an error it returns, a bad record or a failed read stops it. `context` starts error messages.
+asio::awaitable<Result<int64_t>> read_committed_objects(meta::MetaStore& meta, std::string meta_root,
+                                                        std::function<Status(CommittedObject&&)> visit,
+                                                        std::string context);
+
+}  // namespace floe::stream
