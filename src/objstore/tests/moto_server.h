@@ -48,6 +48,10 @@ class MotoServer {
   bool tls_;
 };
 
+// A 127.0.0.1 listener on a free port that accepts (the kernel completes connections from its backlog) and never
+// reads or answers: the fd (the caller closes it) and *port, or -1.
+int silent_listener(uint16_t* port);
+
 // One HTTP/1.0 exchange on 127.0.0.1:port with a bounded wait; the status code, or 0.
 int raw_http_status(uint16_t port, const std::string& method, const std::string& target, int timeout_ms);
 

@@ -166,18 +166,12 @@ TEST(S3Tls, UrlOptionsCaBundleFromEnvironmentAndVerifyOptOut) {
 
 TEST(S3Tls, HandshakeWithAServerThatNeverAnswersHitsTheDeadline) {
   // A listener that accepts and never speaks: the TLS handshake waits, bounded by the call's deadline.
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  uint16_t port = 0;
+  const int fd = silent_listener(&port);
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 64), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   Loop loop;
   S3Config config = tls_config();
-  config.endpoint = "https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  config.endpoint = "https://127.0.0.1:" + std::to_string(port);
   config.attempt_timeout = std::chrono::milliseconds(200);
   S3Store store(loop.executor(), config);
   const auto start = std::chrono::steady_clock::now();
