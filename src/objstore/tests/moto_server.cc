@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <thread>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -48,8 +49,8 @@ void stop_pid(pid_t pid) {
   ::waitpid(pid, &status, 0);
 }
 
-// Runs argv to completion with stdout/stderr discarded, waiting at most `limit`; its exit status, or -1.
-int run_bounded(std::vector<std::string> args, std::chrono::milliseconds limit) {
+// Starts args (args[0] looked up on PATH) with stdout/stderr discarded: its pid, or -1.
+pid_t spawn_quiet(std::vector<std::string> args) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -60,7 +61,13 @@ int run_bounded(std::vector<std::string> args, std::chrono::milliseconds limit) 
   pid_t pid = -1;
   const int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return -1;
+  return rc == 0 ? pid : -1;
+}
+
+// Runs argv to completion with stdout/stderr discarded, waiting at most `limit`; its exit status, or -1.
+int run_bounded(std::vector<std::string> args, std::chrono::milliseconds limit) {
+  const pid_t pid = spawn_quiet(std::move(args));
+  if (pid < 0) return -1;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
@@ -189,18 +196,8 @@ std::unique_ptr<MotoServer> MotoServer::launch(const std::function<std::vector<s
   for (int attempt = 0; attempt < 3; ++attempt) {
     const uint16_t port = free_port();
     if (port == 0) continue;
-    std::vector<std::string> args = make_args(std::to_string(port));
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, "python3", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
+    pid_t pid = spawn_quiet(make_args(std::to_string(port)));
+    if (pid < 0) {
       if (error) *error = "cannot run python3";
       return nullptr;
     }
