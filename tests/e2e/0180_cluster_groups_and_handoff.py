@@ -26,14 +26,6 @@ PARTITIONS = 6
 GROUP = "workers"
 
 
-def leaders(admin):
-    md = admin.list_topics(topic=TOPIC, timeout=10)
-    t = md.topics.get(TOPIC)
-    if t is None or t.error is not None:
-        return {}
-    return {p: pm.leader for p, pm in t.partitions.items() if pm.leader >= 0}
-
-
 def led_by(admin, broker_id):
     """Partitions of every topic (__consumer_offsets included) whose leader is `broker_id`."""
     md = admin.list_topics(timeout=10)
@@ -125,7 +117,7 @@ class ClusterHandoffTest(unittest.TestCase):
         with ch.Cluster(brokers=3, session_timeout_ms=2000) as cluster:
             admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
             admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1)])[TOPIC].result(20)
-            h.wait_until(lambda: len(leaders(admin)) == PARTITIONS, 20, interval=0.2, what="leaders")
+            h.wait_until(lambda: len(ch.leaders(admin, TOPIC)) == PARTITIONS, 20, interval=0.2, what="leaders")
 
             # 1. The group's coordinator dies.
             errors = []
@@ -166,7 +158,7 @@ class ClusterHandoffTest(unittest.TestCase):
                 self.assertEqual(b.stop(signal.SIGTERM), 0, "broker %d did not exit cleanly" % node_id)
                 self.assertIn("released", b.log_text())
                 b.start(timeout=30.0)
-                h.wait_until(lambda: len(leaders(admin)) == PARTITIONS, 20, interval=0.2, what="leaders")
+                h.wait_until(lambda: len(ch.leaders(admin, TOPIC)) == PARTITIONS, 20, interval=0.2, what="leaders")
             producer.join(120)
             self.assertEqual(result.get("remaining"), 0)
             self.assertEqual(errors, [])

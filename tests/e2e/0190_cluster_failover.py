@@ -33,16 +33,8 @@ def Load(bootstrap):
                             producer_config={"request.timeout.ms": 3000, "socket.timeout.ms": 3000})
 
 
-def leaders(admin):
-    md = admin.list_topics(topic=TOPIC, timeout=10)
-    t = md.topics.get(TOPIC)
-    if t is None or t.error is not None:
-        return {}
-    return {p: pm.leader for p, pm in t.partitions.items() if pm.leader >= 0}
-
-
 def wait_all_led(admin, timeout=20):
-    return h.wait_until(lambda: len(leaders(admin)) == PARTITIONS, timeout, interval=0.2,
+    return h.wait_until(lambda: len(ch.leaders(admin, TOPIC)) == PARTITIONS, timeout, interval=0.2,
                         what="every partition has a leader")
 
 
@@ -65,7 +57,7 @@ class ClusterFailoverTest(unittest.TestCase):
                 time.sleep(1.0)
 
                 # 1. kill -9 of partition 0's leader.
-                victim = cluster.brokers[leaders(admin)[0]]
+                victim = cluster.brokers[ch.leaders(admin, TOPIC)[0]]
                 victim.stop(signal.SIGKILL)
                 killed_at = time.monotonic()
                 h.wait_until(lambda: load.all_acked_after(killed_at), 30, interval=0.05,
@@ -81,7 +73,7 @@ class ClusterFailoverTest(unittest.TestCase):
 
                 # 2. A zombie: paused past its lease, failed over, then resumed.
                 wait_all_led(admin)
-                led = leaders(admin)
+                led = ch.leaders(admin, TOPIC)
                 zombie_id = next(b for b in sorted(set(led.values())) if b != victim.node_id)
                 zombie = cluster.brokers[zombie_id]
                 before = epochs_of(zombie)

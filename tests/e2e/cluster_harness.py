@@ -225,3 +225,12 @@ class PartitionLoad:
 
     def acked_bytes(self):
         return sum(len(v) for v in self.acked.values())
+
+
+def leaders(admin, topic):
+    """{partition: leader node id} of `topic` as Metadata shows it (partitions without a leader left out)."""
+    md = admin.list_topics(topic=topic, timeout=10)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        return {}
+    return {p: pm.leader for p, pm in t.partitions.items() if pm.leader >= 0}
