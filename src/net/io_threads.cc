@@ -8,6 +8,7 @@
 #include <asio/io_context.hpp>
 
 #include "base/log.h"
+#include "net/stall_watchdog.h"
 
 namespace floe::net {
 namespace {
@@ -27,10 +28,18 @@ void run_one(asio::io_context& io) {
 
 }  // namespace
 
-void run_io_threads(asio::io_context& io, unsigned threads) {
+void run_io_threads(asio::io_context& io, unsigned threads, StallWatchdog* watchdog) {
   std::vector<std::thread> extra;
-  for (unsigned i = 1; i < threads; ++i) extra.emplace_back([&io] { run_one(io); });
-  run_one(io);
+  for (unsigned i = 1; i < threads; ++i) {
+    extra.emplace_back([&io, watchdog] {
+      StallWatchdog::IoThreadScope registered(watchdog);
+      run_one(io);
+    });
+  }
+  {
+    StallWatchdog::IoThreadScope registered(watchdog);
+    run_one(io);
+  }
   for (auto& thread : extra) thread.join();
 }
 
