@@ -154,6 +154,9 @@ ROWS = [
                                  "{{instance}}")]),
         ("Resident memory", "bytes", [("floe_process_resident_memory_bytes%s" % SEL, "{{instance}}")]),
         ("Uptime", "s", [("time() - floe_process_start_time_seconds%s" % SEL, "{{instance}}")]),
+        ("io thread stalls (io.stall.warn.ms)", "short", [
+            ("sum by (instance, kind) (increase(floe_io_stalls_total%s%s))" % (SEL, RATE), "{{instance}} {{kind}}"),
+            (quantile(0.999, "floe_io_stall_seconds", "instance"), "p99.9 lateness (s) {{instance}}")]),
         ("Brokers", "short", [("floe_broker_info%s" % SEL, "node {{node_id}} zone {{zone}}")]),
         ("Admin HTTP requests/s", "reqps", [(rate("floe_http_requests_total", "path,code"), "{{path}} {{code}}"),
                                             (rate("floe_http_bad_requests_total"), "bad"),

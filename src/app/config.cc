@@ -98,6 +98,14 @@ const std::vector<Option>& options() {
       {"io.threads", "threads running network I/O and request handling",
        [](ServeConfig& c, const std::string& v) { return parse_int<unsigned>(v, 1, 256, c.io_threads); },
        [](const ServeConfig& c) { return std::to_string(c.io_threads); }},
+      {"io.stall.warn.ms",
+       "an io thread that runs a posted task this late is a stall: counted, logged with its stack; 0: no watchdog",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         std::string err = parse_int<int64_t>(v, 0, 3600000, c.io_stall_warn_ms);
+         if (err.empty() && c.io_stall_warn_ms > 0 && c.io_stall_warn_ms < 10) return "expected 0 or at least 10";
+         return err;
+       },
+       [](const ServeConfig& c) { return std::to_string(c.io_stall_warn_ms); }},
       {"shutdown.drain.ms", "on SIGTERM, how long in-flight requests get to finish",
        [](ServeConfig& c, const std::string& v) {
          return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.shutdown_drain_ms);

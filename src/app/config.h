@@ -28,6 +28,7 @@ struct ServeConfig {
   int32_t socket_request_max_bytes = 104857600;
   int64_t connections_max_idle_ms = 600000;
   unsigned io_threads = 1;
+  int64_t io_stall_warn_ms = 500;  // io.stall.warn.ms: the stall watchdog's threshold (net/stall_watchdog.h); 0: off
   int64_t shutdown_drain_ms = 30000;
   HostPort http{"127.0.0.1", 9644};  // admin HTTP endpoint (/metrics, /healthz, /readyz); port 0: ephemeral
   bool auto_create_topics = true;     // auto.create.topics.enable

@@ -38,6 +38,7 @@
 #include "metrics/metrics.h"
 #include "net/io_threads.h"
 #include "net/server.h"
+#include "net/stall_watchdog.h"
 
 namespace {
 
@@ -89,6 +90,24 @@ void add_net_collector(floe::metrics::Registry& registry, const floe::net::Serve
     e.sample({{"listener", "kafka"}}, static_cast<double>(s.accepted_connections));
     e.family("floe_net_requests_total", "Request frames read, by listener", Type::counter);
     e.sample({{"listener", "kafka"}}, static_cast<double>(s.total_requests));
+  });
+}
+
+// floe_io_*: the stall watchdog's figures (net::StallWatchdog, net/stall_watchdog.h).
+floe::metrics::Registry::CollectorId add_stall_collector(floe::metrics::Registry& registry,
+                                                         const floe::net::StallWatchdog& watchdog) {
+  return registry.add_collector([&watchdog](floe::metrics::Exposition& e) {
+    using floe::metrics::Type;
+    const floe::net::StallWatchdogStats s = watchdog.stats();
+    e.family("floe_io_stall_seconds",
+             "How late the io threads ran the stall watchdog's periodic task (posted to run)", Type::histogram);
+    floe::app::expose_log2_histogram(e, {}, s.lateness, 1e-6);
+    e.family("floe_io_stalls_total",
+             "Watchdog tasks run io.stall.warn.ms or more late: blocked (an io thread was busy) or paused (the "
+             "whole process was not running)",
+             Type::counter);
+    e.sample({{"kind", "blocked"}}, static_cast<double>(s.blocked_stalls));
+    e.sample({{"kind", "paused"}}, static_cast<double>(s.paused_stalls));
   });
 }
 
@@ -277,7 +296,16 @@ int serve(const std::vector<std::string>& args) {
             cluster_node ? "cluster mode, broker epoch " + std::to_string(cluster_node->broker_epoch)
                          : "data in " + cfg.data_dir);
   retention.start();
-  net::run_io_threads(io, cfg.io_threads);
+  // Ticks are posted only while the io threads run: start-up work done on this thread before them is not measured.
+  net::StallWatchdogConfig stall_cfg;
+  stall_cfg.warn_after = std::chrono::milliseconds(std::max<int64_t>(cfg.io_stall_warn_ms, 10));
+  stall_cfg.tick_interval = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(100), stall_cfg.warn_after / 2);
+  net::StallWatchdog stall_watchdog(io, stall_cfg);
+  const metrics::Registry::CollectorId stall_collector = add_stall_collector(registry, stall_watchdog);
+  if (cfg.io_stall_warn_ms > 0) stall_watchdog.start();
+  net::run_io_threads(io, cfg.io_threads, &stall_watchdog);
+  stall_watchdog.stop();
+  registry.remove_collector(stall_collector);
   log::info(kLog, "stopped");
   return rejoin ? kRejoinExitCode : 0;
 }

@@ -71,7 +71,7 @@ TEST(Config, HelpListsEveryKey) {
   EXPECT_TRUE(parse({"--help"}).help);
   std::string u = serve_usage();
   for (const char* k : {"node.id", "listen", "advertise", "zone", "data.dir", "log.level", "socket.request.max.bytes",
-                        "connections.max.idle.ms", "io.threads", "shutdown.drain.ms", "http"}) {
+                        "connections.max.idle.ms", "io.threads", "io.stall.warn.ms", "shutdown.drain.ms", "http"}) {
     EXPECT_NE(u.find(k), std::string::npos) << k;
   }
 }
@@ -99,7 +99,7 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
   EXPECT_EQ(line,
             "node.id=3 listen=127.0.0.1:9092 advertise=(listen) zone=\"z 1\" data.dir=./floe-data log.level=warn "
             "socket.request.max.bytes=104857600 connections.max.idle.ms=600000 io.threads=1 "
-            "shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 meta=embedded "
+            "io.stall.warn.ms=500 shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 meta=embedded "
             "objects=(data.dir/objects) broker.session.timeout.ms=3000 partition.open.parallelism=32 "
             "offsets.topic.num.partitions=50 "
             "upload.bytes=8388608 "
