@@ -26,11 +26,22 @@ PARTITIONS = 6
 RTO_LIMIT_S = 5.0
 
 
+# The producer's request timeout outlasts the pause, so that requests held by the paused broker are answered by
+# it once resumed (NOT_LEADER_OR_FOLLOWER for what it never wrote) rather than timed out by the client. A client-side
+# timeout counts as "possibly persisted", and librdkafka before 2.3.0 (Debian ships 2.0.2) then moves its next
+# expected sequence past the timed-out batch: when that batch was in fact never written, the new leader rightly
+# answers the next batch with OUT_OF_ORDER_SEQUENCE_NUMBER, which such a librdkafka takes for a fatal
+# desynchronization (librdkafka PR #4438, "Fix for idempotent producer fatal errors, triggered after a possibly
+# persisted message state"). A Kafka broker answers the same; this is no Floe error.
+PAUSE_S = 3.5
+REQUEST_TIMEOUT_MS = 10000
+
+
 def Load(bootstrap):
     """One record to every partition per round (cluster_harness.PartitionLoad)."""
-    # A paused broker holds in-flight requests until they time out: keep that short so the producer moves on.
     return ch.PartitionLoad(bootstrap, TOPIC, PARTITIONS,
-                            producer_config={"request.timeout.ms": 3000, "socket.timeout.ms": 3000})
+                            producer_config={"request.timeout.ms": REQUEST_TIMEOUT_MS,
+                                             "socket.timeout.ms": REQUEST_TIMEOUT_MS})
 
 
 def wait_all_led(admin, timeout=20):
@@ -79,7 +90,7 @@ class ClusterFailoverTest(unittest.TestCase):
                 before = epochs_of(zombie)
                 zombie.proc.send_signal(signal.SIGSTOP)
                 paused_at = time.monotonic()
-                time.sleep(3.5)  # past the 2 s lease: failed over meanwhile
+                time.sleep(PAUSE_S)  # past the 2 s lease: failed over meanwhile
                 zombie.proc.send_signal(signal.SIGCONT)
                 h.wait_until(lambda: "broker epoch lost" in zombie.log_text(), 20, interval=0.1,
                              what="the resumed broker noticed it was sealed")
@@ -113,9 +124,9 @@ class ClusterFailoverTest(unittest.TestCase):
             for p in range(PARTITIONS):
                 self.assertEqual(sorted(k[1] for k in seen if k[0] == p), list(range(ends[p])),
                                  "offsets of partition %d are not dense from 0" % p)
-            lost = [(k, v) for k, v in load.acked.items() if seen.get(k) != v]
-            print("acked %d records, read %d, lost %d, producer errors %d"
-                  % (len(load.acked), len(seen), len(lost), len(load.errors)))
+            lost = load.lost(seen)
+            print("acked %d records (%d without an offset), read %d, lost %d, producer errors %d"
+                  % (load.acked_count(), len(load.acked_without_offset), len(seen), len(lost), len(load.errors)))
             self.assertEqual(lost[:5], [])
 
 

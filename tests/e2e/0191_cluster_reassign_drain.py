@@ -204,9 +204,9 @@ class ClusterReassignDrainTest(unittest.TestCase):
                             seen[(m.partition(), m.offset())] = m.value()
             finally:
                 consumer.close()
-            lost = [k for k, v in load.acked.items() if seen.get(k) != v]
+            lost = [k for k, v in load.lost(seen)]
             print("acked %d records, read %d, lost %d, producer errors %d"
-                  % (len(load.acked), len(seen), len(lost), len(load.errors)))
+                  % (load.acked_count(), len(seen), len(lost), len(load.errors)))
             self.assertEqual(lost[:5], [])
 
 

@@ -166,7 +166,10 @@ class PartitionLoad:
     """An idempotent acks=all confluent-kafka producer writing one record to every partition of `topic` per round
     (values "p<partition>-<seq>", padded to `value_bytes` when given), polling delivery reports in between.
     `producer_config` overrides the producer's settings (timeouts: a paused broker holds in-flight requests until
-    they time out, as with Kafka). Records each ack's (partition, offset) -> value and ack times per partition."""
+    they time out, as with Kafka). Records each ack's (partition, offset) -> value and ack times per partition.
+    An ack may come without an offset: librdkafka acks the records of a request that failed "possibly persisted"
+    (a timeout, a dropped connection) implicitly, without offsets, once a later request of the partition succeeds
+    (they were written: sequences are in order). Those are kept apart, (partition, value), and checked by value."""
 
     def __init__(self, bootstrap, topic, partitions, value_bytes=0, producer_config=None):
         from confluent_kafka import Producer
@@ -178,6 +181,7 @@ class PartitionLoad:
         self.partitions = partitions
         self.value_bytes = value_bytes
         self.acked = {}  # (partition, offset) -> value
+        self.acked_without_offset = []  # (partition, value): implicit acks (see the class comment)
         self.last_ack = {p: 0.0 for p in range(partitions)}
         self.ack_times = {p: [] for p in range(partitions)}
         self.errors = []
@@ -189,7 +193,10 @@ class PartitionLoad:
         if err is not None:
             self.errors.append(str(err))
             return
-        self.acked[(msg.partition(), msg.offset())] = msg.value()
+        if msg.offset() is None or msg.offset() < 0:
+            self.acked_without_offset.append((msg.partition(), msg.value()))
+        else:
+            self.acked[(msg.partition(), msg.offset())] = msg.value()
         now = time.monotonic()
         self.last_ack[msg.partition()] = now
         self.ack_times[msg.partition()].append(now)
@@ -224,7 +231,20 @@ class PartitionLoad:
         return all(self.last_ack[p] > t for p in range(self.partitions))
 
     def acked_bytes(self):
-        return sum(len(v) for v in self.acked.values())
+        return sum(len(v) for v in self.acked.values()) + sum(len(v) for _, v in self.acked_without_offset)
+
+    def acked_count(self):
+        return len(self.acked) + len(self.acked_without_offset)
+
+    def lost(self, seen):
+        """Acked records not in `seen` ({(partition, offset): value} read back): an ack with an offset must be read
+        at that offset; one without (an implicit ack) anywhere in its partition."""
+        lost = [(k, v) for k, v in self.acked.items() if seen.get(k) != v]
+        values = {}
+        for (p, _), v in seen.items():
+            values.setdefault(p, set()).add(v)
+        lost += [((p, None), v) for p, v in self.acked_without_offset if v not in values.get(p, ())]
+        return lost
 
 
 def leaders(admin, topic):
