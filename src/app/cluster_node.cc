@@ -15,6 +15,7 @@
 #include "kafka/cluster_leadership.h"
 #include "kafka/cluster_locator.h"
 #include "kafka/partition_manager.h"
+#include "kafka/producer_snapshots.h"
 #include "kafka/stream_group_log.h"
 #include "meta/etcd_store.h"
 #include "objstore/object_store.h"
@@ -148,6 +149,13 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   po.max_parallel_loads = static_cast<size_t>(cfg.partition_open_parallelism);
   n.partitions = std::make_unique<kafka::PartitionManager>(ex, deps, cfg.node_id, n.broker_epoch, po);
   n.partitions->start();
+  // Snapshots of the partitions led here (DESIGN §8): what the next owner replays after a failover is only the log
+  // since the last one, so their interval bounds the failover's opening work.
+  kafka::ProducerSnapshotConfig psc;
+  psc.interval = std::chrono::milliseconds(cfg.producer_snapshot_ms);
+  n.producer_snapshots = std::make_unique<kafka::ProducerSnapshotTask>(ex, *n.producer_states,
+                                                                        *n.catalog, psc);
+  n.producer_snapshots->start();
 
   cluster::ControllerConfig cc;
   cc.broker_id = cfg.node_id;
@@ -191,6 +199,8 @@ asio::awaitable<void> ClusterNode::close() {
     co_await partitions->stop();
   }
   log::debug(kLog, "shutdown: partitions stopped");
+  // After the releases (each wrote its partition's snapshot at its end): a last pass over what is left.
+  if (producer_snapshots) co_await producer_snapshots->stop();
   if (watch_probe) co_await watch_probe->stop();
   if (controller) co_await controller->stop(true);
   log::debug(kLog, "shutdown: controller stopped");

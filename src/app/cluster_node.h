@@ -46,6 +46,7 @@ namespace floe::kafka {
 class StreamGroupLog;
 class ClusterLeadership;
 class PartitionManager;
+class ProducerSnapshotTask;
 }  // namespace floe::kafka
 
 namespace floe::app {
@@ -63,6 +64,7 @@ struct ClusterNode {
   std::unique_ptr<group::GroupCoordinator> groups;
   std::unique_ptr<group::CoordinatorLocator> locator;
   std::unique_ptr<kafka::PartitionManager> partitions;
+  std::unique_ptr<kafka::ProducerSnapshotTask> producer_snapshots;
   std::unique_ptr<cluster::Controller> controller;
   std::unique_ptr<cluster::WatchLagProbe> watch_probe;  // the image's watch lag (metrics)
   int64_t broker_epoch = 0;

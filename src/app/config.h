@@ -45,7 +45,7 @@ struct ServeConfig {
   int64_t compaction_target_bytes = 64 << 20;   // compaction.target.bytes: compacted object size
   int32_t compaction_min_objects = 8;           // compaction.min.objects: compact once this many small objects...
   int64_t compaction_max_age_ms = 300000;       // compaction.max.age.ms: ...or once the oldest waited this long
-  int64_t producer_snapshot_ms = 30000;  // producer.snapshot.interval.ms: idempotence state snapshots per partition
+  int64_t producer_snapshot_ms = 2000;   // producer.snapshot.interval.ms: idempotence state snapshots per partition
   enum class Wal { file, object };
   Wal wal = Wal::file;                  // wal: file (local disk, uploads) or object (WAL objects in the store)
   int64_t wal_flush_ms = 50;            // wal.flush.ms: the object WAL writes its buffer at least this often

@@ -175,6 +175,10 @@ asio::awaitable<void> PartitionManager::open_batch(std::vector<cluster::Assignme
     co_return;
   }
   const int64_t acquire_ms = ms_since(started);
+  // The wave's snapshots in a few round trips, and the logs its loads replay prefetched: after a failover they sit
+  // in the dead broker's WAL objects, each holding a block of most of these partitions.
+  const stream::StreamStore::PrefetchPlan prefetch = co_await deps_.producer_states.prepare_loads(streams);
+  const int64_t prepare_ms = ms_since(started) - acquire_ms;
   const size_t loaders = std::min(std::max<size_t>(options_.max_parallel_loads, 1), job->parts.size());
   if (loaders > 0) {
     job->finished = std::make_unique<asio::steady_timer>(strand_, asio::steady_timer::time_point::max());
@@ -187,9 +191,11 @@ asio::awaitable<void> PartitionManager::open_batch(std::vector<cluster::Assignme
   }
   const int64_t took = ms_since(started);
   const size_t opened = job->opened;
-  log::info(kLog, "opened ", opened, " partition(s) in ", took, " ms (acquire ", acquire_ms, " ms, ", loaders,
-            " parallel loads; ", took > 0 ? static_cast<int64_t>(opened) * 1000 / took : static_cast<int64_t>(opened),
-            " partitions/s)");
+  log::info(kLog, "opened ", opened, " partition(s) in ", took, " ms (acquire ", acquire_ms, " ms, snapshots ",
+            prepare_ms, " ms, prefetch ", prefetch.objects, " object(s) in ", prefetch.gets, " GET(s), ",
+            prefetch.bytes >> 10, " KiB", prefetch.blocks_left_out ? ", " + std::to_string(prefetch.blocks_left_out) +
+            " block(s) over the bound" : std::string(), "; ", loaders, " parallel loads; ",
+            took > 0 ? static_cast<int64_t>(opened) * 1000 / took : static_cast<int64_t>(opened), " partitions/s)");
   std::lock_guard lock(stats_mu_);
   stats_.opened += opened;
   stats_.last_open_batch_ms = took;

@@ -66,22 +66,24 @@ asio::awaitable<size_t> ProducerSnapshotTask::run_once(bool all) {
   for (const cluster::TopicInfo& topic : catalog_.list()) {
     for (int32_t p = 0; p < topic.partitions; ++p) live.insert(cluster::stream_id_of(topic.id, p));
   }
-  size_t written = 0;
+  std::vector<uint64_t> due;
   for (uint64_t stream : states_.stream_ids()) {
     if (!live.count(stream)) {  // its topic was deleted
       if (Status st = co_await states_.delete_snapshot(stream); !st) log::warn(kLog, st.error().message);
       continue;
     }
-    if (!all && written >= config_.max_writes_per_pass) break;
-    const bool due = all ? states_.snapshot_due(stream, std::chrono::milliseconds(0), 0)
-                         : states_.snapshot_due(stream, config_.interval, config_.batches);
-    if (!due) continue;
-    auto r = co_await states_.write_snapshot(stream);
-    if (!r) {
-      log::warn(kLog, r.error().message);
-    } else if (*r) {
-      ++written;
-    }
+    if (!all && due.size() >= config_.max_writes_per_pass) break;
+    const bool is_due = all ? states_.snapshot_due(stream, std::chrono::milliseconds(0), 0)
+                            : states_.snapshot_due(stream, config_.interval, config_.batches, config_.records);
+    if (is_due) due.push_back(stream);
+  }
+  // Few txns for the whole pass (ProducerStates::write_snapshots), not one per partition.
+  size_t written = 0;
+  auto r = co_await states_.write_snapshots(std::move(due));
+  if (!r) {
+    log::warn(kLog, r.error().message);
+  } else {
+    written = *r;
   }
   co_return written;
 }

@@ -1,7 +1,7 @@
 // The producer snapshot task (DESIGN §8): every `check_interval` it writes the snapshot of each partition whose
 // committed end moved past its stored snapshot and that is due (`interval` since its last snapshot, Kafka-like
-// producer.snapshot.interval.ms, or `batches` idempotent batches applied since), at most `max_writes_per_pass` per
-// pass; every `expiration_check_interval` it drops expired producers from the live tables (Kafka
+// producer.snapshot.interval.ms, or `batches` idempotent batches applied since, or the log grew `records`
+// offsets), at most `max_writes_per_pass` per pass, in few txns; every `expiration_check_interval` it drops expired producers from the live tables (Kafka
 // producer.id.expiration.check.interval.ms); it deletes the snapshots of partitions whose topic was deleted.
 // See kafka/producer_states.h for what a snapshot holds and why it is taken at the committed end.
 //
@@ -24,12 +24,16 @@ namespace floe::kafka {
 
 class ProducerStates;
 
+// The interval is short by default: a snapshot bounds what the next owner replays after a failover (the log since
+// the snapshot), and a pass writes every due partition in a few txns (ProducerStates::write_snapshots), so
+// thousands of partitions cost a few metadata writes a second.
 struct ProducerSnapshotConfig {
-  std::chrono::milliseconds interval{30'000};                    // producer.snapshot.interval.ms
+  std::chrono::milliseconds interval{2'000};                     // producer.snapshot.interval.ms
   uint64_t batches = 10'000;                                     // or after this many idempotent batches
-  std::chrono::milliseconds check_interval{1'000};               // how often due partitions are looked for
+  int64_t records = 10'000;                                      // or once the log grew this many offsets
+  std::chrono::milliseconds check_interval{500};                 // how often due partitions are looked for
   std::chrono::milliseconds expiration_check_interval{600'000};  // producer.id.expiration.check.interval.ms
-  size_t max_writes_per_pass = 256;
+  size_t max_writes_per_pass = 4096;
 };
 
 class ProducerSnapshotTask {

@@ -71,7 +71,7 @@ asio::awaitable<Status> ProducerStates::load(uint64_t stream_id, std::string nam
   loaded.table = std::make_shared<producer::ProducerStateTable>(config_.table);
   loaded.snapshot_time = std::chrono::steady_clock::now();
   const std::string key = snapshot_key(stream_id);
-  auto stored = co_await meta_.get(key);
+  auto stored = co_await stored_snapshot(stream_id);
   if (!stored) co_return Error{stored.error(), "producer state of " + name + ": cannot read " + key};
   const stream::StreamEnds ends = store_.ends(stream_id);
   int64_t next = ends.start;
@@ -140,10 +140,74 @@ asio::awaitable<Status> ProducerStates::load(uint64_t stream_id, std::string nam
   co_return ok_status();
 }
 
+asio::awaitable<meta::Result<std::optional<meta::KeyValue>>> ProducerStates::stored_snapshot(uint64_t stream_id) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = prepared_.find(stream_id);
+    if (it != prepared_.end()) {
+      std::optional<meta::KeyValue> kv = std::move(it->second);
+      prepared_.erase(it);
+      co_return kv;
+    }
+  }
+  auto stored = co_await meta_.get(snapshot_key(stream_id));
+  if (!stored) co_return stored.error();
+  co_return std::move(*stored);
+}
+
+asio::awaitable<stream::StreamStore::PrefetchPlan> ProducerStates::prepare_loads(std::vector<uint64_t> stream_ids) {
+  {
+    std::lock_guard lock(mu_);
+    prepared_.clear();
+  }
+  // The snapshots: up to kReadsPerTxn reads per round trip.
+  constexpr size_t kReadsPerTxn = 128;  // etcd's --max-txn-ops
+  std::map<uint64_t, std::optional<meta::KeyValue>> read;
+  for (size_t at = 0; at < stream_ids.size(); at += kReadsPerTxn) {
+    const size_t n = std::min(kReadsPerTxn, stream_ids.size() - at);
+    meta::TxnRequest txn;
+    for (size_t i = 0; i < n; ++i) {
+      meta::RangeRequest get;
+      get.key = snapshot_key(stream_ids[at + i]);
+      txn.success.push_back(std::move(get));
+    }
+    auto r = co_await meta_.txn(std::move(txn));
+    if (!r || !r->succeeded || r->responses.size() != n) {
+      log::warn(kLog, "cannot read ", n, " producer snapshot(s) at once (each load reads its own): ",
+                r ? "short answer" : r.error().message());
+      break;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const auto* range = std::get_if<meta::RangeResponse>(&r->responses[i]);
+      if (!range) break;
+      read[stream_ids[at + i]] = range->kvs.empty() ? std::nullopt : std::optional<meta::KeyValue>(range->kvs.front());
+    }
+  }
+  // What each load will replay: from its snapshot (when it is usable, as load() decides) or the log start, to the
+  // end.
+  std::vector<stream::StreamStore::PrefetchRange> ranges;
+  for (const auto& [stream_id, kv] : read) {
+    const stream::StreamEnds ends = store_.ends(stream_id);
+    int64_t from = ends.start;
+    if (kv) {
+      auto snapshot = producer::decode_snapshot(
+          std::span(reinterpret_cast<const uint8_t*>(kv->value.data()), kv->value.size()));
+      if (snapshot && snapshot->next_offset <= ends.durable) from = std::max(from, snapshot->next_offset);
+    }
+    if (from < ends.durable) ranges.push_back({stream_id, from, ends.durable});
+  }
+  {
+    std::lock_guard lock(mu_);
+    prepared_ = std::move(read);
+  }
+  co_return store_.prefetch(ranges);
+}
+
 void ProducerStates::drop(uint64_t stream_id) {
   std::shared_ptr<producer::ProducerStateTable> previous;
   {
     std::lock_guard lock(mu_);
+    prepared_.erase(stream_id);
     auto it = partitions_.find(stream_id);
     if (it == partitions_.end()) return;
     previous = std::move(it->second.table);
@@ -163,7 +227,8 @@ asio::awaitable<Status> ProducerStates::rebuild_all(const cluster::TopicCatalog&
   co_return ok_status();
 }
 
-bool ProducerStates::snapshot_due(uint64_t stream_id, std::chrono::milliseconds interval, uint64_t batches) const {
+bool ProducerStates::snapshot_due(uint64_t stream_id, std::chrono::milliseconds interval, uint64_t batches,
+                                  int64_t records) const {
   std::shared_ptr<producer::ProducerStateTable> table;
   int64_t offset = -1;
   uint64_t at_snapshot = 0;
@@ -183,32 +248,33 @@ bool ProducerStates::snapshot_due(uint64_t stream_id, std::chrono::milliseconds 
   // Retention removed log above the snapshot: a load would no longer see those batches, only the live table has
   // them. At once, whatever the interval.
   if (ends.start > std::max<int64_t>(offset, 0)) return true;
+  if (records > 0 && ends.committed - std::max<int64_t>(offset, 0) >= records) return true;
   return std::chrono::steady_clock::now() - when >= interval || table->applied_batches() - at_snapshot >= batches;
 }
 
-asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id) {
-  std::shared_ptr<producer::ProducerStateTable> table;
+Result<std::optional<ProducerStates::PendingSnapshot>> ProducerStates::capture_snapshot(uint64_t stream_id) {
+  PendingSnapshot pending;
+  pending.stream_id = stream_id;
   int64_t previous_offset = -1;
-  int64_t revision = 0;
   std::vector<producer::EpochStart> epochs;
   {
     std::lock_guard lock(mu_);
     auto it = partitions_.find(stream_id);
-    if (it == partitions_.end()) co_return false;
-    table = it->second.table;
+    if (it == partitions_.end()) return std::optional<PendingSnapshot>();
+    pending.table = it->second.table;
     previous_offset = it->second.snapshot_offset;
-    revision = it->second.snapshot_revision;
+    pending.revision = it->second.snapshot_revision;
     for (const auto& [epoch, start] : it->second.epochs) epochs.push_back({epoch, start});
   }
-  const uint64_t batches = table->applied_batches();
+  pending.batches = pending.table->applied_batches();
   const stream::StreamEnds ends = store_.ends(stream_id);
-  auto captured = table->capture(ends.committed);
+  auto captured = pending.table->capture(ends.committed);
   if (!captured) {
     log::debug(kLog, "stream ", stream_id, ": no producer snapshot now: ", captured.error().message);
-    co_return false;
+    return std::optional<PendingSnapshot>();
   }
   producer::ProducerSnapshot& snapshot = *captured;
-  if (snapshot.next_offset <= previous_offset) co_return false;  // nothing new below what is committed
+  if (snapshot.next_offset <= previous_offset) return std::optional<PendingSnapshot>();  // nothing new committed
   for (const producer::EpochStart& e : epochs) {
     if (e.start_offset <= snapshot.next_offset) snapshot.leader_epochs.push_back(e);
   }
@@ -218,41 +284,104 @@ asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id)
   bounds.producer_id_expiration_ms = config_.table.producer_id_expiration_ms;
   producer::bound_snapshot(snapshot, bounds, wall_ms());
   auto blob = producer::encode_snapshot(snapshot);
-  if (!blob) co_return blob.error();
+  if (!blob) return blob.error();
+  pending.next_offset = snapshot.next_offset;
+  pending.key = snapshot_key(stream_id);
+  pending.value.assign(blob->begin(), blob->end());
+  return std::optional<PendingSnapshot>(std::move(pending));
+}
 
-  const std::string key = snapshot_key(stream_id);
-  meta::TxnRequest txn;
-  txn.compares.push_back(meta::Compare::mod_revision(key, meta::Compare::Result::equal, revision));
-  meta::PutRequest put;
-  put.key = key;
-  put.value.assign(blob->begin(), blob->end());
-  txn.success.push_back(std::move(put));
-  auto written = co_await meta_.txn(std::move(txn));
-  if (!written) co_return Error{written.error(), "producer snapshot: cannot write " + key};
-  if (!written->succeeded) {
-    // Another broker wrote it (the partition moved, or is moving): adopt its revision and skip this round.
-    auto now = co_await meta_.get(key);
-    if (!now) co_return Error{now.error(), "producer snapshot: cannot read " + key};
-    log::warn(kLog, "stream ", stream_id, ": its producer snapshot was written elsewhere; skipped");
-    std::lock_guard lock(mu_);
-    auto it = partitions_.find(stream_id);
-    if (it != partitions_.end() && it->second.table == table) {
-      it->second.snapshot_revision = *now ? (*now)->mod_revision : 0;
-    }
-    co_return false;
-  }
+void ProducerStates::snapshot_written(const PendingSnapshot& pending, int64_t revision) {
   {
     std::lock_guard lock(mu_);
-    auto it = partitions_.find(stream_id);
-    if (it != partitions_.end() && it->second.table == table) {
-      it->second.snapshot_offset = snapshot.next_offset;
-      it->second.snapshot_revision = written->revision;
-      it->second.batches_at_snapshot = batches;
+    auto it = partitions_.find(pending.stream_id);
+    if (it != partitions_.end() && it->second.table == pending.table) {
+      it->second.snapshot_offset = pending.next_offset;
+      it->second.snapshot_revision = revision;
+      it->second.batches_at_snapshot = pending.batches;
       it->second.snapshot_time = std::chrono::steady_clock::now();
     }
   }
   ++snapshots_written_;
+}
+
+void ProducerStates::add_snapshot_put(meta::TxnRequest& txn, const PendingSnapshot& pending) {
+  txn.compares.push_back(meta::Compare::mod_revision(pending.key, meta::Compare::Result::equal, pending.revision));
+  meta::PutRequest put;
+  put.key = pending.key;
+  put.value = pending.value;
+  txn.success.push_back(std::move(put));
+}
+
+asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id) {
+  auto captured = capture_snapshot(stream_id);
+  if (!captured) co_return captured.error();
+  if (!*captured) co_return false;
+  const PendingSnapshot& pending = **captured;
+  meta::TxnRequest txn;
+  add_snapshot_put(txn, pending);
+  auto written = co_await meta_.txn(std::move(txn));
+  if (!written) co_return Error{written.error(), "producer snapshot: cannot write " + pending.key};
+  if (!written->succeeded) {
+    // Another broker wrote it (the partition moved, or is moving): adopt its revision and skip this round.
+    auto now = co_await meta_.get(pending.key);
+    if (!now) co_return Error{now.error(), "producer snapshot: cannot read " + pending.key};
+    log::warn(kLog, "stream ", stream_id, ": its producer snapshot was written elsewhere; skipped");
+    std::lock_guard lock(mu_);
+    auto it = partitions_.find(stream_id);
+    if (it != partitions_.end() && it->second.table == pending.table) {
+      it->second.snapshot_revision = *now ? (*now)->mod_revision : 0;
+    }
+    co_return false;
+  }
+  snapshot_written(pending, written->revision);
   co_return true;
+}
+
+asio::awaitable<Result<size_t>> ProducerStates::write_snapshots(std::vector<uint64_t> stream_ids) {
+  size_t written = 0;
+  std::vector<PendingSnapshot> chunk;
+  meta::TxnRequest txn;
+  size_t chunk_bytes = 0;
+  // One txn per chunk; a chunk that loses a compare (a partition moved meanwhile) is redone one by one, so that
+  // every other partition's snapshot is still written and the lost one adopts the other writer's revision.
+  auto flush = [&]() -> asio::awaitable<Status> {
+    if (chunk.empty()) co_return ok_status();
+    auto r = co_await meta_.txn(std::move(txn));
+    txn = meta::TxnRequest{};
+    chunk_bytes = 0;
+    std::vector<PendingSnapshot> done = std::move(chunk);
+    chunk.clear();
+    if (!r) co_return Error{r.error(), "producer snapshots: cannot write " + std::to_string(done.size()) + " keys"};
+    if (r->succeeded) {
+      for (const PendingSnapshot& p : done) snapshot_written(p, r->revision);
+      written += done.size();
+      co_return ok_status();
+    }
+    for (const PendingSnapshot& p : done) {
+      auto one = co_await write_snapshot(p.stream_id);
+      if (!one) co_return one.error();
+      if (*one) ++written;
+    }
+    co_return ok_status();
+  };
+  for (uint64_t stream_id : stream_ids) {
+    auto captured = capture_snapshot(stream_id);
+    if (!captured) {
+      log::warn(kLog, "stream ", stream_id, ": ", captured.error().message);
+      continue;
+    }
+    if (!*captured) continue;
+    const size_t bytes = (*captured)->key.size() * 2 + (*captured)->value.size();
+    if (!chunk.empty() && (chunk.size() >= kSnapshotsPerTxn || chunk_bytes + bytes > kSnapshotTxnBytes)) {
+      if (Status st = co_await flush(); !st) co_return st.error();
+    }
+    add_snapshot_put(txn, **captured);
+    chunk_bytes += bytes;
+    chunk.push_back(std::move(**captured));
+  }
+  if (Status st = co_await flush(); !st) co_return st.error();
+  co_return written;
 }
 
 asio::awaitable<Status> ProducerStates::delete_snapshot(uint64_t stream_id) {

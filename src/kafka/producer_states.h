@@ -32,12 +32,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "meta/errors.h"
+#include "meta/types.h"
 #include "producer/producer_snapshot.h"
 #include "producer/producer_state.h"
+#include "stream/stream_store.h"
 
 namespace floe::cluster {
 class TopicCatalog;
@@ -45,10 +49,6 @@ class TopicCatalog;
 namespace floe::meta {
 class MetaStore;
 }
-namespace floe::stream {
-class StreamStore;
-}
-
 namespace floe::kafka {
 
 struct ProducerStatesConfig {
@@ -72,6 +72,12 @@ class ProducerStates {
   // Loads one partition (see the file comment) and installs its table, replacing (and closing) any previous one.
   // Call before serving the partition. `name` is for log lines ("topic-3").
   asio::awaitable<Status> load(uint64_t stream_id, std::string name, int32_t leader_epoch);
+  // Before loading many partitions at once (the partitions a broker takes over in a failover; call it after
+  // StreamStore::acquire and before their load()s): reads their snapshots in a few round trips (up to 128 reads in
+  // one txn) and keeps them for the load()s, then has the StreamStore prefetch every log range those load()s will
+  // replay (StreamStore::prefetch: each shared WAL object read once for all of them, not once per partition).
+  // Best effort: on a failure each load() reads for itself. Returns the prefetch plan.
+  asio::awaitable<stream::StreamStore::PrefetchPlan> prepare_loads(std::vector<uint64_t> stream_ids);
   // Forgets a partition this broker no longer leads (its snapshot stays for the next owner).
   void drop(uint64_t stream_id);
   // load() of every partition of every topic, with the broker's leader epoch (start-up, before serving).
@@ -80,10 +86,19 @@ class ProducerStates {
   // Whether `stream_id` should be snapshotted now: its committed end moved past its snapshot and either
   // `interval` went by since the last one, or `batches` idempotent batches were applied since, or the log start
   // moved past the snapshot (retention: a load could not replay what is between them any more).
-  bool snapshot_due(uint64_t stream_id, std::chrono::milliseconds interval, uint64_t batches) const;
+  // `records`: or the committed end moved this many offsets past the snapshot (bounds what a load replays on a
+  // busy partition; 0: no such trigger).
+  bool snapshot_due(uint64_t stream_id, std::chrono::milliseconds interval, uint64_t batches,
+                    int64_t records = 0) const;
   // Writes the snapshot of `stream_id` as of its committed end. True when written; false when there was nothing
   // new to write (or a producer is in doubt, or another writer got there first: logged).
   asio::awaitable<Result<bool>> write_snapshot(uint64_t stream_id);
+  // write_snapshot() of many partitions in few txns (at most kSnapshotsPerTxn keys and kSnapshotTxnBytes each,
+  // within etcd's 128 ops / 1.5 MiB): the snapshot task's pass. A txn that loses a compare is redone one partition
+  // at a time. Returns how many were written.
+  static constexpr size_t kSnapshotsPerTxn = 64;
+  static constexpr size_t kSnapshotTxnBytes = 1u << 20;
+  asio::awaitable<Result<size_t>> write_snapshots(std::vector<uint64_t> stream_ids);
   // Deletes the snapshot key of a partition whose topic was deleted, and drops the partition.
   asio::awaitable<Status> delete_snapshot(uint64_t stream_id);
 
@@ -111,7 +126,24 @@ class ProducerStates {
     std::chrono::steady_clock::time_point snapshot_time{};
   };
 
+  // A snapshot captured and encoded, not yet written.
+  struct PendingSnapshot {
+    uint64_t stream_id = 0;
+    std::shared_ptr<producer::ProducerStateTable> table;
+    std::string key;
+    std::string value;
+    int64_t revision = 0;  // the key's mod_revision expected (compare)
+    int64_t next_offset = 0;
+    uint64_t batches = 0;
+  };
+
   Partition& partition_locked(uint64_t stream_id);
+  // The snapshot of `stream_id` at its committed end; nullopt when there is nothing new to write.
+  Result<std::optional<PendingSnapshot>> capture_snapshot(uint64_t stream_id);
+  static void add_snapshot_put(meta::TxnRequest& txn, const PendingSnapshot& pending);
+  void snapshot_written(const PendingSnapshot& pending, int64_t revision);
+  // The stored snapshot of `stream_id`: the one prepare_loads() read (taken), else read now.
+  asio::awaitable<meta::Result<std::optional<meta::KeyValue>>> stored_snapshot(uint64_t stream_id);
 
   ProducerStatesConfig config_;
   stream::StreamStore& store_;
@@ -120,6 +152,9 @@ class ProducerStates {
 
   mutable std::mutex mu_;
   std::map<uint64_t, Partition> partitions_;
+  // Snapshots prepare_loads() read for the load()s to come (absent key: nullopt); bounded by one wave, replaced
+  // by the next prepare_loads().
+  std::map<uint64_t, std::optional<meta::KeyValue>> prepared_;
   std::atomic<uint64_t> batches_replayed_{0};
   std::atomic<uint64_t> snapshots_loaded_{0};
   std::atomic<uint64_t> snapshots_written_{0};

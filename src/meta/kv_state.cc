@@ -107,7 +107,8 @@ Result<TxnResponse> KvState::txn(const TxnRequest& request, Effect& effect) {
   effect = Effect{};
   for (const auto& op : ops) {
     if (const auto* get = std::get_if<RangeRequest>(&op)) {
-      auto r = range(*get, revision_);
+      // As etcd: a range op that names a revision reads the store as it was then.
+      auto r = range(*get, get->revision > 0 ? get->revision : revision_);
       if (!r) return r.error();
       response.responses.emplace_back(std::move(*r));
     } else if (const auto* put = std::get_if<PutRequest>(&op)) {

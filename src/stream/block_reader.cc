@@ -150,7 +150,7 @@ asio::awaitable<Result<std::shared_ptr<const std::string>>> BlockReader::get(Blo
   }
   ahead.erase(ahead.begin(), ahead.begin() + static_cast<std::ptrdiff_t>(joined_run));
   start_ahead(std::move(ahead));  // in parallel with this GET
-  Status st = co_await fetch(current.object, std::move(run), mine, false);
+  Status st = co_await fetch(current.object, std::move(run), mine, FetchKind::read);
   if (!st) co_return st.error();
   auto it = mine->blocks.find(current.block.position);
   if (it == mine->blocks.end()) {
@@ -160,7 +160,7 @@ asio::awaitable<Result<std::shared_ptr<const std::string>>> BlockReader::get(Blo
 }
 
 asio::awaitable<Status> BlockReader::fetch(std::string object, std::vector<BlockInfo> blocks,
-                                           std::shared_ptr<Fetch> f, bool ahead) {
+                                           std::shared_ptr<Fetch> f, FetchKind kind) {
   const uint64_t begin = blocks.front().position;
   const uint64_t length = blocks.back().position + blocks.back().size - begin;
   const objstore::ByteRange range{begin, length};
@@ -185,6 +185,27 @@ asio::awaitable<Status> BlockReader::fetch(std::string object, std::vector<Block
     auto checking = asio::co_spawn(checks_, check, asio::use_awaitable);
     st = co_await std::move(checking);
   }
+  {
+    std::lock_guard lock(mu_);
+    if (kind == FetchKind::ahead && st) {
+      ++ahead_gets_;
+      ahead_bytes_ += length;
+    } else if (kind == FetchKind::ahead) {
+      ++ahead_failures_;
+    } else if (kind == FetchKind::prefetch && st) {
+      ++prefetch_gets_;
+      prefetch_bytes_ += length;
+      prefetch_blocks_ += f->blocks.size();
+    } else if (kind == FetchKind::read && answered) {
+      get_bytes_ += length;
+    }
+  }
+  finish_fetch(object, blocks, f);
+  co_return st;
+}
+
+void BlockReader::finish_fetch(const std::string& object, const std::vector<BlockInfo>& blocks,
+                               const std::shared_ptr<Fetch>& f) {
   std::vector<std::function<void()>> waiters;
   {
     std::lock_guard lock(mu_);
@@ -194,17 +215,8 @@ asio::awaitable<Status> BlockReader::fetch(std::string object, std::vector<Block
       auto it = inflight_.find(Key{object, b.position});
       if (it != inflight_.end() && it->second == f) inflight_.erase(it);
     }
-    if (ahead && st) {
-      ++ahead_gets_;
-      ahead_bytes_ += length;
-    } else if (ahead) {
-      ++ahead_failures_;
-    } else if (answered) {
-      get_bytes_ += length;
-    }
   }
   for (auto& resume : waiters) resume();
-  co_return st;
 }
 
 Status BlockReader::check_and_cache(const std::string& object, const std::vector<BlockInfo>& blocks, uint64_t begin,
@@ -256,15 +268,73 @@ void BlockReader::start_ahead(std::vector<BlockRef> ahead) {
 
 asio::awaitable<void> BlockReader::ahead_task(std::string object, std::vector<BlockInfo> blocks,
                                               std::shared_ptr<Fetch> f, size_t bytes) {
-  Status st = co_await fetch(object, std::move(blocks), f, true);
+  Status st = co_await fetch(object, std::move(blocks), f, FetchKind::ahead);
   if (!st) log::debug(kLog, "read-ahead failed: ", st.error().message);
-  std::vector<std::function<void()>> idle;
   {
     std::lock_guard lock(mu_);
     ahead_inflight_bytes_ -= bytes;
+  }
+  end_background_task();
+}
+
+void BlockReader::end_background_task() {
+  std::vector<std::function<void()>> idle;
+  {
+    std::lock_guard lock(mu_);
     if (--ahead_running_ == 0) idle.swap(idle_waiters_);
   }
   for (auto& resume : idle) resume();
+}
+
+// The registered spans of one prefetch() call, taken in order by its workers.
+struct BlockReader::PrefetchQueue {
+  struct Item {
+    PrefetchSpan span;
+    std::shared_ptr<Fetch> fetch;
+  };
+  std::vector<Item> items;
+  size_t next = 0;  // guarded by mu_
+};
+
+void BlockReader::prefetch(std::vector<PrefetchSpan> spans, size_t parallel) {
+  if (spans.empty()) return;
+  auto queue = std::make_shared<PrefetchQueue>();
+  size_t workers = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    for (PrefetchSpan& span : spans) {
+      // Only the blocks nobody has or fetches; a span left with none is dropped.
+      std::erase_if(span.blocks, [&](const BlockInfo& b) { return busy_locked(BlockRef{b, span.object}); });
+      if (span.blocks.empty()) continue;
+      auto f = register_fetch_locked(span.object, span.blocks);
+      queue->items.push_back({std::move(span), std::move(f)});
+    }
+    workers = std::min(std::max<size_t>(parallel, 1), queue->items.size());
+    ahead_running_ += workers;
+  }
+  for (size_t i = 0; i < workers; ++i) asio::co_spawn(executor_, prefetch_worker(queue), asio::detached);
+}
+
+asio::awaitable<void> BlockReader::prefetch_worker(std::shared_ptr<PrefetchQueue> queue) {
+  for (;;) {
+    PrefetchQueue::Item* item = nullptr;
+    bool stopped = false;
+    {
+      std::lock_guard lock(mu_);
+      if (queue->next < queue->items.size()) item = &queue->items[queue->next++];
+      stopped = stopped_;
+    }
+    if (!item) break;
+    if (stopped) {  // abandoned: its waiters GET for themselves
+      finish_fetch(item->span.object, item->span.blocks, item->fetch);
+      continue;
+    }
+    Status st = co_await fetch(item->span.object, item->span.blocks, item->fetch, FetchKind::prefetch);
+    if (!st) log::debug(kLog, "prefetch failed: ", st.error().message);
+    item->fetch.reset();  // its blocks are cached; readers that joined hold their own reference
+  }
+  end_background_task();
 }
 
 asio::awaitable<void> BlockReader::stop() {
@@ -291,6 +361,9 @@ BlockReader::Stats BlockReader::stats() const {
   s.ahead_bytes = ahead_bytes_;
   s.ahead_failures = ahead_failures_;
   s.joined = joined_;
+  s.prefetch_gets = prefetch_gets_;
+  s.prefetch_bytes = prefetch_bytes_;
+  s.prefetch_blocks = prefetch_blocks_;
   s.ahead_inflight_bytes = ahead_inflight_bytes_;
   s.ahead_inflight_peak = ahead_inflight_peak_;
   s.ahead_inflight_limit = config_.ahead_inflight_bytes;

@@ -76,6 +76,9 @@ class BlockReader {
     uint64_t ahead_bytes = 0;        // bytes they returned
     uint64_t ahead_failures = 0;     // read-ahead GETs that failed (the read then GETs the block itself)
     uint64_t joined = 0;             // reads that waited for a GET already in flight instead of making one
+    uint64_t prefetch_gets = 0;      // prefetch GETs that completed (prefetch())
+    uint64_t prefetch_bytes = 0;     // bytes they returned (the gaps between wanted blocks included)
+    uint64_t prefetch_blocks = 0;    // blocks they cached
     size_t ahead_inflight_bytes = 0;  // read-ahead bytes being fetched now
     size_t ahead_inflight_peak = 0;   // the most there ever were
     size_t ahead_inflight_limit = 0;
@@ -100,6 +103,18 @@ class BlockReader {
   // A cached block, counted as a hit; null (not counted) when not cached.
   std::shared_ptr<const std::string> cached(const BlockRef& ref);
 
+  // Prefetch, for opening many partitions at once (their producer-state replays read the same shared objects):
+  // each span is ONE ranged GET over one object covering `blocks` (sorted by position, not necessarily adjacent:
+  // the bytes between them are fetched and dropped). Every block not already cached or being fetched is
+  // registered at once, so a read of it joins that GET instead of making its own; the GETs run in the given
+  // order, at most `parallel` at a time, in the background (stop() waits for them; a span not started by then
+  // is abandoned and its readers GET for themselves). Blocks are CRC-checked and cached. Returns at once.
+  struct PrefetchSpan {
+    std::string object;
+    std::vector<BlockInfo> blocks;
+  };
+  void prefetch(std::vector<PrefetchSpan> spans, size_t parallel);
+
   void forget_object(const std::string& object) { cache_.erase_object(object); }
   // No read-ahead from now on; completes once no read-ahead GET is in flight.
   asio::awaitable<void> stop();
@@ -119,10 +134,16 @@ class BlockReader {
     uint64_t used = 0;
   };
 
+  enum class FetchKind { read, ahead, prefetch };
+  struct PrefetchQueue;
   std::shared_ptr<Fetch> register_fetch_locked(const std::string& object, const std::vector<BlockInfo>& blocks);
   // GETs the adjacent `blocks` of `object` in one ranged GET, checks and caches each, then completes `fetch`.
   asio::awaitable<Status> fetch(std::string object, std::vector<BlockInfo> blocks, std::shared_ptr<Fetch> fetch,
-                                bool ahead);
+                                FetchKind kind);
+  // Marks `f` done (failed or not) and resumes its waiters; its blocks are no longer in flight.
+  void finish_fetch(const std::string& object, const std::vector<BlockInfo>& blocks, const std::shared_ptr<Fetch>& f);
+  asio::awaitable<void> prefetch_worker(std::shared_ptr<PrefetchQueue> queue);
+  void end_background_task();
   // CRC-checks each block of a GET's `data` (starting at object position `begin`), caches it and hands it to `f`.
   Status check_and_cache(const std::string& object, const std::vector<BlockInfo>& blocks, uint64_t begin,
                          std::string& data, Fetch& f);
@@ -144,7 +165,7 @@ class BlockReader {
   uint64_t tick_ = 0;
   size_t ahead_inflight_bytes_ = 0;
   size_t ahead_inflight_peak_ = 0;
-  size_t ahead_running_ = 0;
+  size_t ahead_running_ = 0;  // read-ahead GETs and prefetch workers running (stop() waits for them)
   bool stopped_ = false;
   std::vector<std::function<void()>> idle_waiters_;  // stop(): resumed when ahead_running_ reaches 0
   uint64_t gets_ = 0;
@@ -153,6 +174,9 @@ class BlockReader {
   uint64_t ahead_bytes_ = 0;
   uint64_t ahead_failures_ = 0;
   uint64_t joined_ = 0;
+  uint64_t prefetch_gets_ = 0;
+  uint64_t prefetch_bytes_ = 0;
+  uint64_t prefetch_blocks_ = 0;
 };
 
 }  // namespace floe::stream

@@ -413,7 +413,7 @@ StreamStore::CacheStats StreamStore::cache_stats() const {
   out.limit_bytes = config_.log_cache_bytes;
   out.cache_reads = cache_reads_;
   out.object_reads = object_reads_;
-  out.object_read_bytes = out.blocks.get_bytes + out.blocks.ahead_bytes;
+  out.object_read_bytes = out.blocks.get_bytes + out.blocks.ahead_bytes + out.blocks.prefetch_bytes;
   return out;
 }
 

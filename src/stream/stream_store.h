@@ -124,6 +124,8 @@ struct StreamStoreConfig {
   // Cluster mode: appends and reads of a stream not acquire()d fail with Errc::not_owner.
   bool owned_streams_only = false;
   std::chrono::milliseconds release_timeout{10000};  // release(): wait this long for durable + committed
+  size_t prefetch_max_bytes = 64u << 20;  // prefetch(): block bytes planned by one call (also <= block cache / 2)
+  size_t prefetch_parallel_gets = 8;      // prefetch(): its GETs in flight at once
 
   // Compaction (compaction.h): a background pass every compaction_interval (0: none; compact_once() still runs
   // one), rewriting small committed objects into objects of compaction_target_bytes.
@@ -242,6 +244,30 @@ class StreamStore {
   asio::awaitable<Status> release(std::vector<uint64_t> stream_ids);
   // Whether appends to the stream are accepted: always without owned_streams_only, else once acquired.
   bool owns(uint64_t stream_id) const;
+
+  // Warms the block cache for reads about to come: opening many partitions at once, each replays its log from its
+  // producer snapshot to its end, and after a failover those logs sit in the same few WAL objects (each holds a
+  // block of every partition its broker wrote). The committed blocks of every [from, to) range are grouped by
+  // object and each object is read with as few ranged GETs as possible (one when its wanted blocks lie within
+  // kPrefetchMaxGap of each other), instead of one GET per stream and object. At most prefetch_max_bytes (and half
+  // the block cache) of blocks, the objects that serve the most ranges first; the rest is read as usual. A read of
+  // a planned block joins its GET. Returns at once (the GETs run in the background, prefetch_parallel_gets at a
+  // time, oldest object first), with what it planned. Plans nothing without a block cache.
+  struct PrefetchRange {
+    uint64_t stream_id = 0;
+    int64_t from = 0;
+    int64_t to = 0;  // exclusive
+  };
+  struct PrefetchPlan {
+    size_t objects = 0;
+    size_t gets = 0;
+    size_t blocks = 0;
+    uint64_t bytes = 0;          // the planned blocks' bytes (the GETs also carry the gaps between them)
+    size_t blocks_left_out = 0;  // over the byte bound: read as usual
+  };
+  static constexpr uint64_t kPrefetchMaxGap = 256u << 10;   // bytes of other blocks one GET may carry between two
+  static constexpr uint64_t kPrefetchMaxGet = 4u << 20;     // one prefetch GET's length at most
+  PrefetchPlan prefetch(const std::vector<PrefetchRange>& ranges);
 
   // The object WAL (nullptr with the file WAL), for its stats and PUT timings.
   const ObjectWal* object_wal() const { return object_wal_.get(); }

@@ -238,13 +238,29 @@ asio::awaitable<Status> StreamStore::acquire(std::vector<uint64_t> stream_ids) {
   auto read = co_await read_committed_objects(meta_, config_.meta_root, add_wanted, "stream: acquire");
   if (!read) co_return read.error();
   const int64_t revision = *read;
-  for (uint64_t id : wanted) {
-    meta::RangeRequest req;
-    req.key = config_.meta_root + "streams/" + stream_key(id) + "/start";
-    req.revision = revision;
-    auto r = co_await meta_.range(req);
-    if (!r) co_return err(Errc::io_error, "stream: acquire: cannot read " + req.key + ": " + r.error().message());
-    if (!r->kvs.empty()) starts[id] = std::stoll(r->kvs.front().value);
+  // The starts: up to kReadsPerTxn range reads (at that revision) per round trip, not one round trip per stream
+  // (a failover opens hundreds of streams at once).
+  constexpr size_t kReadsPerTxn = 128;  // etcd's --max-txn-ops
+  const std::vector<uint64_t> ids(wanted.begin(), wanted.end());
+  for (size_t at = 0; at < ids.size(); at += kReadsPerTxn) {
+    meta::TxnRequest txn;
+    const size_t n = std::min(kReadsPerTxn, ids.size() - at);
+    for (size_t i = 0; i < n; ++i) {
+      meta::RangeRequest req;
+      req.key = config_.meta_root + "streams/" + stream_key(ids[at + i]) + "/start";
+      req.revision = revision;
+      txn.success.push_back(std::move(req));
+    }
+    auto r = co_await meta_.txn(std::move(txn));
+    if (!r) co_return err(Errc::io_error, "stream: acquire: cannot read the log starts: " + r.error().message());
+    if (!r->succeeded || r->responses.size() != n) {
+      co_return err(Errc::io_error, "stream: acquire: the log starts' read returned " +
+                                        std::to_string(r->responses.size()) + " of " + std::to_string(n) + " answers");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const auto* range = std::get_if<meta::RangeResponse>(&r->responses[i]);
+      if (range && !range->kvs.empty()) starts[ids[at + i]] = std::stoll(range->kvs.front().value);
+    }
   }
   std::lock_guard lock(mu_);
   if (closing_) co_return err(Errc::closed, "stream: acquire after close");

@@ -11,9 +11,9 @@ idempotent acks=all confluent-kafka producer writing 1 KiB records to every part
      floe.broker.drain=true; draining an unknown broker is a clear error.
   5. No log data was copied: during the moves the brokers' object-store PUT bytes stay near the bytes produced (a
      copy would write the moved partitions' logs again), and their GET bytes stay below one read of the log. They
-     are not 0 today: a partition's new leader replays its log from the last producer-state snapshot
-     (producer.snapshot.interval.ms, 30 s) to rebuild idempotence state, because the old leader does not snapshot
-     at release. The figures are printed.
+     need not be 0: a partition's new leader replays its log from the last producer-state snapshot (written at
+     release, and every producer.snapshot.interval.ms, 2 s) to rebuild idempotence state. The figures are
+     printed.
   6. Every acked record is read back at its acked offset.
 (Neither confluent-kafka 1.7 nor kafka-python 2.0 in Debian has an alter_partition_reassignments admin call, so
 the wire checks use raw requests.)

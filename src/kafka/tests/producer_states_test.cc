@@ -299,6 +299,8 @@ TEST_F(ProducerStatesTest, ALogStartPastTheSnapshotMakesItDueAtOnce) {
   const auto hour = std::chrono::hours(1);
   EXPECT_FALSE(states_->snapshot_due(kStream, hour, 1000));  // committed moved, but neither interval nor count
   EXPECT_TRUE(states_->snapshot_due(kStream, hour, 3));
+  EXPECT_TRUE(states_->snapshot_due(kStream, hour, 1000, 3)) << "the log grew 3 offsets past the snapshot";
+  EXPECT_FALSE(states_->snapshot_due(kStream, hour, 1000, 4));
   ASSERT_TRUE(run(store_->trim(kStream, 5)));  // retention: batches 3 and 4 are now only in the live table
   EXPECT_TRUE(states_->snapshot_due(kStream, hour, 1000));
   ASSERT_TRUE(*run(states_->write_snapshot(kStream)));
@@ -306,6 +308,64 @@ TEST_F(ProducerStatesTest, ALogStartPastTheSnapshotMakesItDueAtOnce) {
   EXPECT_FALSE(states_->snapshot_due(kStream, hour, 1));
   // Its epoch history starts at the log start, as Kafka cuts its leader-epoch cache.
   EXPECT_EQ(stored_snapshot()->leader_epochs, (std::vector<producer::EpochStart>{{1, 5}}));
+}
+
+// A failover's wave: the new owner reads every snapshot at once and each WAL object the replays need ONCE for all
+// the partitions in it (ProducerStates::prepare_loads -> StreamStore::prefetch), and dedup still works from the
+// state rebuilt that way.
+TEST_F(ProducerStatesTest, AWaveOfLoadsReadsEachSharedObjectOnceAndStillDeduplicates) {
+  constexpr uint64_t kStreams = 30;
+  std::vector<uint64_t> ids;
+  for (uint64_t s = 1; s <= kStreams; ++s) ids.push_back(s);
+  start(1);
+  for (uint64_t s : ids) load(s);
+  for (uint64_t s : ids) produce(500 + static_cast<int64_t>(s), 0, 0, 2, 0, s);
+  flush();
+  auto written = run(states_->write_snapshots(ids));  // every partition, in one txn
+  ASSERT_TRUE(written) << written.error().message;
+  EXPECT_EQ(*written, kStreams);
+  // The tail after the snapshots: one batch of each partition, all in one object.
+  for (uint64_t s : ids) ASSERT_EQ(produce(500 + static_cast<int64_t>(s), 0, 2, 3, 0, s).offset, 2);
+  flush();
+
+  start(2);  // the new owner: nothing cached
+  const uint64_t gets_before = objects_->stats()[objstore::Op::get].requests;
+  const stream::StreamStore::PrefetchPlan plan = run(states_->prepare_loads(ids));
+  EXPECT_EQ(plan.objects, 1u) << "only the object after the snapshots";
+  EXPECT_EQ(plan.gets, 1u);
+  EXPECT_EQ(plan.blocks, kStreams);
+  for (uint64_t s : ids) load(s);
+  EXPECT_EQ(objects_->stats()[objstore::Op::get].requests - gets_before, 1u) << "one GET for 30 partitions";
+  EXPECT_EQ(states_->snapshots_loaded(), kStreams);
+  EXPECT_EQ(states_->batches_replayed(), kStreams);
+  for (uint64_t s : ids) {
+    const int64_t pid = 500 + static_cast<int64_t>(s);
+    Produced dup = produce(pid, 0, 2, 3, 0, s);  // a retry of the tail batch after the failover
+    EXPECT_EQ(dup.kind, Kind::duplicate) << "stream " << s;
+    EXPECT_EQ(dup.offset, 2);
+    Produced gap = produce(pid, 0, 7, 1, 0, s);
+    EXPECT_EQ(gap.kind, Kind::error);
+    EXPECT_EQ(gap.error, producer::Errc::out_of_order_sequence);
+    Produced next = produce(pid, 0, 5, 1, 0, s);
+    EXPECT_EQ(next.kind, Kind::append);
+    EXPECT_EQ(next.offset, 5);
+  }
+}
+
+TEST_F(ProducerStatesTest, ABatchOfSnapshotsThatLosesACompareIsWrittenOneByOne) {
+  start(1);
+  for (uint64_t s : {1, 2, 3}) load(s);
+  for (uint64_t s : {1, 2, 3}) produce(700, 0, 0, 1, 0, s);
+  flush();
+  // Another broker wrote stream 2's snapshot meanwhile (it took the partition over).
+  ASSERT_TRUE(run(put_value(*meta_, states_->snapshot_key(2), "theirs")));
+  auto written = run(states_->write_snapshots({1, 2, 3}));
+  ASSERT_TRUE(written) << written.error().message;
+  EXPECT_EQ(*written, 2u);
+  EXPECT_EQ(states_->snapshot_offset(1), 1);
+  EXPECT_EQ(states_->snapshot_offset(2), -1);
+  EXPECT_EQ(states_->snapshot_offset(3), 1);
+  EXPECT_EQ(run(get_value(*meta_, states_->snapshot_key(2))), std::optional<std::string>("theirs"));
 }
 
 TEST_F(ProducerStatesTest, ACorruptSnapshotIsIgnoredForAFullReplay) {

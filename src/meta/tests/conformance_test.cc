@@ -210,6 +210,33 @@ TEST_P(Conformance, PrefixRangeLimitAndOlderRevision) {
   EXPECT_EQ(future.error(), Errc::future_revision);
 }
 
+TEST_P(Conformance, ARangeInATxnReadsAtTheRevisionItNames) {
+  auto first = put("txnrev/a", "1");
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(put("txnrev/a", "2").ok());
+  ASSERT_TRUE(put("txnrev/b", "3").ok());
+  // Many reads in one round trip, at one revision (StreamStore::acquire reads the log starts this way).
+  TxnRequest t;
+  RangeRequest then{"txnrev/a"};
+  then.revision = first->revision;
+  t.success.emplace_back(then);
+  RangeRequest absent_then{"txnrev/b"};
+  absent_then.revision = first->revision;
+  t.success.emplace_back(absent_then);
+  t.success.emplace_back(RangeRequest{"txnrev/a"});
+  auto r = run(store_->txn(t));
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_TRUE(r->succeeded);
+  ASSERT_EQ(r->responses.size(), 3u);
+  const auto& old = std::get<RangeResponse>(r->responses[0]);
+  ASSERT_EQ(old.kvs.size(), 1u);
+  EXPECT_EQ(old.kvs[0].value, "1");
+  EXPECT_TRUE(std::get<RangeResponse>(r->responses[1]).kvs.empty()) << "txnrev/b did not exist then";
+  const auto& now = std::get<RangeResponse>(r->responses[2]);
+  ASSERT_EQ(now.kvs.size(), 1u);
+  EXPECT_EQ(now.kvs[0].value, "2");
+}
+
 TEST_P(Conformance, TxnWhoseCompareFailsChangesNothing) {
   ASSERT_TRUE(put("txn/a", "1").ok());
   ASSERT_TRUE(put("txn/b", "1").ok());

@@ -483,5 +483,94 @@ TEST_F(BlockCacheStoreTest, AMissingObjectStillMappedIsAnErrorNamingItButItsCach
   EXPECT_NE(missing.error().message.find("data/"), std::string::npos) << missing.error().message;
 }
 
+// Opening many partitions at once (a failover): their logs sit in the same shared objects, and prefetch() reads
+// each object once for all of them instead of once per stream (StreamStore::prefetch).
+class PrefetchTest : public BlockCacheStoreTest {
+ protected:
+  static constexpr int kStreams = 40;
+  static constexpr int kObjects = 3;
+  // kObjects objects, each with one block of one batch for every stream 1..kStreams; then a fresh store (a new
+  // broker: nothing cached) with a block cache of `cache_bytes`.
+  void fill_and_reopen(size_t cache_bytes) {
+    open_store(config());
+    for (int o = 0; o < kObjects; ++o) {
+      for (uint64_t stream = 1; stream <= kStreams; ++stream) append(stream, make_batch(o, 2));
+      ASSERT_TRUE(run(store_->flush()));
+    }
+    close_store();
+    StreamStoreConfig c = config();
+    c.block_cache_bytes = cache_bytes;
+    open_store(c);
+  }
+  uint64_t gets() const { return file_store_->stats()[objstore::Op::get].requests; }
+  // Every stream read through from its start; checks the contents.
+  void read_every_stream() {
+    for (uint64_t stream = 1; stream <= kStreams; ++stream) {
+      auto got = read_all(stream);
+      ASSERT_EQ(got.size(), static_cast<size_t>(kObjects)) << "stream " << stream;
+      for (int o = 0; o < kObjects; ++o) {
+        EXPECT_EQ(got[o * 2], (std::vector<std::string>{"b" + std::to_string(o) + "-0", "b" + std::to_string(o) + "-1"}));
+      }
+    }
+  }
+  std::vector<StreamStore::PrefetchRange> every_stream(int64_t from) {
+    std::vector<StreamStore::PrefetchRange> ranges;
+    for (uint64_t stream = 1; stream <= kStreams; ++stream) {
+      ranges.push_back({stream, from, store_->ends(stream).durable});
+    }
+    return ranges;
+  }
+};
+
+TEST_F(PrefetchTest, OpeningManyStreamsWhoseLogsShareObjectsGetsEachObjectOnce) {
+  fill_and_reopen(8u << 20);
+  const uint64_t before = gets();
+  const StreamStore::PrefetchPlan plan = store_->prefetch(every_stream(0));
+  EXPECT_EQ(plan.objects, static_cast<size_t>(kObjects));
+  EXPECT_EQ(plan.gets, static_cast<size_t>(kObjects));
+  EXPECT_EQ(plan.blocks, static_cast<size_t>(kObjects * kStreams));
+  EXPECT_EQ(plan.blocks_left_out, 0u);
+  read_every_stream();  // reads that start while a prefetch GET runs join it
+  EXPECT_EQ(gets() - before, static_cast<uint64_t>(kObjects)) << "one GET per object, not per stream and object";
+  EXPECT_EQ(store_->cache_stats().blocks.prefetch_blocks, static_cast<uint64_t>(kObjects * kStreams));
+
+  // The same without the prefetch: a GET per stream and object.
+  close_store();
+  open_store(config());
+  const uint64_t unprefetched = gets();
+  read_every_stream();
+  EXPECT_EQ(gets() - unprefetched, static_cast<uint64_t>(kObjects * kStreams));
+}
+
+TEST_F(PrefetchTest, OnlyTheWantedRangesWithinTheBoundAreFetched) {
+  fill_and_reopen(8u << 20);
+  // From offset 4: only the last object is wanted.
+  StreamStore::PrefetchPlan plan = store_->prefetch(every_stream(4));
+  EXPECT_EQ(plan.objects, 1u);
+  EXPECT_EQ(plan.gets, 1u);
+  EXPECT_EQ(plan.blocks, static_cast<size_t>(kStreams));
+  const uint64_t before = gets();
+  for (uint64_t stream = 1; stream <= kStreams; ++stream) ASSERT_TRUE(run(store_->read(stream, 4, 1 << 20)));
+  EXPECT_EQ(gets() - before, 1u);
+
+  // A bound smaller than one object's wanted blocks: nothing planned, every read still right.
+  close_store();
+  StreamStoreConfig c = config();
+  c.block_cache_bytes = 8u << 20;
+  c.prefetch_max_bytes = 64;
+  open_store(c);
+  plan = store_->prefetch(every_stream(0));
+  EXPECT_EQ(plan.objects, 0u);
+  EXPECT_EQ(plan.blocks_left_out, static_cast<size_t>(kObjects * kStreams));
+  read_every_stream();
+  // No block cache: no prefetch.
+  close_store();
+  StreamStoreConfig none = config();
+  none.block_cache_bytes = 0;
+  open_store(none);
+  EXPECT_EQ(store_->prefetch(every_stream(0)).gets, 0u);
+  read_every_stream();
+}
+
 }  // namespace
 }  // namespace floe::stream
