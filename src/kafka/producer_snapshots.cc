@@ -4,6 +4,8 @@
 #include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
+#include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "base/log.h"
@@ -72,18 +74,22 @@ asio::awaitable<size_t> ProducerSnapshotTask::run_once(bool all) {
       if (Status st = co_await states_.delete_snapshot(stream); !st) log::warn(kLog, st.error().message);
       continue;
     }
-    if (!all && due.size() >= config_.max_writes_per_pass) break;
     const bool is_due = all ? states_.snapshot_due(stream, std::chrono::milliseconds(0), 0)
                             : states_.snapshot_due(stream, config_.interval, config_.batches, config_.records);
     if (is_due) due.push_back(stream);
   }
-  // Few txns for the whole pass (ProducerStates::write_snapshots), not one per partition.
+  // Few txns for the whole pass (ProducerStates::write_snapshots), not one per partition, within a byte bound;
+  // a pass cut short by it goes on where it stopped next time, so every partition gets its turn.
+  auto first = std::lower_bound(due.begin(), due.end(), resume_at_);
+  std::rotate(due.begin(), first, due.end());
+  const size_t max_bytes = all ? SIZE_MAX : config_.max_bytes_per_pass;
   size_t written = 0;
-  auto r = co_await states_.write_snapshots(std::move(due));
+  auto r = co_await states_.write_snapshots(due, max_bytes);
   if (!r) {
     log::warn(kLog, r.error().message);
   } else {
-    written = *r;
+    written = r->written;
+    resume_at_ = r->visited < due.size() ? due[r->visited] : 0;
   }
   co_return written;
 }

@@ -1,7 +1,8 @@
 // The producer snapshot task (DESIGN §8): every `check_interval` it writes the snapshot of each partition whose
 // committed end moved past its stored snapshot and that is due (`interval` since its last snapshot, Kafka-like
 // producer.snapshot.interval.ms, or `batches` idempotent batches applied since, or the log grew `records`
-// offsets), at most `max_writes_per_pass` per pass, in few txns; every `expiration_check_interval` it drops expired producers from the live tables (Kafka
+// offsets), at most `max_bytes_per_pass` of snapshots per pass (the next pass goes on after the last partition
+// taken), in few txns; every `expiration_check_interval` it drops expired producers from the live tables (Kafka
 // producer.id.expiration.check.interval.ms); it deletes the snapshots of partitions whose topic was deleted.
 // See kafka/producer_states.h for what a snapshot holds and why it is taken at the committed end.
 //
@@ -33,7 +34,9 @@ struct ProducerSnapshotConfig {
   int64_t records = 10'000;                                      // or once the log grew this many offsets
   std::chrono::milliseconds check_interval{500};                 // how often due partitions are looked for
   std::chrono::milliseconds expiration_check_interval{600'000};  // producer.id.expiration.check.interval.ms
-  size_t max_writes_per_pass = 4096;
+  // Snapshot bytes written per pass at most (a snapshot grows with its producers, up to ~0.8 MB): bounds the
+  // metadata write rate (8 MiB/s with the defaults); what is left waits for the next pass, in turn.
+  size_t max_bytes_per_pass = 4u << 20;
 };
 
 class ProducerSnapshotTask {
@@ -60,6 +63,7 @@ class ProducerSnapshotTask {
   std::chrono::steady_clock::time_point last_expiration_;
   bool stopping_ = false;
   bool running_ = false;
+  uint64_t resume_at_ = 0;  // the stream id the next pass starts from (a pass cut short by the byte bound)
 };
 
 }  // namespace floe::kafka

@@ -338,8 +338,10 @@ asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id)
   co_return true;
 }
 
-asio::awaitable<Result<size_t>> ProducerStates::write_snapshots(std::vector<uint64_t> stream_ids) {
-  size_t written = 0;
+asio::awaitable<Result<ProducerStates::SnapshotPass>> ProducerStates::write_snapshots(
+    std::vector<uint64_t> stream_ids, size_t max_bytes) {
+  SnapshotPass pass;
+  size_t& written = pass.written;
   std::vector<PendingSnapshot> chunk;
   meta::TxnRequest txn;
   size_t chunk_bytes = 0;
@@ -366,6 +368,8 @@ asio::awaitable<Result<size_t>> ProducerStates::write_snapshots(std::vector<uint
     co_return ok_status();
   };
   for (uint64_t stream_id : stream_ids) {
+    if (pass.bytes >= max_bytes) break;  // the rest in a later pass
+    ++pass.visited;
     auto captured = capture_snapshot(stream_id);
     if (!captured) {
       log::warn(kLog, "stream ", stream_id, ": ", captured.error().message);
@@ -378,10 +382,11 @@ asio::awaitable<Result<size_t>> ProducerStates::write_snapshots(std::vector<uint
     }
     add_snapshot_put(txn, **captured);
     chunk_bytes += bytes;
+    pass.bytes += (*captured)->value.size();
     chunk.push_back(std::move(**captured));
   }
   if (Status st = co_await flush(); !st) co_return st.error();
-  co_return written;
+  co_return pass;
 }
 
 asio::awaitable<Status> ProducerStates::delete_snapshot(uint64_t stream_id) {

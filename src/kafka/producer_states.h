@@ -28,6 +28,7 @@
 #include <asio/awaitable.hpp>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -95,10 +96,18 @@ class ProducerStates {
   asio::awaitable<Result<bool>> write_snapshot(uint64_t stream_id);
   // write_snapshot() of many partitions in few txns (at most kSnapshotsPerTxn keys and kSnapshotTxnBytes each,
   // within etcd's 128 ops / 1.5 MiB): the snapshot task's pass. A txn that loses a compare is redone one partition
-  // at a time. Returns how many were written.
+  // at a time. Partitions are taken in the given order until `max_bytes` of snapshots were captured (the pass's
+  // bound on metadata writes: many producers make large snapshots); `visited` says how many of `stream_ids` were
+  // looked at, so the next pass can go on from there.
   static constexpr size_t kSnapshotsPerTxn = 64;
   static constexpr size_t kSnapshotTxnBytes = 1u << 20;
-  asio::awaitable<Result<size_t>> write_snapshots(std::vector<uint64_t> stream_ids);
+  struct SnapshotPass {
+    size_t written = 0;
+    size_t visited = 0;
+    size_t bytes = 0;  // snapshot bytes captured
+  };
+  asio::awaitable<Result<SnapshotPass>> write_snapshots(std::vector<uint64_t> stream_ids,
+                                                        size_t max_bytes = SIZE_MAX);
   // Deletes the snapshot key of a partition whose topic was deleted, and drops the partition.
   asio::awaitable<Status> delete_snapshot(uint64_t stream_id);
 

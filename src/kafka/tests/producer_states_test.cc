@@ -9,6 +9,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
@@ -323,7 +324,8 @@ TEST_F(ProducerStatesTest, AWaveOfLoadsReadsEachSharedObjectOnceAndStillDeduplic
   flush();
   auto written = run(states_->write_snapshots(ids));  // every partition, in one txn
   ASSERT_TRUE(written) << written.error().message;
-  EXPECT_EQ(*written, kStreams);
+  EXPECT_EQ(written->written, kStreams);
+  EXPECT_EQ(written->visited, kStreams);
   // The tail after the snapshots: one batch of each partition, all in one object.
   for (uint64_t s : ids) ASSERT_EQ(produce(500 + static_cast<int64_t>(s), 0, 2, 3, 0, s).offset, 2);
   flush();
@@ -361,7 +363,7 @@ TEST_F(ProducerStatesTest, ABatchOfSnapshotsThatLosesACompareIsWrittenOneByOne) 
   ASSERT_TRUE(run(put_value(*meta_, states_->snapshot_key(2), "theirs")));
   auto written = run(states_->write_snapshots({1, 2, 3}));
   ASSERT_TRUE(written) << written.error().message;
-  EXPECT_EQ(*written, 2u);
+  EXPECT_EQ(written->written, 2u);
   EXPECT_EQ(states_->snapshot_offset(1), 1);
   EXPECT_EQ(states_->snapshot_offset(2), -1);
   EXPECT_EQ(states_->snapshot_offset(3), 1);
@@ -472,6 +474,42 @@ TEST_F(ProducerStatesTest, TheTaskSnapshotsDuePartitionsAndForgetsDeletedTopics)
   // start()/stop() end the loop within the test's bound.
   task.start();
   run(task.stop());
+}
+
+TEST_F(ProducerStatesTest, APassStopsAtItsByteBoundAndTheNextGoesOnFromThere) {
+  start(1);
+  auto catalog = run(cluster::TopicCatalog::load(*meta_, "/floe/"));
+  ASSERT_TRUE(catalog) << catalog.error().message;
+  auto topic = run((*catalog)->create("t", 3, {}));
+  ASSERT_TRUE(topic) << topic.error().message;
+  ASSERT_TRUE(run(states_->rebuild_all(**catalog)));
+  std::vector<uint64_t> streams;
+  for (int32_t p = 0; p < 3; ++p) streams.push_back(cluster::stream_id_of(topic->id, p));
+  std::sort(streams.begin(), streams.end());
+  for (uint64_t s : streams) produce(9, 0, 0, 1, 0, s);
+  flush();
+
+  ProducerSnapshotConfig tc;
+  tc.interval = std::chrono::milliseconds(0);
+  tc.max_bytes_per_pass = 1;  // one snapshot per pass
+  ProducerSnapshotTask task(io_.get_executor(), *states_, **catalog, tc);
+  for (size_t pass = 0; pass < streams.size(); ++pass) {
+    EXPECT_EQ(run(task.run_once()), 1u) << "pass " << pass;
+    for (size_t i = 0; i < streams.size(); ++i) {
+      EXPECT_EQ(states_->snapshot_offset(streams[i]), i <= pass ? 1 : -1) << "pass " << pass << " stream " << i;
+    }
+  }
+  EXPECT_EQ(run(task.run_once()), 0u) << "nothing new";
+  // One more batch on the first and last partitions: the next pass starts after the last one written (the
+  // third), so it wraps around to the first.
+  produce(9, 0, 1, 1, 0, streams[0]);
+  produce(9, 0, 1, 1, 0, streams[2]);
+  flush();
+  EXPECT_EQ(run(task.run_once()), 1u);
+  EXPECT_EQ(states_->snapshot_offset(streams[0]), 2);
+  EXPECT_EQ(states_->snapshot_offset(streams[2]), 1);
+  EXPECT_EQ(run(task.run_once()), 1u);
+  EXPECT_EQ(states_->snapshot_offset(streams[2]), 2);
 }
 
 }  // namespace
