@@ -102,6 +102,15 @@ asio::awaitable<Result<std::string>> FaultStore::get(std::string key, std::optio
   co_return r;
 }
 
+asio::awaitable<Result<std::string>> FaultStore::get_into(std::string buffer, std::string key,
+                                                          std::optional<ByteRange> range, Clock::time_point deadline) {
+  const Plan p = plan(Op::get);
+  if (auto ec = co_await prelude(p, deadline)) co_return ec;
+  auto r = co_await inner_->get_into(std::move(buffer), std::move(key), range, deadline);
+  if (p.after && r.ok()) co_return Errc::unavailable;
+  co_return r;
+}
+
 asio::awaitable<Result<ObjectInfo>> FaultStore::head(std::string key, Clock::time_point deadline) {
   const Plan p = plan(Op::head);
   if (auto ec = co_await prelude(p, deadline)) co_return ec;

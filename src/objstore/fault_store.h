@@ -65,6 +65,8 @@ class FaultStore final : public ObjectStore {
                                                  Clock::time_point deadline) override;
   asio::awaitable<Result<std::string>> get(std::string key, std::optional<ByteRange> range,
                                            Clock::time_point deadline) override;
+  asio::awaitable<Result<std::string>> get_into(std::string buffer, std::string key, std::optional<ByteRange> range,
+                                                Clock::time_point deadline) override;
   asio::awaitable<Result<ObjectInfo>> head(std::string key, Clock::time_point deadline) override;
   asio::awaitable<Result<ListPage>> list(std::string prefix, std::string continuation, std::size_t max_keys,
                                          Clock::time_point deadline) override;

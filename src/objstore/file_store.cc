@@ -281,7 +281,8 @@ Result<PutInfo> FileStore::write_object(const std::string& key, const std::strin
   return info;
 }
 
-Result<std::string> FileStore::read_object(const std::string& key, const std::optional<ByteRange>& range) {
+Result<std::string> FileStore::read_object(const std::string& key, const std::optional<ByteRange>& range,
+                                           std::string out) {
   const int fd = ::open(path_of(key).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return from_errno(errno);
   struct Close {
@@ -297,7 +298,7 @@ Result<std::string> FileStore::read_object(const std::string& key, const std::op
     offset = range->offset;
     length = std::min(range->length.value_or(size - offset), size - offset);
   }
-  std::string out;
+  // A recycled buffer at least this long only shrinks (no allocation, no fill); pread overwrites every byte kept.
   out.resize(static_cast<std::size_t>(length));
   std::size_t done = 0;
   while (done < out.size()) {
@@ -405,10 +406,16 @@ asio::awaitable<Result<PutInfo>> FileStore::put_if_absent(std::string key, std::
 
 asio::awaitable<Result<std::string>> FileStore::get(std::string key, std::optional<ByteRange> range,
                                                     Clock::time_point deadline) {
+  std::string fresh;
+  co_return co_await get_into(std::move(fresh), std::move(key), range, deadline);
+}
+
+asio::awaitable<Result<std::string>> FileStore::get_into(std::string buffer, std::string key,
+                                                         std::optional<ByteRange> range, Clock::time_point deadline) {
   if (!valid_key(key)) co_return Errc::invalid_argument;
   if (range && range->length && *range->length == 0) co_return Errc::invalid_argument;
   const auto start = Clock::now();
-  auto fn = [this, &key, &range] { return read_object(key, range); };
+  auto fn = [this, &key, &range, &buffer] { return read_object(key, range, std::move(buffer)); };
   auto r = co_await pool_.run<std::string>(fn, deadline);
   record(stats_, Op::get, start, 0, r, r.ok() ? r.value.size() : 0);
   co_return r;

@@ -34,6 +34,8 @@ class FileStore final : public ObjectStore {
                                                  Clock::time_point deadline) override;
   asio::awaitable<Result<std::string>> get(std::string key, std::optional<ByteRange> range,
                                            Clock::time_point deadline) override;
+  asio::awaitable<Result<std::string>> get_into(std::string buffer, std::string key, std::optional<ByteRange> range,
+                                                Clock::time_point deadline) override;
   asio::awaitable<Result<ObjectInfo>> head(std::string key, Clock::time_point deadline) override;
   asio::awaitable<Result<ListPage>> list(std::string prefix, std::string continuation, std::size_t max_keys,
                                          Clock::time_point deadline) override;
@@ -50,7 +52,8 @@ class FileStore final : public ObjectStore {
  private:
   FileStore(std::string root, FileStoreConfig config);
   Result<PutInfo> write_object(const std::string& key, const std::string& data, bool if_absent);
-  Result<std::string> read_object(const std::string& key, const std::optional<ByteRange>& range);
+  // Reads into `buffer` (see ObjectStore::get_into).
+  Result<std::string> read_object(const std::string& key, const std::optional<ByteRange>& range, std::string buffer);
   Result<ObjectInfo> stat_object(const std::string& key);
   Result<ListPage> list_objects(const std::string& prefix, const std::string& continuation, std::size_t max_keys);
   // Every object under `prefix` with a key above `after`, unsorted.

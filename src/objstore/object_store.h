@@ -74,6 +74,13 @@ class ObjectStore {
                                                          Clock::time_point deadline) = 0;
   virtual asio::awaitable<Result<std::string>> get(std::string key, std::optional<ByteRange> range,
                                                    Clock::time_point deadline) = 0;
+  // get() into `buffer`'s memory where the backend can: the answer is `buffer` itself, resized to the bytes read
+  // (its contents overwritten). A buffer whose size is already at least the answer's length is neither reallocated
+  // nor zero-filled first, so a reader that recycles its buffers (the block cache) saves an allocation, the page
+  // faults of fresh memory and a fill per GET. The default (s3://, which receives into its own buffers) ignores
+  // `buffer` and calls get().
+  virtual asio::awaitable<Result<std::string>> get_into(std::string buffer, std::string key,
+                                                        std::optional<ByteRange> range, Clock::time_point deadline);
   virtual asio::awaitable<Result<ObjectInfo>> head(std::string key, Clock::time_point deadline) = 0;
   // Keys starting with `prefix`, sorted, at most max_keys (1..1000) per page. `continuation` is "" for the first
   // page, then the previous page's `next`.

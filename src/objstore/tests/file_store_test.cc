@@ -173,6 +173,38 @@ TEST(FileStore, LayoutKeepsObjectsAndPrefixesApart) {
   EXPECT_FALSE(FileStore::open("relative/path"));
 }
 
+TEST(FileStore, GetIntoReadsIntoTheGivenBuffersMemory) {
+  TempDir dir;
+  auto opened = FileStore::open(dir.path() + "/b");
+  ASSERT_TRUE(opened);
+  FileStore& store = *opened.value;
+  Loop loop;
+  std::string object(100000, 'x');
+  for (size_t i = 0; i < object.size(); ++i) object[i] = static_cast<char>('a' + i % 26);
+  ASSERT_TRUE(loop.run(store.put("k", object, in(10s))).ok());
+
+  // A buffer already long enough: the answer is that memory, shrunk to the object, every byte overwritten.
+  std::string buffer(150000, '#');
+  const char* memory = buffer.data();
+  auto whole = loop.run(store.get_into(std::move(buffer), "k", std::nullopt, in(10s)));
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole.value, object);
+  EXPECT_EQ(whole.value.data(), memory) << "no new allocation";
+
+  // A range into the same memory again.
+  auto part = loop.run(store.get_into(std::move(whole.value), "k", ByteRange{1000, 5000}, in(10s)));
+  ASSERT_TRUE(part.ok());
+  EXPECT_EQ(part.value, object.substr(1000, 5000));
+  EXPECT_EQ(part.value.data(), memory);
+
+  // A short buffer grows; a missing key is not_found as with get().
+  auto grown = loop.run(store.get_into(std::string(10, '#'), "k", ByteRange{99990, std::nullopt}, in(10s)));
+  ASSERT_TRUE(grown.ok());
+  EXPECT_EQ(grown.value, object.substr(99990));
+  auto missing = loop.run(store.get_into(std::string(), "nope", std::nullopt, in(10s)));
+  EXPECT_EQ(missing.error, make_error_code(Errc::not_found));
+}
+
 // ---- SigV4 and digests (moto does not verify them; these are the published vectors) -------------------------
 
 TEST(S3Sign, DigestVectors) {
