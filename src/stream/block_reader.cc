@@ -40,6 +40,7 @@ BlockReader::BlockReader(asio::any_io_executor executor, objstore::ObjectStore& 
       objects_(objects),
       config_(config),
       window_max_(std::min(config.read_ahead_max_bytes, config.cache_bytes / 2)),
+      buffers_(BlockBuffers::create(std::min(config.recycle_bytes, config.cache_bytes / 4))),
       cache_(config.cache_bytes) {}
 
 BlockReader::~BlockReader() { checks_.join(); }
@@ -165,7 +166,8 @@ asio::awaitable<Status> BlockReader::fetch(std::string object, std::vector<Block
   const uint64_t length = blocks.back().position + blocks.back().size - begin;
   const objstore::ByteRange range{begin, length};
   const auto deadline = objstore::Clock::now() + config_.get_timeout;
-  auto got = co_await objects_.get(object, range, deadline);
+  std::string buffer = buffers_->take(static_cast<size_t>(length));
+  auto got = co_await objects_.get_into(std::move(buffer), object, range, deadline);
   const bool answered = got.ok();
   Status st = ok_status();
   if (!got) {
@@ -225,12 +227,20 @@ Status BlockReader::check_and_cache(const std::string& object, const std::vector
     const size_t at = static_cast<size_t>(b.position - begin);
     ByteSpan span(reinterpret_cast<const uint8_t*>(data.data()) + at, b.size);
     if (Status st = verify_block(b, span, object); !st) return st;
-    // One block: the GET's buffer itself. Several: one copy each, so that evicting one frees its bytes.
-    auto bytes = blocks.size() == 1 ? std::make_shared<const std::string>(std::move(data))
-                                    : std::make_shared<const std::string>(data, at, b.size);
+    // One block: the GET's buffer itself. Several: one copy each (into recycled memory where there is some), so that
+    // evicting one frees its bytes.
+    std::shared_ptr<const std::string> bytes;
+    if (blocks.size() == 1) {
+      bytes = buffers_->share(std::move(data));
+    } else {
+      std::string copy = buffers_->take(b.size);
+      copy.assign(data, at, b.size);
+      bytes = buffers_->share(std::move(copy));
+    }
     cache_.insert(object, b, bytes);
     f.blocks.emplace(b.position, std::move(bytes));
   }
+  if (blocks.size() > 1) buffers_->give_back(std::move(data));
   return ok_status();
 }
 
@@ -368,6 +378,7 @@ BlockReader::Stats BlockReader::stats() const {
   s.ahead_inflight_peak = ahead_inflight_peak_;
   s.ahead_inflight_limit = config_.ahead_inflight_bytes;
   s.window_max = window_max_;
+  s.buffers = buffers_->stats();
   return s;
 }
 

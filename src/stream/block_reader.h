@@ -12,7 +12,11 @@
 //     objects in parallel), as long as the read-ahead bytes and GETs in flight stay within ahead_inflight_bytes
 //     and ahead_inflight_gets.
 // The read itself never waits for a read-ahead GET other than one already fetching the block it needs. Fetched
-// blocks are checked against their CRC before they are cached or returned.
+// blocks are checked against their CRC before they are cached or returned, once: a cached block is shared, never
+// copied or checked again.
+//
+// Memory: a GET reads into the memory of a block the cache released (BlockBuffers, up to recycle_bytes kept), so a
+// long catch-up recycles buffers rather than touching fresh pages for every block.
 //
 // Errors: a GET's error is returned as is (objstore::Errc, e.g. not_found for an object that compaction or
 // garbage collection deleted: the caller re-plans from its block map). A failed read-ahead only logs.
@@ -36,6 +40,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "stream/block_buffers.h"
 #include "stream/block_cache.h"
 #include "stream/segment_object.h"
 
@@ -55,6 +60,7 @@ struct BlockReaderConfig {
   size_t read_ahead_max_bytes = 16u << 20;     // read.ahead.max.bytes: the window's ceiling (also <= cache / 2)
   size_t ahead_inflight_bytes = 32u << 20;     // read-ahead GET bytes in flight at most
   size_t ahead_inflight_gets = 16;             // read-ahead GETs in flight at most (small blocks: many objects)
+  size_t recycle_bytes = 16u << 20;            // memory of released blocks kept for the next GETs (also <= cache / 4)
   std::chrono::milliseconds get_timeout{30000};
 };
 
@@ -83,6 +89,7 @@ class BlockReader {
     size_t ahead_inflight_peak = 0;   // the most there ever were
     size_t ahead_inflight_limit = 0;
     size_t window_max = 0;           // the effective window ceiling
+    BlockBuffers::Stats buffers;     // recycled GET buffers (block_buffers.h)
   };
 
   BlockReader(asio::any_io_executor executor, objstore::ObjectStore& objects, BlockReaderConfig config);
@@ -156,6 +163,8 @@ class BlockReader {
   objstore::ObjectStore& objects_;
   const BlockReaderConfig config_;
   const size_t window_max_;
+  // Declared before cache_: the cache's blocks give their memory back to it when the cache goes.
+  std::shared_ptr<BlockBuffers> buffers_;
   BlockCache cache_;
   asio::thread_pool checks_{1};  // CRC checks of large GETs (off the network threads)
 

@@ -10,6 +10,7 @@
 #include <asio/use_future.hpp>
 #include <future>
 
+#include "stream/block_buffers.h"
 #include "stream/block_reader.h"
 #include "stream_store_fixture.h"
 
@@ -136,6 +137,45 @@ TEST_F(ReadAheadCursors, ReadersOfOneStreamKeepTheirOwnWindowsAndTheCeilingFollo
   EXPECT_EQ(none.plan(1, 10), 0u) << "no cache: no read-ahead";
 }
 
+TEST(BlockBuffers, TakeGivesTheSmallestKeptBufferThatFitsElseAFreshOneWithSlack) {
+  auto buffers = BlockBuffers::create(1u << 20);
+  std::string fresh = buffers->take(100000);
+  EXPECT_TRUE(fresh.empty());
+  EXPECT_GE(fresh.capacity(), 100000u + 100000u / 16);
+  std::string small(200000, 's'), large(400000, 'l');
+  const char* small_memory = small.data();
+  const size_t both = small.capacity() + large.capacity();
+  buffers->give_back(std::move(small));
+  buffers->give_back(std::move(large));
+  EXPECT_EQ(buffers->stats().kept_bytes, both);
+  std::string got = buffers->take(150000);
+  EXPECT_EQ(got.data(), small_memory) << "the smallest that fits";
+  EXPECT_EQ(got.size(), 200000u) << "old contents stay (the GET overwrites them)";
+  EXPECT_TRUE(buffers->take(500000).empty()) << "none fits: fresh";
+  const auto s = buffers->stats();
+  EXPECT_EQ(s.reused, 1u);
+  EXPECT_EQ(s.fresh, 2u);
+}
+
+TEST(BlockBuffers, KeptMemoryStaysWithinTheBoundAndSharedBlocksComeBackOnTheirLastReference) {
+  auto buffers = BlockBuffers::create(300000);
+  std::string a(200000, 'a');
+  const char* a_memory = a.data();
+  auto block = buffers->share(std::move(a));
+  auto second_reference = block;
+  block.reset();
+  EXPECT_EQ(buffers->stats().kept_bytes, 0u) << "still referenced";
+  EXPECT_EQ(*second_reference, std::string(200000, 'a'));
+  second_reference.reset();
+  const size_t kept = buffers->stats().kept_bytes;
+  EXPECT_GE(kept, 200000u);
+  buffers->give_back(std::string(200000, 'b'));  // would pass the bound: freed
+  EXPECT_EQ(buffers->stats().kept_bytes, kept);
+  EXPECT_LE(buffers->stats().kept_bytes, buffers->stats().max_bytes);
+  EXPECT_EQ(buffers->take(100).data(), a_memory);
+  EXPECT_EQ(buffers->stats().kept_bytes, 0u);
+}
+
 // BlockReader on its own, over an object with many adjacent blocks of one stream (as compaction writes them).
 class BlockReaderTest : public ::testing::Test {
  protected:
@@ -198,6 +238,25 @@ TEST_F(BlockReaderTest, AdjacentBlocksOfOneObjectComeInTheReadsGetAndOneBackgrou
   auto again = run(reader.get(refs_[7], {}));
   ASSERT_TRUE(again);
   EXPECT_EQ(gets(), 2u) << "a cached block needs no GET";
+}
+
+TEST_F(BlockReaderTest, GetsReadIntoTheMemoryOfEvictedBlocksAndReturnTheSameBytes) {
+  BlockReaderConfig config;
+  config.cache_bytes = 2u << 20;  // 6 blocks of 300 KiB; up to 512 KiB of released memory kept (cache / 4)
+  BlockReader reader(io_.get_executor(), *store_, config);
+  for (int pass = 0; pass < 3; ++pass) {
+    for (size_t i = 0; i < refs_.size(); ++i) {
+      auto got = run(reader.get(refs_[i], {}));
+      ASSERT_TRUE(got) << got.error().message;
+      EXPECT_EQ(**got, std::string(300u << 10, static_cast<char>('a' + i))) << "pass " << pass << " block " << i;
+    }
+  }
+  run(reader.stop());
+  const auto s = reader.stats();
+  EXPECT_GT(s.cache.evictions, 0u);
+  EXPECT_GT(s.buffers.reused, 0u) << "evicted blocks' memory was read into again";
+  EXPECT_LE(s.buffers.kept_bytes, s.buffers.max_bytes);
+  EXPECT_EQ(s.buffers.max_bytes, 512u << 10);
 }
 
 TEST_F(BlockReaderTest, ABlockThatFailsItsCrcIsAnErrorNamingTheObjectAndIsNotCached) {
