@@ -128,9 +128,8 @@ Result<std::unique_ptr<FileWal>> FileWal::open(const FileWalOptions& options, co
   if (auto st = wal->recover(replay); !st) return st.error();
   if (auto st = wal->open_new_segment(wal->next_seq_); !st) return st.error();
   wal->durable_seq_ = wal->next_seq_ - 1;
-  wal->writer_ = std::thread([w = wal.get()] { w->writer_loop(); });
   for (size_t i = 0; i < std::max<size_t>(options.sync_threads, 1); ++i) {
-    wal->syncers_.emplace_back([w = wal.get()] { w->syncer_loop(); });
+    wal->flushers_.emplace_back([w = wal.get()] { w->flusher_loop(); });
   }
   return wal;
 }
@@ -288,69 +287,46 @@ FileWal::SegmentFile::~SegmentFile() {
   if (fd >= 0) ::close(fd);
 }
 
-void FileWal::writer_loop() {
+void FileWal::flusher_loop() {
   std::vector<uint8_t> bytes;
   std::vector<size_t> ends;
   std::vector<Pending> group;
   for (;;) {
     uint64_t first_seq = 0;
-    std::error_code ec;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !pending_.empty() || closing_; });
-      if (pending_.empty()) {  // closing and drained
-        writer_done_ = true;
-        sync_cv_.notify_all();
-        return;
-      }
-      // Bound what sits written but unsynced (page cache): wait for the syncer when over.
-      sync_cv_.wait(lock, [&] { return unsynced_bytes_ < options_.max_buffered_bytes || failed_; });
-      bytes.swap(buffer_);
-      ends.swap(frame_ends_);
-      group.swap(pending_);
-      first_seq = buffer_first_seq_;
-      buffer_.clear();
-      frame_ends_.clear();
-      pending_.clear();
-      ec = failed_;  // after a failure nothing more is written: the group fails, in order
-    }
-    if (!ec) {
-      if (Status st = write_group(bytes, ends, first_seq); !st) ec = st.error().code;
-    }
-    {
-      std::lock_guard lock(mu_);
-      if (ec && !failed_) failed_ = ec;
-      for (Pending& p : group) written_.push_back({p.seq, std::move(p.done), ec, p.queued, p.bytes});
-      if (!ec) unsynced_bytes_ += bytes.size();
-    }
-    sync_cv_.notify_all();
-    bytes.clear();
-    ends.clear();
-    group.clear();
-  }
-}
-
-void FileWal::syncer_loop() {
-  std::vector<Written> batch;
-  for (;;) {
-    std::shared_ptr<SegmentFile> file;
     uint64_t ticket = 0;
+    std::error_code write_ec;
+    std::shared_ptr<SegmentFile> file;
     {
-      std::unique_lock lock(mu_);
-      sync_cv_.wait(lock, [&] { return !written_.empty() || writer_done_; });
-      if (written_.empty()) return;  // the writer is done and everything is synced
-      batch.swap(written_);
-      written_.clear();
-      file = current_;
-      ticket = syncs_started_++;
+      // One flusher writes at a time, and it takes its group while holding write_mu_, so groups reach the file in
+      // seq order; the others wait here (or sync what they wrote) meanwhile.
+      std::unique_lock writing(write_mu_);
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !pending_.empty() || closing_; });
+        if (pending_.empty()) return;  // closing and drained (every group taken is completed by its flusher)
+        bytes.swap(buffer_);
+        ends.swap(frame_ends_);
+        group.swap(pending_);
+        first_seq = buffer_first_seq_;
+        buffer_.clear();
+        frame_ends_.clear();
+        pending_.clear();
+        ticket = syncs_started_++;
+        write_ec = failed_;  // after a failure nothing more is written: the group fails, in order
+      }
+      if (!write_ec) {
+        if (Status st = write_group(bytes, ends, first_seq); !st) {
+          write_ec = st.error().code;
+          std::lock_guard lock(mu_);
+          if (!failed_) failed_ = write_ec;  // at once: no later group is written after a failed write
+        }
+      }
+      file = current_;  // the file this group ended in (an earlier one was synced when the writer rolled)
     }
-    size_t bytes = 0;  // what this sync takes off unsynced_bytes_ (the writer counts written groups only)
-    for (const Written& w : batch) {
-      if (!w.ec) bytes += w.bytes;
-    }
-    const bool any_written = bytes > 0;
+    // The sync, on this thread: the appends of this group are completed right after it, with no hand-off.
     std::error_code sync_ec;
     ProcessCounters& counters = process_counters();
+    const bool any_written = !write_ec;
     if (any_written) {
       const auto sync_start = std::chrono::steady_clock::now();
       if (::fdatasync(file->fd) != 0) sync_ec = io_error("cannot sync", file->path).code;
@@ -359,40 +335,37 @@ void FileWal::syncer_loop() {
     std::error_code earlier_failure;
     {
       std::unique_lock lock(mu_);
-      // Completions go in the order the syncs started: a later sync may return first, but it must not ack before an
-      // earlier one's result is known (a write-back error is reported to one fdatasync only; once any failed, the
-      // WAL is failed and nothing after it is acked).
+      // Completions go in the order the groups were taken: a later sync may return first, but it must not ack before
+      // an earlier one's result is known (a write-back error is reported to one fdatasync only; once any failed,
+      // the WAL is failed and nothing after it is acked).
       sync_cv_.wait(lock, [&] { return syncs_finished_ == ticket; });
-      unsynced_bytes_ -= bytes;
       earlier_failure = failed_;
       if (sync_ec && !failed_) failed_ = sync_ec;
       if (!sync_ec && !earlier_failure && any_written) {
-        for (const Written& w : batch) {
-          if (!w.ec) durable_seq_ = w.seq;
-        }
+        durable_seq_ = group.back().seq;
         ++syncs_;
       }
     }
-    sync_cv_.notify_all();
-    if (!sync_ec && !earlier_failure && any_written) {
+    const std::error_code ec = write_ec ? write_ec : (earlier_failure ? earlier_failure : sync_ec);
+    if (!ec) {
       counters.syncs.fetch_add(1, std::memory_order_relaxed);
-      counters.sync_entries.record(static_cast<uint64_t>(
-          std::count_if(batch.begin(), batch.end(), [](const Written& w) { return !w.ec; })));
-      counters.sync_bytes.record(bytes);
+      counters.sync_entries.record(group.size());
+      counters.sync_bytes.record(bytes.size());
     }
     const auto completed = std::chrono::steady_clock::now();
-    for (Written& w : batch) {
-      std::error_code ec = w.ec ? w.ec : (earlier_failure ? earlier_failure : sync_ec);
-      counters.append_latency_us.record(completed - w.queued);
-      counters.pending_bytes.fetch_sub(w.bytes, std::memory_order_relaxed);
-      w.done(ec, ec ? 0 : w.seq);
+    for (Pending& p : group) {
+      counters.append_latency_us.record(completed - p.queued);
+      counters.pending_bytes.fetch_sub(p.bytes, std::memory_order_relaxed);
+      p.done(ec, ec ? 0 : p.seq);
     }
-    batch.clear();
     {
       std::lock_guard lock(mu_);
-      ++syncs_finished_;  // the next sync's completions may run now (they follow these callbacks)
+      ++syncs_finished_;  // the next group's completions may run now (they follow these callbacks)
     }
     sync_cv_.notify_all();
+    bytes.clear();
+    ends.clear();
+    group.clear();
   }
 }
 
@@ -438,14 +411,14 @@ Result<size_t> FileWal::trim_below(uint64_t seq) {
 void FileWal::close() {
   {
     std::lock_guard lock(mu_);
-    if (closing_ && !writer_.joinable()) return;
+    if (closing_ && flushers_.empty()) return;
     closing_ = true;
   }
   cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
-  for (std::thread& t : syncers_) {
+  for (std::thread& t : flushers_) {
     if (t.joinable()) t.join();
   }
+  flushers_.clear();
   std::lock_guard lock(mu_);
   current_.reset();
 }

@@ -10,18 +10,21 @@
 //   len > 0; crc = CRC-32C of seq, epoch and payload; seqs are dense (previous + 1) across segments.
 // Preallocated space reads as zeros, so len = 0 marks the end of the written part.
 //
-// Durability: a pipeline of threads. The writer thread takes everything appended so far and writes it (page
-// cache); an idle syncer thread (sync_threads of them) takes everything written so far and fdatasyncs it, then
-// completes those appends. Writing the next group overlaps syncing the previous one, one sync covers every append
-// written before it started (group commit), and with two syncers a group written while a sync runs starts its own
-// sync at once instead of waiting for that one to end. Completions run in the order the syncs started, so appends
-// complete in seq order, and none is acked after a failed sync. When the writer rolls to a new segment it syncs the old one itself first, so
-// a sync of the current file covers every frame written before it. Recovery (open) replays the longest valid prefix of
+// Durability: `sync_threads` flusher threads. An idle flusher takes everything appended so far (one at a time, in
+// seq order), writes it (page cache), fdatasyncs it and completes those appends itself: one hand-off per ack (the
+// appender wakes a flusher), none between writing, syncing and completing. While one flusher syncs, another takes
+// and writes what arrived meanwhile and starts its own sync at once (on ext4 concurrent syncs overlap), so one sync
+// covers every append that arrived while the previous one ran (group commit) without waiting for it to end.
+// Completions run in the order the groups were taken, so appends complete in seq order, and none is acked after a
+// failed write or sync. When a flusher rolls to a new segment it syncs the old one first, so a sync of the current
+// file covers every frame written before it. Recovery (open) replays the longest valid prefix of
 // frames and stops at the first torn or corrupt frame (a crash mid-write); everything after it was never acknowledged
 // and is removed. trim() deletes whole segments below a seq once their data is committed elsewhere.
 //
-// Threads: the writer and syncer threads do all blocking I/O; append() never blocks (it copies the payload into the
-// buffer) and its completion handler runs on the handler's associated executor (asio async_initiate).
+// Threads: the flusher threads do all blocking I/O; append() never blocks (it copies the payload into the buffer);
+// `done` runs on the flusher that synced the entry, and async_append's handler is posted once from there to its
+// associated executor (asio async_initiate). Memory: the buffer (max_buffered_bytes) plus the group each flusher
+// holds while it writes and syncs it (at most max_buffered_bytes each).
 #pragma once
 
 #include <asio/associated_executor.hpp>
@@ -54,9 +57,9 @@ struct FileWalOptions {
   size_t max_buffered_bytes = 64u << 20;  // appends waiting for the writer; beyond this append fails with
                                           // Errc::too_large (back-pressure: the disk is behind)
   bool preallocate = true;
-  // fdatasync calls in flight at most (syncer threads). With more than one, a group written while a sync runs is
-  // synced at once instead of after it (on ext4 concurrent syncs overlap), which cuts the ack latency; completions
-  // still go in seq order.
+  // fdatasync calls in flight at most (flusher threads). With more than one, a group that arrives while a sync runs
+  // is written and synced at once instead of after it (on ext4 concurrent syncs overlap), which cuts the ack
+  // latency; completions still go in seq order.
   size_t sync_threads = 2;
 };
 
@@ -86,11 +89,11 @@ class FileWal {
   using Callback = std::function<void(std::error_code, uint64_t seq)>;
 
   // Locks `options.dir` (creating it), replays every valid frame in seq order, drops a torn tail, and starts the
-  // writer thread. The next append gets the seq after the last replayed one (or 1 for an empty WAL).
+  // flusher threads. The next append gets the seq after the last replayed one (or 1 for an empty WAL).
   static Result<std::unique_ptr<FileWal>> open(const FileWalOptions& options, const Replay& replay);
   ~FileWal();  // close()
 
-  // Queues `payload`; `done(ec, seq)` runs on the WAL thread once durable (or failed). Never blocks. Returns the
+  // Queues `payload`; `done(ec, seq)` runs on a WAL flusher thread once durable (or failed). Never blocks. Returns the
   // seq the entry got, or 0 when it was refused (then `done` has already run, on this thread, with the error).
   uint64_t append(std::span<const uint8_t> payload, Callback done);
   // The same for a payload given in pieces (concatenated into one frame without an intermediate copy).
@@ -138,13 +141,6 @@ class FileWal {
   explicit FileWal(FileWalOptions options) : options_(std::move(options)) {}
   Status recover(const Replay& replay);
   Status open_new_segment(uint64_t first_seq);
-  struct Written {
-    uint64_t seq;
-    Callback done;
-    std::error_code ec;  // a write error: completed with it, in order
-    std::chrono::steady_clock::time_point queued;
-    size_t bytes;
-  };
   // An open segment file, closed when the last user (writer or an in-progress sync) lets go of it.
   struct SegmentFile {
     int fd;
@@ -152,14 +148,14 @@ class FileWal {
     ~SegmentFile();
   };
 
-  void writer_loop();
-  void syncer_loop();
+  void flusher_loop();
   Status write_group(const std::vector<uint8_t>& bytes, const std::vector<size_t>& frame_ends, uint64_t first_seq);
 
   FileWalOptions options_;
   int lock_fd_ = -1;
 
-  // Writer-thread state (only the writer touches it after open), except current_ which the syncer reads under mu_.
+  // Writer state: touched only by the flusher holding write_mu_ (after open).
+  std::mutex write_mu_;
   std::shared_ptr<SegmentFile> current_;
   uint64_t write_pos_ = 0;
   std::vector<Segment> segments_;  // guarded by segments_mu_ (trim runs on other threads)
@@ -170,20 +166,16 @@ class FileWal {
   std::vector<uint8_t> buffer_;     // frames not yet handed to the writer
   std::vector<size_t> frame_ends_;  // end offset of each frame in buffer_
   std::vector<Pending> pending_;    // their completions, in seq order
-  std::vector<Written> written_;    // written, waiting for the syncer, in seq order
-  size_t unsynced_bytes_ = 0;       // bytes written and not yet synced (bounded by max_buffered_bytes)
-  bool writer_done_ = false;
   uint64_t buffer_first_seq_ = 0;
   uint64_t next_seq_ = 1;
   uint64_t durable_seq_ = 0;
   uint64_t syncs_ = 0;
-  uint64_t syncs_started_ = 0;   // tickets: the order syncer threads took their groups
-  uint64_t syncs_finished_ = 0;  // syncs whose appends are completed (completions run in ticket order)
+  uint64_t syncs_started_ = 0;   // tickets: the order flushers took their groups
+  uint64_t syncs_finished_ = 0;  // groups whose appends are completed (completions run in ticket order)
   std::error_code failed_;  // sticky: after an I/O error every append fails
   bool closing_ = false;
-  std::condition_variable sync_cv_;  // the syncer waits for written_; the writer waits for unsynced room
-  std::thread writer_;
-  std::vector<std::thread> syncers_;
+  std::condition_variable sync_cv_;  // a flusher whose sync ended waits here for the earlier groups' completions
+  std::vector<std::thread> flushers_;
 };
 
 }  // namespace floe::stream

@@ -221,6 +221,38 @@ TEST_F(FileWalTest, BadAppendsFailAsValues) {
   EXPECT_EQ(closed.get_future().get(), make_error_code(Errc::closed));
 }
 
+// The flusher that synced a group completes it itself: completions come from at most sync_threads threads, none of
+// them the appender's, each after durable_seq covers it, in seq order.
+TEST_F(FileWalTest, EachGroupIsCompletedByTheFlusherThatSyncedIt) {
+  std::map<uint64_t, std::vector<uint8_t>> replayed;
+  FileWalOptions o = options();
+  o.sync_threads = 2;
+  auto wal = open(replayed, o);
+  std::mutex mu;
+  std::set<std::thread::id> completing;
+  std::vector<uint64_t> completed;
+  std::atomic<int> outstanding{200};
+  for (int i = 0; i < 200; ++i) {
+    auto p = payload_for(static_cast<uint64_t>(i));
+    wal->append(p, [&](std::error_code ec, uint64_t seq) {
+      EXPECT_FALSE(ec) << ec.message();
+      EXPECT_GE(wal->durable_seq(), seq);
+      std::lock_guard lock(mu);
+      completing.insert(std::this_thread::get_id());
+      completed.push_back(seq);
+      outstanding.fetch_sub(1);
+    });
+    if (i % 20 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  for (int i = 0; i < 2000 && outstanding.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(outstanding.load(), 0);
+  std::lock_guard lock(mu);
+  EXPECT_LE(completing.size(), 2u);
+  EXPECT_EQ(completing.count(std::this_thread::get_id()), 0u);
+  for (size_t i = 0; i < completed.size(); ++i) ASSERT_EQ(completed[i], i + 1);
+  EXPECT_GE(wal->syncs(), 1u);
+}
+
 TEST_F(FileWalTest, AsyncAppendCompletesOnTheCallersExecutor) {
   std::map<uint64_t, std::vector<uint8_t>> replayed;
   auto wal = open(replayed, options());
