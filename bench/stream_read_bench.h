@@ -8,7 +8,7 @@ namespace floe::bench {
 
 // Writes `total_mib` of one stream into 4 MiB objects under `dir` (a forked child), then prints catch-up read MiB/s
 // with and without the block cache next to the raw GET throughput of the same objects, on file:// and under the
-// cloud profile, and the reader's resident memory against the configured cache bounds.
-void catch_up_read_cases(const std::string& dir, size_t total_mib);
+// cloud profile (unless `file_only`), and the reader's resident memory against the configured cache bounds.
+void catch_up_read_cases(const std::string& dir, size_t total_mib, bool file_only = false);
 
 }  // namespace floe::bench
