@@ -128,6 +128,10 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   pc.meta_root = kMetaRoot;
   n.producer_states = std::make_unique<kafka::ProducerStates>(pc, *n.streams, *n.meta, 0);
   n.leadership = std::make_unique<kafka::ClusterLeadership>(*n.image, cfg.node_id);
+  {
+    cluster::BrokerMembership* membership = n.membership.get();
+    n.leadership->set_self_alive([membership] { return membership->alive(); });
+  }
   kafka::ClusterLeadership* leadership = n.leadership.get();
   cluster::TopicCatalog* cat = n.catalog.get();
   // Each __consumer_offsets append is stamped with that partition's current leader epoch.

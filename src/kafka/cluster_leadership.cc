@@ -19,6 +19,7 @@ PartitionLeader ClusterLeadership::leader(const cluster::TopicInfo& topic, int32
   if (!a || a->released || a->broker_id < 0) return {};
   PartitionLeader out;
   out.leader_epoch = a->leader_epoch;
+  if (self_alive_ && !self_alive_()) return out;  // this broker's view may be stale: it names no leader
   std::optional<cluster::BrokerInfo> b = image_.broker(a->broker_id);
   if (!b || b->epoch != a->broker_epoch) return out;  // its broker epoch died: failing over
   out.leader_id = a->broker_id;
