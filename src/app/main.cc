@@ -15,6 +15,7 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_future.hpp>
 
 #include "admin/admin_server.h"
@@ -44,6 +45,7 @@ namespace {
 
 constexpr std::string_view kLog = "floe";
 constexpr int kRejoinExitCode = 75;  // serve() asks main to start the broker again (cluster mode: a new epoch)
+constexpr std::chrono::milliseconds kLostEpochAnswerGrace{500};  // see on_lost in serve()
 
 std::optional<std::string> getenv_lookup(const std::string& name) {
   const char* v = std::getenv(name.c_str());
@@ -271,17 +273,25 @@ int serve(const std::vector<std::string>& args) {
     log::info(kLog, "signal ", sig, ": draining in-flight requests, then exiting");
     begin_stop();
   });
+  // After the registration is lost, the listener answers for this long before it stops (see on_lost below).
+  asio::steady_timer lost_grace(io);
   if (cluster_node) {
     // Lost registration (lease expired, epoch sealed while paused, WAL fenced): stop serving at once, then start
-    // afresh (main re-executes the binary), which registers again with a new epoch.
+    // afresh (main re-executes the binary), which registers again with a new epoch. "Stop serving" is immediate:
+    // no partition is local any more and, the membership being lost, no leader is named (ClusterLeadership). The
+    // listener itself stops only after kLostEpochAnswerGrace, so that requests clients already sent (a paused
+    // process finds them waiting in its sockets) get a definite NOT_LEADER_OR_FOLLOWER ("not written, ask the
+    // new leader") rather than a closed connection, which an idempotent producer must count as possibly written.
     app::ClusterNode* n = cluster_node.get();
-    n->on_lost = [&io, &begin_stop, &rejoin, n](std::string why) {
+    n->on_lost = [&io, &begin_stop, &rejoin, &lost_grace, n](std::string why) {
       n->leadership->clear_all();  // nothing more is appended or acked by this epoch
-      asio::post(io, [&begin_stop, &rejoin, why] {
+      asio::post(io, [&begin_stop, &rejoin, &lost_grace, why] {
         if (rejoin) return;
-        log::error(kLog, "broker epoch lost (", why, "): stopping, then registering again with a new epoch");
+        log::error(kLog, "broker epoch lost (", why, "): answering NOT_LEADER_OR_FOLLOWER for ",
+                   kLostEpochAnswerGrace.count(), " ms, then stopping and registering again with a new epoch");
         rejoin = true;
-        begin_stop();
+        lost_grace.expires_after(kLostEpochAnswerGrace);
+        lost_grace.async_wait([&begin_stop](std::error_code) { begin_stop(); });
       });
     };
     if (n->membership->lost()) n->on_lost("lost during start-up");
