@@ -445,9 +445,12 @@ asio::awaitable<Status> ClusterImage::wait_for_revision(int64_t rev, std::chrono
   co_return co_await asio::co_spawn(core->strand, Core::wait_on_strand(core, rev, deadline), asio::use_awaitable);
 }
 
-void ClusterImage::subscribe(std::function<void()> on_change) {
+void ClusterImage::subscribe(std::function<void()> on_change, bool call_now) {
   auto core = core_;
-  asio::post(core->strand, [core, f = std::move(on_change)]() mutable { core->subscribers.push_back(std::move(f)); });
+  asio::post(core->strand, [core, call_now, f = std::move(on_change)]() mutable {
+    core->subscribers.push_back(std::move(f));
+    if (call_now) core->subscribers.back()();
+  });
 }
 
 asio::awaitable<void> ClusterImage::close() {

@@ -114,8 +114,10 @@ class ClusterImage {
   asio::awaitable<Status> wait_for_revision(int64_t rev, std::chrono::milliseconds timeout);
 
   // `on_change` runs on the image's strand after each applied batch that changed the state (keep it short; it may
-  // call any accessor). Subscriptions last until close().
-  void subscribe(std::function<void()> on_change);
+  // call any accessor). Subscriptions last until close(). The subscription takes effect on the strand, later than
+  // this call: a change applied in between is not reported. `call_now` closes that gap: on_change also runs once as
+  // soon as the subscription is in place (so a subscriber that reads the state then misses nothing).
+  void subscribe(std::function<void()> on_change, bool call_now = false);
 
   // Stops the watch; waits until the watch loop has ended. Idempotent.
   asio::awaitable<void> close();

@@ -56,9 +56,13 @@ void PartitionManager::poke() {
 void PartitionManager::start() {
   running_ = true;
   std::weak_ptr<bool> alive = alive_;
-  deps_.image.subscribe([this, alive] {
-    if (alive.lock()) poke();
-  });
+  // call_now: an assignment applied before the subscription takes effect (a broker that just registered gets its
+  // first moves within milliseconds) would otherwise wait for the next, unrelated change of the image.
+  deps_.image.subscribe(
+      [this, alive] {
+        if (alive.lock()) poke();
+      },
+      /*call_now=*/true);
   asio::co_spawn(strand_, run(), asio::detached);
 }
 

@@ -216,5 +216,19 @@ TEST_F(ControllerTest, ScaleOutGivesTheNewBrokerItsShare) {
   }));
 }
 
+// A subscriber that reads the image right after subscribing must not miss a change applied before its
+// subscription took effect: with call_now it is called once as soon as the subscription is in place.
+TEST_F(ControllerTest, ImageSubscriptionWithCallNowRunsOnceWithoutAChange) {
+  auto* b1 = start(1, /*with_controller=*/false);
+  ASSERT_TRUE(b1);
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  b1->image->subscribe([calls] { ++*calls; }, /*call_now=*/true);
+  EXPECT_TRUE(eventually([&] { return calls->load() >= 1; }, 5s));
+  // Later changes are reported as before.
+  const int before = calls->load();
+  create_topic(*b1, "t", 1);
+  EXPECT_TRUE(eventually([&] { return calls->load() > before; }, 5s));
+}
+
 }  // namespace
 }  // namespace floe::cluster
