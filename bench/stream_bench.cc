@@ -320,7 +320,12 @@ int main(int argc, char** argv) {
   std::printf("durable append throughput (1 KiB records, one batch per append, 32 appends in flight)\n");
   std::printf("  batch      MiB/s   x raw write   syncs   appends/sync\n");
   double tput_64k = 0;
+  // FLOE_BENCH_ACK_RATE_MIB=R: the latency case at R MiB/s instead of half the measured load, without the throughput
+  // cases (to compare two builds at one offered load).
+  const char* fixed_rate = std::getenv("FLOE_BENCH_ACK_RATE_MIB");
+  if (fixed_rate) tput_64k = 2 * std::atof(fixed_rate);
   for (size_t batch : {16u << 10, 64u << 10, 256u << 10, 1u << 20}) {
+    if (fixed_rate) break;
     uint64_t syncs = 0;
     double t = throughput(dir + "/wal", batch, 32, secs, &syncs);
     if (batch == (64u << 10)) tput_64k = t;
