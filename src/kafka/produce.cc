@@ -47,6 +47,16 @@ int16_t prepare(const proto::RecordsView& records, const cluster::TopicInfo& top
   }
   const int64_t max_batch = cluster::topic_config_int(topic.configs, "max.message.bytes");
   const bool append_time = cluster::topic_config_value(topic.configs, "message.timestamp.type") == "LogAppendTime";
+  // Decompressed records of compressed batches, reused across batches and requests on this thread (not a
+  // coroutine: prepare() runs to completion on one thread). Bounded: a buffer grown past kMaxKeptScratch by a
+  // huge batch is released after use.
+  constexpr size_t kMaxKeptScratch = 8u << 20;
+  thread_local proto::Bytes scratch;
+  struct Bound {
+    ~Bound() {
+      if (scratch.capacity() > kMaxKeptScratch) proto::Bytes().swap(scratch);
+    }
+  } bound;
   record::BatchSplitter split(records.data);
   for (record::BatchView batch; split.next(batch);) {
     if (static_cast<int64_t>(batch.bytes().size()) > max_batch) {
@@ -60,6 +70,7 @@ int16_t prepare(const proto::RecordsView& records, const cluster::TopicInfo& top
     }
     record::ValidateOptions opts;
     opts.max_decompressed = static_cast<size_t>(std::max<int64_t>(max_batch, 1) * 64);
+    opts.scratch = &scratch;
     if (record::RecordError e = record::validate_batch(batch, opts); e != record::RecordError::ok) {
       message = record::describe(e);
       return record::kafka_error_code(e);

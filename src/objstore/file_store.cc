@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <random>
 
+#include "base/direct_io.h"
 #include "base/log.h"
 
 namespace floe::objstore {
@@ -19,6 +20,12 @@ namespace {
 
 constexpr std::string_view kObjectSuffix = ".o";
 constexpr int kMaxDirRaces = 8;  // a concurrent delete may remove a directory between mkdir and rename/link
+// Objects at least this large are written with O_DIRECT (base/direct_io.h): segment objects of megabytes are
+// written once, fsynced at once and read back rarely (the log cache serves the tail), so copying them into the
+// page cache only costs CPU and leaves dirty pages whose write-back delays the WAL's fdatasync. Small objects
+// (seal markers, metadata-sized ones) stay buffered.
+constexpr std::size_t kDirectWriteMin = 256 * 1024;
+constexpr std::size_t kDirectBounceBytes = 1 << 20;
 
 std::error_code from_errno(int err) {
   switch (err) {
@@ -253,7 +260,15 @@ Result<PutInfo> FileStore::write_object(const std::string& key, const std::strin
       if (armed) ::unlink(path.c_str());
     }
   } cleanup{tmp};
-  const bool written = write_all(fd, data.data(), data.size()) && ::fsync(fd) == 0;
+  bool written = false;
+  if (data.size() >= kDirectWriteMin) {
+    // Not in a coroutine: write_object runs on a blocking-pool thread, which keeps its bounce buffer.
+    thread_local AlignedBuffer bounce(kDirectBounceBytes);
+    written = append_direct(fd, reinterpret_cast<const uint8_t*>(data.data()), data.size(), bounce);
+  } else {
+    written = write_all(fd, data.data(), data.size());
+  }
+  written = written && ::fsync(fd) == 0;
   const int write_errno = errno;
   struct stat st {};
   ::fstat(fd, &st);

@@ -67,8 +67,11 @@ class SegmentWriter {
   // The same with the block's bytes in pieces (appended in order, without an intermediate copy).
   Status add_parts(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
                    std::span<const ByteSpan> parts);
-  // Room for `data_bytes` of blocks in all (one allocation instead of one per block).
-  void reserve(size_t data_bytes) { data_.reserve(data_bytes); }
+  // Room for `data_bytes` of blocks in all plus the index of `blocks` blocks and the footer: one allocation, and
+  // finish() appends the index without moving the data.
+  void reserve(size_t data_bytes, size_t blocks = 1) {
+    data_.reserve(data_bytes + blocks * kSegmentIndexEntrySize + kSegmentFooterSize);
+  }
   size_t block_count() const { return index_.size(); }
   size_t data_bytes() const { return data_.size(); }
   const std::vector<BlockInfo>& blocks() const { return index_; }

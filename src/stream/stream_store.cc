@@ -298,7 +298,9 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
                                               std::to_string(s.durable) + "]");
       }
       if (offset == s.durable) co_return out;
-      auto e = std::find_if(s.entries.begin(), s.entries.end(), [&](const Entry& x) { return x.last >= offset; });
+      // Entries ascend by offset (the log cache may hold thousands): a binary search, not a scan from the oldest.
+      auto e = std::partition_point(s.entries.begin(), s.entries.end(),
+                                    [&](const Entry& x) { return x.last < offset; });
       if (e != s.entries.end() && e->first <= offset) {
         for (; e != s.entries.end() && e->durable; ++e) {
           if (!out.batches.empty() && out.batches.size() + e->data->size() > max_bytes) break;

@@ -159,7 +159,7 @@ asio::awaitable<Status> StreamStore::upload_once() {
     for (const Part& p : parts) {
       for (const auto& d : p.data) total += d->size();
     }
-    writer.reserve(total);
+    writer.reserve(total, parts.size());
     for (const Part& p : parts) {
       std::vector<ByteSpan> pieces;
       pieces.reserve(p.data.size());

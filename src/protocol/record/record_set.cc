@@ -28,17 +28,26 @@ RecordError validate_batch(const BatchView& batch, const ValidateOptions& option
   if (options.contiguous_offsets && (h.records_count == 0 || h.last_offset_delta != h.records_count - 1))
     return RecordError::invalid_record;
 
-  Result<RecordSet> set = RecordSet::open(batch, options.max_decompressed);
+  Result<RecordSet> set = RecordSet::open(batch, options.max_decompressed,
+                                          options.scratch ? std::move(*options.scratch) : Bytes{});
   if (!set) return set.error();
-  RecordReader reader = set->reader();
-  RecordView r;
-  int64_t previous = -1;
-  while (reader.next(r)) {
-    const bool in_order = options.contiguous_offsets ? r.offset_delta == previous + 1 : r.offset_delta > previous;
-    if (!in_order || r.offset_delta > h.last_offset_delta) return RecordError::invalid_record;
-    previous = r.offset_delta;
+  RecordError result = RecordError::ok;
+  {
+    RecordReader reader = set->reader();
+    RecordView r;
+    int64_t previous = -1;
+    while (reader.next(r)) {
+      const bool in_order = options.contiguous_offsets ? r.offset_delta == previous + 1 : r.offset_delta > previous;
+      if (!in_order || r.offset_delta > h.last_offset_delta) {
+        result = RecordError::invalid_record;
+        break;
+      }
+      previous = r.offset_delta;
+    }
+    if (result == RecordError::ok) result = reader.error();
   }
-  return reader.error();
+  if (options.scratch) *options.scratch = std::move(*set).take_buffer();
+  return result;
 }
 
 }  // namespace floe::record

@@ -131,6 +131,26 @@ TEST_F(FileWalTest, SeveralSyncersCompleteInSeqOrder) {
   EXPECT_EQ(replayed.rbegin()->first, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
+// One append in flight at a time: every group is a single frame that starts inside the block the previous one
+// ended in, so each direct write rewrites that partial block (its earlier frames unchanged) and pads the rest with
+// zeros. Every byte must come back, across segment rolls, with and without preallocated segments.
+TEST_F(FileWalTest, OneAtATimeAppendsRewriteThePartialBlockIntact) {
+  for (bool preallocate : {true, false}) {
+    fs::remove_all(dir_);
+    std::map<uint64_t, std::vector<uint8_t>> replayed;
+    FileWalOptions o = options(64 * 1024);
+    o.preallocate = preallocate;
+    {
+      auto wal = open(replayed, o);
+      for (uint64_t i = 1; i <= 120; ++i) ASSERT_EQ(append_all(*wal, 1, i).front(), i);
+    }
+    auto wal = open(replayed, o);
+    ASSERT_EQ(replayed.size(), 120u) << "preallocate " << preallocate;
+    for (uint64_t i = 1; i <= 120; ++i) EXPECT_EQ(replayed[i], payload_for(i)) << i;
+    EXPECT_EQ(append_all(*wal, 1, 500).front(), 121u);
+  }
+}
+
 TEST_F(FileWalTest, SegmentsRollAndSeqsStayDense) {
   std::map<uint64_t, std::vector<uint8_t>> replayed;
   {
