@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <asio/awaitable.hpp>
 
 #include "base/result.h"
+#include "stream/object_index_cache.h"
 #include "stream/object_ranges.h"
 
 namespace floe::meta {
@@ -30,5 +32,14 @@ struct CommittedObject {
 asio::awaitable<Result<int64_t>> read_committed_objects(meta::MetaStore& meta, std::string meta_root,
                                                         std::function<Status(CommittedObject&&)> visit,
                                                         std::string context);
+
+// The same read through `cache` (object_index_cache.h): each page lists keys and mod revisions only (keys_only), at
+// one revision, the first page's; the values of the (key, revision) pairs not cached are read at that revision
+// (one txn of point reads when few, else one range read over them: at most one more round trip per page), decoded
+// and cached. `visit` sees each object once, in key order, shared with the cache. After a complete listing the
+// cache keeps only the listed objects.
+asio::awaitable<Result<int64_t>> read_committed_objects_cached(
+    meta::MetaStore& meta, std::string meta_root, ObjectIndexCache& cache,
+    std::function<Status(const ObjectRanges&)> visit, std::string context);
 
 }  // namespace floe::stream

@@ -65,6 +65,7 @@ StreamStore::StreamStore(asio::any_io_executor executor, StreamStoreConfig confi
   blocks.ahead_inflight_bytes = config_.read_ahead_inflight_bytes;
   blocks.get_timeout = config_.object_timeout;
   block_reader_ = std::make_unique<BlockReader>(base_executor_, objects_, blocks);
+  object_index_cache_ = std::make_unique<ObjectIndexCache>(config_.object_index_cache_bytes);
 }
 
 StreamStore::~StreamStore() {

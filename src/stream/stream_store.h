@@ -67,6 +67,7 @@
 #include "stream/block_reader.h"
 #include "stream/compaction.h"
 #include "stream/file_wal.h"
+#include "stream/object_index_cache.h"
 #include "stream/object_ranges.h"
 #include "stream/object_wal.h"
 
@@ -126,6 +127,9 @@ struct StreamStoreConfig {
   std::chrono::milliseconds release_timeout{10000};  // release(): wait this long for durable + committed
   size_t prefetch_max_bytes = 64u << 20;  // prefetch(): block bytes planned by one call (also <= block cache / 2)
   size_t prefetch_parallel_gets = 8;      // prefetch(): its GETs in flight at once
+  // acquire(): decoded objects/ records kept between acquires (object_index_cache.h), so that the open waves of a
+  // failover read and decode only the records they have not seen. 0: none kept.
+  size_t object_index_cache_bytes = 32u << 20;
 
   // Compaction (compaction.h): a background pass every compaction_interval (0: none; compact_once() still runs
   // one), rewriting small committed objects into objects of compaction_target_bytes.
@@ -283,6 +287,8 @@ class StreamStore {
     BlockReader::Stats blocks;          // the block cache and read-ahead
   };
   CacheStats cache_stats() const;
+  // The objects/ records acquire() found decoded or had to read and decode.
+  ObjectIndexCache::Stats object_index_stats() const { return object_index_cache_->stats(); }
 
   // One compaction pass (compaction.h): rounds until nothing is left to compact (at most compaction_max_rounds),
   // each swap applied to the in-memory block map, then the due gc records are swept. Returns the number of
@@ -365,6 +371,7 @@ class StreamStore {
   asio::thread_pool compaction_cpu_{1};  // compaction builds its outputs here (not on blocking_: uploads wait there)
   asio::steady_timer wakeup_;
   std::unique_ptr<BlockReader> block_reader_;  // committed blocks: block cache, ranged GETs, read-ahead
+  std::unique_ptr<ObjectIndexCache> object_index_cache_;  // acquire(): decoded objects/ records
 
   mutable std::mutex mu_;
   std::map<uint64_t, Stream> streams_;

@@ -229,13 +229,15 @@ asio::awaitable<Status> StreamStore::acquire(std::vector<uint64_t> stream_ids) {
   std::map<uint64_t, std::vector<std::pair<BlockInfo, std::string>>> blocks;
   std::map<uint64_t, int64_t> starts;
   // One linearizable read: the objects at one revision, and the starts read at that revision too.
-  std::function<Status(CommittedObject&&)> add_wanted = [&](CommittedObject&& o) {
-    for (const BlockInfo& b : o.ranges.blocks) {
-      if (wanted.count(b.stream_id)) blocks[b.stream_id].emplace_back(b, o.ranges.key);
+  // Through the object index cache: a later wave reads and decodes only the objects committed since.
+  std::function<Status(const ObjectRanges&)> add_wanted = [&](const ObjectRanges& o) {
+    for (const BlockInfo& b : o.blocks) {
+      if (wanted.count(b.stream_id)) blocks[b.stream_id].emplace_back(b, o.key);
     }
     return ok_status();
   };
-  auto read = co_await read_committed_objects(meta_, config_.meta_root, add_wanted, "stream: acquire");
+  auto read = co_await read_committed_objects_cached(meta_, config_.meta_root, *object_index_cache_, add_wanted,
+                                                     "stream: acquire");
   if (!read) co_return read.error();
   const int64_t revision = *read;
   // The starts: up to kReadsPerTxn range reads (at that revision) per round trip, not one round trip per stream

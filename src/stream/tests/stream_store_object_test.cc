@@ -104,6 +104,42 @@ TEST_F(ObjectWalStore, AFileWalLeftBehindIsUploadedBeforeTheObjectWalOpens) {
 
 // ---------------------------------------------------------------- cluster hooks
 
+// A failover opens its partitions in waves, one acquire each: the later waves read and decode only the objects/
+// records committed since the previous one (ObjectIndexCache), and still see those.
+TEST_F(ObjectWalStore, ALaterAcquireDecodesOnlyObjectsCommittedSince) {
+  StreamStore& b = open_other(cluster_config(2));
+  open_store(config());  // broker 1 writes 3 objects, each with a block of streams 1..6
+  for (int o = 0; o < 3; ++o) {
+    for (uint64_t stream = 1; stream <= 6; ++stream) append(stream, make_batch(o, 2));
+    ASSERT_TRUE(run(store_->flush()));
+  }
+  const uint64_t objects = store_->object_wal()->stats().committed_seq;
+  ASSERT_GE(objects, 3u);
+
+  ASSERT_TRUE(run(b.acquire({1, 2})));
+  ObjectIndexCache::Stats s = b.object_index_stats();
+  EXPECT_EQ(s.decodes, objects);
+  EXPECT_EQ(s.hits, 0u);
+  ASSERT_TRUE(run(b.acquire({3, 4})));
+  s = b.object_index_stats();
+  EXPECT_EQ(s.decodes, objects) << "the second wave decoded nothing again";
+  EXPECT_EQ(s.hits, objects);
+  EXPECT_EQ(b.ends(3).durable, 6);
+
+  append(5, make_batch(7, 3));  // one more object
+  ASSERT_TRUE(run(store_->flush()));
+  const uint64_t more = store_->object_wal()->stats().committed_seq - objects;
+  ASSERT_GE(more, 1u);
+  ASSERT_TRUE(run(b.acquire({5, 6})));
+  s = b.object_index_stats();
+  EXPECT_EQ(s.decodes, objects + more);
+  EXPECT_EQ(b.ends(5).durable, 9) << "the object committed after the last acquire is seen";
+  EXPECT_EQ(b.ends(6).durable, 6);
+  auto got = read_all(5, &b);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[6], (std::vector<std::string>{"b7-0", "b7-1", "b7-2"}));
+}
+
 TEST_F(ObjectWalStore, AcquireReadsCommitsAnotherBrokerMadeAfterItOpened) {
   StreamStore& b = open_other(cluster_config(2));  // opened before broker 1 writes anything
   open_store(config());                            // broker 1
