@@ -127,7 +127,11 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   kafka::ProducerStatesConfig pc;
   pc.meta_root = kMetaRoot;
   n.producer_states = std::make_unique<kafka::ProducerStates>(pc, *n.streams, *n.meta, 0);
-  n.leadership = std::make_unique<kafka::ClusterLeadership>(*n.image, cfg.node_id);
+  kafka::OpenGateOptions gate;
+  gate.max_wait = std::chrono::milliseconds(cfg.partition_open_wait_ms);
+  gate.max_waiters = static_cast<size_t>(cfg.partition_open_max_waiters);
+  gate.max_bytes = static_cast<size_t>(cfg.partition_open_max_wait_bytes);
+  n.leadership = std::make_unique<kafka::ClusterLeadership>(*n.image, cfg.node_id, gate);
   {
     cluster::BrokerMembership* membership = n.membership.get();
     n.leadership->set_self_alive([membership] { return membership->alive(); });

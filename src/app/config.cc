@@ -166,6 +166,21 @@ const std::vector<Option>& options() {
        "cluster mode: partitions taken over whose producer-state loads (log replay) run at once",
        [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 1, 1024, c.partition_open_parallelism); },
        [](const ServeConfig& c) { return std::to_string(c.partition_open_parallelism); }},
+      {"partition.open.wait.ms",
+       "cluster mode: a produce for a partition this broker is opening waits this long for the open (capping its own "
+       "timeout), instead of NOT_LEADER_OR_FOLLOWER; 0: no wait",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int64_t>(v, 0, 600000, c.partition_open_wait_ms); },
+       [](const ServeConfig& c) { return std::to_string(c.partition_open_wait_ms); }},
+      {"partition.open.max.waiters", "cluster mode: produce requests waiting for one partition's open, at most",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int32_t>(v, 0, 1000000, c.partition_open_max_waiters);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.partition_open_max_waiters); }},
+      {"partition.open.max.wait.bytes", "cluster mode: record bytes held by requests waiting for one partition's open",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 34, c.partition_open_max_wait_bytes);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.partition_open_max_wait_bytes); }},
       {"offsets.topic.num.partitions", "partitions of __consumer_offsets (fixed once the topic exists)",
        [](ServeConfig& c, const std::string& v) {
          return parse_int<int32_t>(v, 1, 1000, c.offsets_topic_partitions);

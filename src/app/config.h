@@ -58,6 +58,9 @@ struct ServeConfig {
   std::string objects;                      // objects: object store URL; empty: file:// under data.dir/objects
   int64_t broker_session_timeout_ms = 3000;  // broker.session.timeout.ms: the registration lease's TTL
   int32_t partition_open_parallelism = 32;   // partition.open.parallelism: producer-state loads run at once
+  int64_t partition_open_wait_ms = 5000;     // partition.open.wait.ms: a produce waits this long for an open here
+  int32_t partition_open_max_waiters = 1000;                  // partition.open.max.waiters: per partition
+  int64_t partition_open_max_wait_bytes = INT64_C(64) << 20;  // partition.open.max.wait.bytes: per partition
   bool cluster_mode() const { return !meta_endpoints.empty(); }
 };
 

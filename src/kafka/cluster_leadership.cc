@@ -46,19 +46,32 @@ std::optional<BrokerEndpoint> ClusterLeadership::broker(int32_t node_id) const {
 
 int32_t ClusterLeadership::controller_id() const { return image_.controller_id().value_or(-1); }
 
+void ClusterLeadership::set_opening(uint64_t stream) { open_gate_.opening(stream); }
+
+void ClusterLeadership::open_failed(uint64_t stream) { open_gate_.closed(stream); }
+
 void ClusterLeadership::set_local(uint64_t stream, int32_t leader_epoch) {
-  std::lock_guard lock(mu_);
-  local_[stream] = leader_epoch;
+  {
+    std::lock_guard lock(mu_);
+    local_[stream] = leader_epoch;
+  }
+  open_gate_.opened(stream);  // after: the first waiter to resume finds it local
 }
 
 void ClusterLeadership::clear_local(uint64_t stream) {
-  std::lock_guard lock(mu_);
-  local_.erase(stream);
+  {
+    std::lock_guard lock(mu_);
+    local_.erase(stream);
+  }
+  open_gate_.closed(stream);  // after: waiters resume and find it not local
 }
 
 void ClusterLeadership::clear_all() {
-  std::lock_guard lock(mu_);
-  local_.clear();
+  {
+    std::lock_guard lock(mu_);
+    local_.clear();
+  }
+  open_gate_.close_all();
 }
 
 size_t ClusterLeadership::local_count() const {

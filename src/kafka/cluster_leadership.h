@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "kafka/leadership.h"
+#include "kafka/open_gate.h"
 
 namespace floe::cluster {
 class ClusterImage;
@@ -31,18 +32,23 @@ namespace floe::kafka {
 
 class ClusterLeadership final : public Leadership {
  public:
-  ClusterLeadership(const cluster::ClusterImage& image, int32_t self_id) : image_(image), self_id_(self_id) {}
+  ClusterLeadership(const cluster::ClusterImage& image, int32_t self_id, OpenGateOptions open_gate = {})
+      : image_(image), self_id_(self_id), open_gate_(open_gate) {}
 
   PartitionLeader leader(const cluster::TopicInfo& topic, int32_t partition) const override;
   std::vector<BrokerEndpoint> brokers() const override;
   std::optional<BrokerEndpoint> broker(int32_t node_id) const override;
   int32_t controller_id() const override;
+  OpenGate* open_gate() override { return &open_gate_; }
 
   // Whether this broker's membership may be acted upon (BrokerMembership::alive); thread-safe, cheap. Set once, before
   // serving. Unset: always.
   void set_self_alive(std::function<bool()> alive) { self_alive_ = std::move(alive); }
 
-  // The partition manager's side: `stream` is served here at `leader_epoch` from now on / no longer.
+  // The partition manager's side: `stream` is being opened (its requests wait, kafka/open_gate.h) / its open
+  // failed (they are refused) / it is served here at `leader_epoch` from now on (they resume in order) / no longer.
+  void set_opening(uint64_t stream);
+  void open_failed(uint64_t stream);
   void set_local(uint64_t stream, int32_t leader_epoch);
   void clear_local(uint64_t stream);
   void clear_all();
@@ -54,6 +60,7 @@ class ClusterLeadership final : public Leadership {
   std::function<bool()> self_alive_;
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, int32_t> local_;  // stream id -> leader epoch it was opened at
+  OpenGate open_gate_;
 };
 
 }  // namespace floe::kafka

@@ -23,6 +23,8 @@ struct TopicInfo;
 
 namespace floe::kafka {
 
+class OpenGate;
+
 struct PartitionLeader {
   int32_t leader_id = -1;     // -1: no leader now (being assigned or failed over)
   int32_t leader_epoch = -1;  // the partition's leader epoch (-1 with no leader)
@@ -45,6 +47,9 @@ class Leadership {
   virtual std::optional<BrokerEndpoint> broker(int32_t node_id) const = 0;
   // The controller's node id as Metadata shows it (-1: none elected).
   virtual int32_t controller_id() const = 0;
+  // Where requests for a partition being opened here wait for the open (kafka/open_gate.h); null: nothing is ever
+  // opened (embedded mode).
+  virtual OpenGate* open_gate() { return nullptr; }
 };
 
 // Whether this broker may serve a request for the partition that names `client_epoch` (-1: none): 0, else

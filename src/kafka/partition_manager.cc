@@ -140,6 +140,7 @@ asio::awaitable<void> PartitionManager::load_worker(std::shared_ptr<LoadJob> job
     if (loaded && a.topic == kOffsetsTopic) loaded = co_await deps_.groups.load_partition(a.partition);
     if (!loaded) {
       log::warn(kLog, "cannot open ", a.topic, "-", a.partition, " (retrying): ", loaded.error().message);
+      deps_.leadership.open_failed(stream);
       std::lock_guard lock(stats_mu_);
       ++stats_.open_failures;
       wake_.expires_after(kRetryAfterFailure);
@@ -157,6 +158,13 @@ asio::awaitable<void> PartitionManager::load_worker(std::shared_ptr<LoadJob> job
       (a.handoff_cause == cluster::HandoffCause::failover ? failover_open_us_ : move_open_us_).record(us);
     }
   }
+  // Stopped before their turn: their waiters are refused now rather than at their timeout.
+  if (stopping_) {
+    while (job->next < job->parts.size()) {
+      const auto& [a, topic] = job->parts[job->next++];
+      deps_.leadership.open_failed(cluster::stream_id_of(topic.id, a.partition));
+    }
+  }
   if (--job->running == 0) job->finished->cancel();
 }
 
@@ -170,8 +178,11 @@ asio::awaitable<void> PartitionManager::open_batch(std::vector<cluster::Assignme
     streams.push_back(cluster::stream_id_of(topic->id, a.partition));
     job->parts.emplace_back(a, *topic);
   }
+  // From here until each one is served (or fails), its produce requests wait for it instead of being refused.
+  for (uint64_t stream : streams) deps_.leadership.set_opening(stream);
   Status acquired = co_await deps_.store.acquire(streams);
   if (!acquired) {
+    for (uint64_t stream : streams) deps_.leadership.open_failed(stream);
     log::warn(kLog, "cannot open ", streams.size(), " partition(s) (retrying): ", acquired.error().message);
     std::lock_guard lock(stats_mu_);
     stats_.open_failures += streams.size();

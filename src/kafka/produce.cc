@@ -1,5 +1,6 @@
 #include "kafka/produce.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/log.h"
@@ -7,6 +8,7 @@
 #include "cluster/topic_config.h"
 #include "kafka/data_metrics.h"
 #include "kafka/errors.h"
+#include "kafka/open_gate.h"
 #include "kafka/run_all.h"
 #include "kafka/services.h"
 #include "producer/producer_state.h"
@@ -96,9 +98,10 @@ int16_t prepare(const proto::RecordsView& records, const cluster::TopicInfo& top
 }
 
 // `topic` by value: the coroutine starts later (run_all), after the caller's copy is gone.
+// `open_wait`: how long it may wait for the partition's open here to finish (the request's timeout).
 asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo topic,
                                         const proto::ProduceRequest::PartitionProduceData& data,
-                                        PartitionResponse& resp) {
+                                        PartitionResponse& resp, std::chrono::milliseconds open_wait) {
   resp.index = data.index;
   if (data.index < 0 || data.index >= topic.partitions) {
     resp.error_code = code(Errc::unknown_topic_or_partition);
@@ -126,12 +129,23 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
   std::shared_ptr<producer::ProducerStateTable> table = services.producer_states.table(stream);
   const uint64_t batches_size = batches.size();
   const uint64_t records = record_count(proto::ByteSpan(batches));
+  // Being opened here (just after a failover): wait for it rather than refuse it, in arrival order (open_gate.h).
+  OpenGate::Ticket turn;
+  if (OpenGate* gate = services.leadership.open_gate()) {
+    turn = co_await gate->wait(stream, batches_size, open_wait);
+    if (turn.outcome() == OpenGate::Outcome::refused || turn.outcome() == OpenGate::Outcome::timed_out) {
+      resp.error_code = code(Errc::not_leader_or_follower);
+      resp.base_offset = -1;
+      co_return;
+    }
+  }
   // A retry whose in-flight original failed may be asked again; bounded.
   for (int round = 0; round < 3; ++round) {
     producer::Decision decision;
     // Runs under the stream's offset lock: the sequence reservation happens in offset order.
     auto admit = [&]() -> std::error_code {
       decision = table->check_and_reserve(meta);
+      turn.pass_on();  // reserved (or refused) in its turn: the next waiter may go
       return decision.kind == producer::Decision::Kind::append ? std::error_code()
                                                                : std::make_error_code(std::errc::operation_canceled);
     };
@@ -224,7 +238,8 @@ asio::awaitable<HandlerOutcome> handle_produce(RequestContext& ctx) {
       } else if (topic->name == "__consumer_offsets") {
         p.error_code = code(Errc::invalid_topic_exception);  // written by the group coordinator only
       } else {
-        appends.push_back(produce_partition(*services, *topic, topic_data.partition_data[i], p));
+        appends.push_back(produce_partition(*services, *topic, topic_data.partition_data[i], p,
+                                            std::chrono::milliseconds(std::max<int32_t>(req.timeout_ms, 0))));
       }
     }
   }

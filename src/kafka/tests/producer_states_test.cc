@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "cluster/topic_catalog.h"
+#include "kafka/open_gate.h"
 #include "kafka/producer_snapshots.h"
 #include "meta/embedded_store.h"
 #include "objstore/file_store.h"
@@ -68,6 +69,11 @@ class ProducerStatesTest : public ::testing::Test {
       io_.run_one_for(std::chrono::milliseconds(20));
     }
     return fut.get();
+  }
+
+  void run_for(std::chrono::milliseconds d) {
+    io_.restart();
+    io_.run_for(d);
   }
 
   // One broker start at `epoch`: opens the stores (replaying the WAL) and the producer states, without loading.
@@ -510,6 +516,93 @@ TEST_F(ProducerStatesTest, APassStopsAtItsByteBoundAndTheNextGoesOnFromThere) {
   EXPECT_EQ(states_->snapshot_offset(streams[2]), 1);
   EXPECT_EQ(run(task.run_once()), 1u);
   EXPECT_EQ(states_->snapshot_offset(streams[2]), 2);
+}
+
+// A produce that arrives while the partition is being opened (just after a failover) waits for the open at the
+// OpenGate and then goes through the table and the admit hook, passing on its turn once reserved, as
+// kafka/produce.cc does. `local`: whether the leadership serves the partition (set before the gate opens).
+class OpenGateProduceTest : public ProducerStatesTest {
+ protected:
+  asio::awaitable<Produced> produce_after_open(OpenGate& gate, const bool& local, int64_t pid, int32_t seq);
+};
+
+asio::awaitable<Produced> OpenGateProduceTest::produce_after_open(OpenGate& gate, const bool& local, int64_t pid,
+                                                                  int32_t seq) {
+  Produced out;  // Kind::error without a decision: NOT_LEADER_OR_FOLLOWER in produce.cc
+  OpenGate::Ticket turn = co_await gate.wait(kStream, 100, std::chrono::milliseconds(5000));
+  if (turn.outcome() == OpenGate::Outcome::refused || turn.outcome() == OpenGate::Outcome::timed_out || !local) {
+    co_return out;
+  }
+  record::BatchOptions opts;
+  opts.producer_id = pid;
+  opts.producer_epoch = 0;
+  opts.base_sequence = seq;
+  Bytes bytes = build(opts, 1, now_ms());
+  auto view = record::BatchView::parse(ByteSpan(bytes));
+  const producer::BatchMeta meta = producer::BatchMeta::from_header(view->header());
+  std::shared_ptr<producer::ProducerStateTable> table = states_->table(kStream);
+  producer::Decision d;
+  auto admit = [&]() -> std::error_code {
+    d = table->check_and_reserve(meta);
+    turn.pass_on();
+    return d.kind == Kind::append ? std::error_code() : std::make_error_code(std::errc::operation_canceled);
+  };
+  auto r = co_await store_->append(kStream, std::move(bytes), epoch_, admit);
+  out.kind = d.kind;
+  out.error = d.error;
+  if (d.kind == Kind::append) {
+    if (!r) {
+      d.reservation.fail();
+      co_return out;
+    }
+    d.reservation.complete(*r);
+    out.offset = *r;
+  }
+  co_return out;
+}
+
+TEST_F(OpenGateProduceTest, PipelinedProducesWaitingForTheOpenAreAppendedInOrder) {
+  start(1);
+  load();
+  EXPECT_EQ(produce(5, 0, 0, 1).offset, 0);  // sequence 0 written by the old leader
+  flush();
+  // The failover: the new leader opens the partition; two pipelined batches (sequences 1 and 2) arrive meanwhile.
+  start(2);
+  OpenGate gate;
+  bool local = false;
+  gate.opening(kStream);
+  auto first = asio::co_spawn(io_, produce_after_open(gate, local, 5, 1), asio::use_future);
+  auto second = asio::co_spawn(io_, produce_after_open(gate, local, 5, 2), asio::use_future);
+  run_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(gate.waiting(kStream), 2u);  // neither answered while the open is in progress
+  load();
+  local = true;
+  gate.opened(kStream);
+  run_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  const Produced a = first.get();
+  const Produced b = second.get();
+  EXPECT_EQ(a.kind, Kind::append);
+  EXPECT_EQ(b.kind, Kind::append) << "error " << static_cast<int>(b.error);
+  EXPECT_EQ(a.offset, 1);
+  EXPECT_EQ(b.offset, 2);
+}
+
+TEST_F(OpenGateProduceTest, AProduceWaitingPastTheBoundForTheOpenIsRefused) {
+  start(1);
+  OpenGateOptions o;
+  o.max_wait = std::chrono::milliseconds(50);
+  OpenGate gate(o);
+  bool local = false;
+  gate.opening(kStream);
+  auto waiting = asio::co_spawn(io_, produce_after_open(gate, local, 5, 0), asio::use_future);
+  run_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(waiting.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  const Produced p = waiting.get();
+  EXPECT_EQ(p.kind, Kind::error);  // not appended: NOT_LEADER_OR_FOLLOWER
+  EXPECT_EQ(p.offset, -1);
+  EXPECT_EQ(gate.waiting(kStream), 0u);
 }
 
 }  // namespace
