@@ -125,11 +125,9 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
     resp.base_offset = -1;
     co_return;
   }
-  // Shared: a drop() or reload of the partition meanwhile closes this table but does not free it.
-  std::shared_ptr<producer::ProducerStateTable> table = services.producer_states.table(stream);
   const uint64_t batches_size = batches.size();
-  const uint64_t records = record_count(proto::ByteSpan(batches));
-  // Being opened here (just after a failover): wait for it rather than refuse it, in arrival order (open_gate.h).
+  // Being opened here (just after a failover): wait for it rather than refuse it, in arrival order (open_gate.h);
+  // before taking the producer-state table, which the open loads.
   OpenGate::Ticket turn;
   if (OpenGate* gate = services.leadership.open_gate()) {
     turn = co_await gate->wait(stream, batches_size, open_wait);
@@ -139,6 +137,9 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
       co_return;
     }
   }
+  // Shared: a drop() or reload of the partition meanwhile closes this table but does not free it.
+  std::shared_ptr<producer::ProducerStateTable> table = services.producer_states.table(stream);
+  const uint64_t records = record_count(proto::ByteSpan(batches));
   // A retry whose in-flight original failed may be asked again; bounded.
   for (int round = 0; round < 3; ++round) {
     producer::Decision decision;
