@@ -101,6 +101,7 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
             "socket.request.max.bytes=104857600 connections.max.idle.ms=600000 io.threads=1 "
             "io.stall.warn.ms=500 shutdown.drain.ms=30000 auto.create.topics.enable=true num.partitions=1 meta=embedded "
             "objects=(data.dir/objects) broker.session.timeout.ms=3000 partition.open.parallelism=32 "
+            "partition.open.wait.ms=5000 partition.open.max.waiters=1000 partition.open.max.wait.bytes=67108864 "
             "offsets.topic.num.partitions=50 "
             "upload.bytes=8388608 "
             "upload.ms=250 log.cache.bytes=134217728 block.cache.bytes=134217728 read.ahead.max.bytes=16777216 "
