@@ -130,6 +130,8 @@ bool parse_drill_options(const std::vector<std::string>& args, DrillOptions* o, 
       ok = int_flag(1, 36000, &o->verify_timeout_s);
     else if (a == "--session-timeout-ms")
       ok = int_flag(100, 600000, &o->session_timeout_ms);
+    else if (a == "--request-timeout-ms")
+      ok = int_flag(100, 600000, &o->request_timeout_ms);
     else if (a == "--progress-every")
       ok = int_flag(0, 3600, &o->progress_every_s);
     else if (a == "--max-records") {
