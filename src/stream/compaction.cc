@@ -150,18 +150,15 @@ Compactor::Compactor(CompactionOptions options, objstore::ObjectStore& objects, 
 
 asio::awaitable<Result<std::vector<Compactor::Input>>> Compactor::plan(std::map<uint64_t, int64_t>& starts) {
   const std::string streams_prefix = options_.meta_root + "streams/";
-  std::vector<Input> small;
+  std::vector<Input> all;
   CompactionPlanInfo info;
-  // One linearizable read: the objects at one revision, and the starts read at that revision too.
-  std::function<Status(CommittedObject&&)> collect_small = [&](CommittedObject&& o) {
+  // One linearizable read: the objects at one revision, and the starts (and live streams) read at that revision.
+  std::function<Status(CommittedObject&&)> collect = [&](CommittedObject&& o) {
     ++info.objects;
-    if (o.ranges.object_size >= options_.small_object_bytes) return ok_status();
-    ++info.small_objects;
-    info.small_bytes += o.ranges.object_size;
-    small.push_back(Input{std::move(o.ranges), o.mod_revision, o.value_bytes});
+    all.push_back(Input{std::move(o.ranges), o.mod_revision, o.value_bytes});
     return ok_status();
   };
-  auto read = co_await read_committed_objects(meta_, options_.meta_root, collect_small, "compaction");
+  auto read = co_await read_committed_objects(meta_, options_.meta_root, collect, "compaction");
   if (!read) co_return read.error();
   const int64_t revision = *read;
   meta::RangeRequest req;
@@ -175,6 +172,45 @@ asio::awaitable<Result<std::vector<Compactor::Input>>> Compactor::plan(std::map<
     if (rest.size() != 16 + 6 || rest.substr(16) != "/start") continue;
     starts[std::stoull(rest.substr(0, 16), nullptr, 16)] = std::stoll(kv.value);
   }
+  if (options_.live_streams) {
+    // A deleted topic's stream: everything of it is dead, as if trimmed to the end (its blocks are dropped).
+    auto live = co_await options_.live_streams(revision);
+    if (!live) co_return live.error();
+    if (*live) {
+      for (const Input& in : all) {
+        for (const BlockInfo& b : in.ranges.blocks) {
+          if ((*live)->count(b.stream_id) == 0) starts[b.stream_id] = INT64_MAX;
+        }
+      }
+    }
+  }
+  // Inputs: small objects, and objects of any size at least half dead (trimmed blocks, deleted streams) that still
+  // hold a live block (wholly dead ones are retired whole: retire_unreferenced). A candidate with dead blocks
+  // ("dirty") triggers a round by itself, so dead data inside shared objects is dropped, not kept forever.
+  std::vector<Input> small;
+  size_t dirty = 0;
+  for (Input& in : all) {
+    uint64_t dead = 0;
+    bool any_live = false;
+    for (const BlockInfo& b : in.ranges.blocks) {
+      auto s = starts.find(b.stream_id);
+      if (s != starts.end() && b.last_offset < s->second) {
+        dead += b.size;
+      } else {
+        any_live = true;
+      }
+    }
+    const bool is_small = in.ranges.object_size < options_.small_object_bytes;
+    const bool mostly_dead = any_live && dead > 0 && dead * 2 >= in.ranges.object_size;
+    if (!is_small && !mostly_dead) continue;
+    if (is_small) {
+      ++info.small_objects;
+      info.small_bytes += in.ranges.object_size;
+    }
+    if (dead > 0 && any_live) ++dirty;
+    small.push_back(std::move(in));
+  }
+  all.clear();
   plan_info_ = info;
 
   // The age trigger: when each small object was first seen here (bounded by the objects in metadata).
@@ -188,7 +224,7 @@ asio::awaitable<Result<std::vector<Compactor::Input>>> Compactor::plan(std::map<
     oldest = std::min(oldest, t);
   }
   first_seen_ = std::move(seen);
-  const bool triggered = small.size() >= std::max<size_t>(options_.min_objects, 2) ||
+  const bool triggered = dirty > 0 || small.size() >= std::max<size_t>(options_.min_objects, 2) ||
                          (small.size() >= 2 && info.small_bytes >= options_.target_bytes) ||
                          (small.size() >= 2 && now - oldest >= options_.max_age);
   if (!triggered) co_return std::vector<Input>{};
@@ -218,19 +254,27 @@ asio::awaitable<Result<std::optional<CompactionSwap>>> Compactor::run_round() {
   auto planned = co_await plan(starts);
   if (!planned) co_return planned.error();
   std::vector<Input> inputs = std::move(*planned);
-  if (inputs.size() < 2) co_return std::optional<CompactionSwap>();
+  // One input is worth a round when it carries dead blocks (its rewrite drops them).
+  auto has_dead = [&starts](const Input& in) {
+    return std::any_of(in.ranges.blocks.begin(), in.ranges.blocks.end(), [&](const BlockInfo& b) {
+      auto s = starts.find(b.stream_id);
+      return s != starts.end() && b.last_offset < s->second;
+    });
+  };
+  const size_t min_inputs = std::any_of(inputs.begin(), inputs.end(), has_dead) ? 1 : 2;
+  if (inputs.size() < min_inputs) co_return std::optional<CompactionSwap>();
 
   // Fewer inputs until the swap fits one txn: inputs + outputs + the gc record ops.
   Layout layout;
   size_t count = inputs.size();
-  for (; count >= 2; --count) {
+  for (; count >= min_inputs; --count) {
     layout = lay_out(inputs, count, starts, options_);
     if (layout.overlap) {
       co_return err(Errc::corrupt_object, "compaction: committed blocks of one stream overlap; not compacting");
     }
     if (count + layout.outputs.size() + 1 <= kMaxTxnOps) break;
   }
-  if (count < 2) co_return std::optional<CompactionSwap>();
+  if (count < min_inputs) co_return std::optional<CompactionSwap>();
   inputs.resize(count);
 
   // Read the inputs (whole objects; the used blocks are checked against their CRC).
@@ -298,6 +342,7 @@ asio::awaitable<Result<std::optional<CompactionSwap>>> Compactor::run_round() {
   if (!pending_put)
     co_return err(Errc::io_error, "compaction: cannot write " + gc_key + ": " + pending_put.error().message());
   const int64_t gc_revision = pending_put->revision;
+  note_gc_record(gc_key, gc_revision);
 
   for (auto& [ranges, object] : outputs) {
     swap.bytes_written += object.size();
@@ -351,6 +396,7 @@ asio::awaitable<Result<std::optional<CompactionSwap>>> Compactor::run_round() {
     co_return err(Errc::conflict, "compaction: the inputs changed since the plan; nothing swapped");
   }
   swap.revision = swapped->revision;
+  note_gc_record(gc_key, swapped->revision);  // the grace of the replaced inputs starts now (steady clock)
   co_return std::optional<CompactionSwap>(std::move(swap));
 }
 
@@ -371,11 +417,27 @@ asio::awaitable<Status> Compactor::delete_pending(const std::string& gc_key, int
   co_return ok_status();
 }
 
+void Compactor::note_gc_record(const std::string& key, int64_t mod_revision) {
+  auto it = gc_seen_.find(key);
+  if (it == gc_seen_.end() || it->second.first != mod_revision) {
+    gc_seen_[key] = {mod_revision, std::chrono::steady_clock::now()};
+  }
+}
+
 asio::awaitable<Result<size_t>> Compactor::sweep_gc(int64_t now_ms) {
   const std::string prefix = options_.meta_root + "gc/";
   const std::string objects_prefix = options_.meta_root + "objects/";
   size_t deleted = 0;
   std::string from = prefix;
+  std::set<std::string> listed;  // gc_seen_ keeps only records still in metadata
+  struct Prune {
+    std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>>& seen;
+    std::set<std::string>& listed;
+    bool complete = false;
+    ~Prune() {
+      if (complete) std::erase_if(seen, [&](const auto& kv) { return listed.count(kv.first) == 0; });
+    }
+  } prune{gc_seen_, listed};
   for (;;) {
     meta::RangeRequest req;
     req.key = from;
@@ -389,7 +451,12 @@ asio::awaitable<Result<size_t>> Compactor::sweep_gc(int64_t now_ms) {
         log::warn(kLog, record.error().message, "; left alone");
         continue;
       }
+      listed.insert(kv.key);
+      note_gc_record(kv.key, kv.mod_revision);
+      // Due: the recorded wall-clock time has passed AND this process watched the record unchanged for the
+      // grace on the steady clock (compaction.h: a clock jump never deletes early).
       if (record->due_ms > now_ms) continue;
+      if (std::chrono::steady_clock::now() - gc_seen_[kv.key].second < options_.grace) continue;
       int64_t claimed = kv.mod_revision;
       if (record->state != GcRecord::State::sweeping) {
         // Claim: fences a compactor about to swap a pending record (its swap compares this mod revision).
@@ -438,6 +505,7 @@ asio::awaitable<Result<size_t>> Compactor::sweep_gc(int64_t now_ms) {
     if (!page->more || page->kvs.empty()) break;
     from = page->kvs.back().key + '\0';
   }
+  prune.complete = true;
   co_return deleted;
 }
 

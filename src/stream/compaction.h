@@ -10,7 +10,10 @@
 //      streams in id order, each stream's blocks in offset order, packed into objects of up to target_bytes
 //      (so a busy stream gets objects of its own); adjacent blocks of a stream (offsets contiguous) are merged into
 //      blocks of up to block_bytes. Batches are copied as stored: offsets and bytes never change. Blocks wholly
-//      below their stream's start (trimmed) are dropped.
+//      below their stream's start (trimmed), or of a deleted topic's stream (options.live_streams), are dropped.
+//      Besides small objects, an object of any size that is at least half dead (and still holds a live block) is
+//      an input, and an input with dead blocks triggers a round by itself (even alone): dead data inside shared
+//      objects goes, it is not kept for as long as a live neighbour lives.
 //   3. a "pending" gc record <root>gc/<id> naming the outputs is written BEFORE they are PUT (crash: a later sweep
 //      deletes them), then the outputs are PUT with put_if_absent under fresh keys (never reused).
 //   4. the swap txn: compares every input key's mod revision (unchanged since the plan: no concurrent trim-GC,
@@ -21,6 +24,20 @@
 // Garbage (sweep_gc): a record past its due time is claimed first (txn: state -> sweeping, comparing its mod
 // revision, which fences a compactor still about to swap a pending record), then its objects are deleted, then
 // the record. Seal markers are never named by an objects/ key, hence never by a gc record.
+// Due time: a record is due only when BOTH its recorded wall-clock due_ms has passed AND this process has watched
+// the record unchanged (same mod revision) for the grace on the steady clock. The wall clock alone could delete
+// early after a clock jump (or a sweeper whose clock runs ahead of the writer's); the steady clock alone never
+// can (a record is first seen after it was written), so the later of the two is used. A sweeper that just
+// started (a new controller) therefore waits one grace before its first deletions: late, never early.
+//
+// Retirement (retire_unreferenced, garbage.cc; cluster mode, where no broker's memory sees every stream): from
+// ONE linearizable read of every objects/ key, the stream starts and (through a hook) the live streams, all at one
+// revision, an object is dead when every block of it is below its stream's start or belongs to a stream no live
+// topic has (deleted topics). Dead objects are retired in txns that compare each objects/ key's mod revision
+// (unchanged since the read), delete those keys and write a "replaced" gc record naming them, due after the
+// grace: the objects themselves go in a later sweep_gc, so a reader that planned a GET before the trim still finds
+// them. A dead object never comes back to life (starts only move forward; a topic id is never reused), so the
+// compare on the key is all the txn needs.
 //
 // gc record value (<root>gc/<16 random hex>), big-endian:
 //   +-----------+----------+------------+-----------+----------------------------------------+
@@ -37,6 +54,7 @@
 #include <asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -55,6 +73,10 @@ class MetaStore;
 
 namespace floe::stream {
 
+// The live streams at a metadata revision (cluster mode: the streams of the topics that exist at it). nullopt:
+// not known (an unreadable topic record): then no stream counts as deleted.
+using LiveStreams = std::function<asio::awaitable<Result<std::optional<std::set<uint64_t>>>>(int64_t revision)>;
+
 struct CompactionOptions {
   std::string meta_root = "/floe/";
   std::string output_prefix = "data/compacted/";  // output object keys: <prefix><32 random hex>
@@ -69,6 +91,9 @@ struct CompactionOptions {
   std::chrono::milliseconds grace{60000};         // replaced objects live this long (object.gc.grace.ms)
   std::chrono::milliseconds object_timeout{30000};
   asio::any_io_executor cpu;  // where outputs are built; empty: the caller's executor
+  // Cluster mode: the plan treats the blocks of streams not live at its revision as dead (dropped, like trimmed
+  // blocks). Empty: no stream counts as deleted.
+  LiveStreams live_streams;
 };
 
 // A gc record (see the diagram above).
@@ -107,9 +132,17 @@ class Compactor {
   // The figures of the last plan.
   const CompactionPlanInfo& last_plan() const { return plan_info_; }
 
-  // Deletes the objects of every gc record that is due (now_ms: wall clock), then the record. Returns how many
-  // objects were deleted.
+  // Deletes the objects of every gc record that is due (now_ms: wall clock; see "Due time" above), then the
+  // record. Returns how many objects were deleted.
   asio::awaitable<Result<size_t>> sweep_gc(int64_t now_ms);
+
+  using LiveStreams = stream::LiveStreams;
+  struct Retired {
+    std::set<std::string> keys;  // objects/ keys deleted (their objects are now named by gc records)
+    size_t conflicts = 0;        // batches whose compares failed (changed meanwhile: the next pass plans again)
+  };
+  // Retires up to max_objects dead objects (see "Retirement" above). `live` may be empty (no stream is deleted).
+  asio::awaitable<Result<Retired>> retire_unreferenced(LiveStreams live, size_t max_objects = 4096);
 
  private:
   struct Input {
@@ -126,6 +159,10 @@ class Compactor {
   meta::MetaStore& meta_;
   CompactionPlanInfo plan_info_;
   std::map<std::string, std::chrono::steady_clock::time_point> first_seen_;  // small objects (age trigger)
+  // gc records: key -> (mod revision, when this process first saw the record at that revision): the steady-clock
+  // half of the due time. Bounded by the gc/ keys in metadata (pruned on every sweep).
+  std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> gc_seen_;
+  void note_gc_record(const std::string& key, int64_t mod_revision);
 };
 
 }  // namespace floe::stream

@@ -38,6 +38,8 @@ class Category final : public std::error_category {
         return "timed out";
       case Errc::conflict:
         return "metadata changed concurrently";
+      case Errc::image_lagging:
+        return "metadata image lags; committed reads wait until it catches up";
     }
     return "unknown stream error";
   }

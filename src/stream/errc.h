@@ -21,6 +21,8 @@ enum class Errc {
   not_owner,    // owned_streams_only: the stream is not acquired by this store (Kafka: NOT_LEADER_OR_FOLLOWER)
   timed_out,    // a bounded wait (release) ran out; nothing was lost, the caller may retry
   conflict,     // a guarded metadata txn lost a compare (compaction: nothing changed; plan again)
+  image_lagging,  // cluster mode: this broker's metadata image lags past half the gc grace; committed reads wait
+                  // until it catches up (DESIGN §7; Kafka: REPLICA_NOT_AVAILABLE, retriable)
 };
 
 const std::error_category& stream_category();

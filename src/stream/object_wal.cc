@@ -329,7 +329,12 @@ std::shared_ptr<ObjectWal::Obj> ObjectWal::cut_object() {
   };
   for (size_t i : order) {
     const WalAppend& e = taken[i].entry;
-    if (run != nullptr && (run->stream_id != e.stream_id || e.first_offset != run_last + 1)) flush_run();
+    // A new block at a stream change, a gap, or where this append would take the block past block_bytes (one
+    // ranged GET per read stays within that; a single append larger than that is a block of its own).
+    if (run != nullptr && (run->stream_id != e.stream_id || e.first_offset != run_last + 1 ||
+                           block.size() + e.batches.size() > options_.block_bytes)) {
+      flush_run();
+    }
     if (run == nullptr) {
       run = &e;
       run_first = e.first_offset;

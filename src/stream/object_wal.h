@@ -135,6 +135,7 @@ struct ObjectWalOptions {
   uint64_t epoch = 0;                           // the broker epoch (the registration's revision)
   std::chrono::milliseconds flush_interval{50};  // wal.flush.ms
   size_t batch_bytes = 4u << 20;                // wal.batch.bytes: an object is cut at this size
+  size_t block_bytes = 1u << 20;                // a stream's run is cut into blocks of about this (at appends)
   size_t inflight = 4;                          // wal.inflight: PUTs in flight at most
   size_t max_uncommitted_objects = 64;          // acked, waiting for their commit txn; the flusher waits beyond
   size_t max_entry_bytes = 16u << 20;           // one append

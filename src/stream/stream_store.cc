@@ -275,6 +275,8 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
   // removed them) after this read planned it: plan again from the block map, a bounded number of times.
   constexpr int kMaxPlans = 4;
   std::string gone;  // the object a GET found missing
+  // Evaluated once, outside the lock (the hook reads the watch probe's atomics).
+  const bool committed_allowed = !config_.committed_reads_allowed || config_.committed_reads_allowed();
   for (int attempt = 0;; ++attempt) {
     ReadResult out;
     BlockRef current;
@@ -309,6 +311,11 @@ asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_
         }
         ++cache_reads_;
         co_return out;
+      }
+      if (!committed_allowed) {
+        ++compaction_stats_.committed_reads_refused;
+        co_return err(Errc::image_lagging, "stream " + stream_key(stream_id) + ": offset " + std::to_string(offset) +
+                                               " is committed and this broker's metadata image lags");
       }
       auto b = std::partition_point(s.blocks.begin(), s.blocks.end(),
                                     [&](const auto& x) { return x.first.last_offset < offset; });

@@ -143,6 +143,19 @@ struct StreamStoreConfig {
   std::chrono::milliseconds compaction_grace{60000};  // replaced objects are deleted this long after the swap
   // Cluster mode: a pass runs only while this says yes (the controller compacts for the cluster). Empty: always.
   std::function<bool()> compaction_gate;
+  // Cluster mode: every compaction pass also retires dead committed objects from metadata (Compactor::
+  // retire_unreferenced: every block below its stream's start, or of a stream not in live_streams_at(revision)),
+  // so their objects are deleted after compaction_grace by the pass's sweep. Embedded mode uses collect_garbage.
+  bool retire_unreferenced_objects = false;
+  Compactor::LiveStreams live_streams_at;  // empty: no stream counts as deleted
+  // Cluster mode (DESIGN §7: "a broker whose image lags past half the grace stops serving committed reads"): a
+  // read that needs committed blocks (not the log cache) fails with Errc::image_lagging while this says no.
+  // Called on every read, from any thread: must be cheap and thread-safe. Empty: always allowed.
+  std::function<bool()> committed_reads_allowed;
+  // Blocks of segment objects the WALs write (file-WAL uploads, object-WAL objects): a stream's run is cut into
+  // blocks of at most this size at append boundaries (an append larger than this is a block of its own), so a read
+  // of one offset is one ranged GET of at most this much.
+  size_t block_bytes = 1u << 20;
 };
 
 struct StreamEnds {
@@ -306,6 +319,8 @@ class StreamStore {
     uint64_t bytes_rewritten = 0;  // output bytes written
     uint64_t gc_objects_deleted = 0;  // replaced (or orphaned) objects deleted after the grace
     uint64_t stale_block_refreshes = 0;  // reads that found no object and re-read the metadata
+    uint64_t objects_retired = 0;  // dead objects whose metadata keys were retired (cluster mode; deleted later)
+    uint64_t committed_reads_refused = 0;  // reads refused while committed_reads_allowed said no (image lag)
     size_t committed_objects = 0;  // objects in metadata at the last plan
     size_t backlog_objects = 0;    // of them, small ones (compaction candidates)
     uint64_t backlog_bytes = 0;

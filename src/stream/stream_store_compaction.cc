@@ -45,6 +45,7 @@ void StreamStore::start_compaction() {
   o.max_round_bytes = config_.compaction_max_round_bytes;
   o.grace = config_.compaction_grace;
   o.object_timeout = config_.object_timeout;
+  o.live_streams = config_.live_streams_at;
   o.cpu = compaction_cpu_.get_executor();  // copies and CRCs off the network threads and the uploader's pool
   compactor_ = std::make_unique<Compactor>(std::move(o), objects_, meta_);
   if (config_.compaction_interval.count() <= 0) return;
@@ -142,6 +143,23 @@ asio::awaitable<Result<size_t>> StreamStore::compact_once() {
     merged += swap.removed.size();
     log::info(kLog, "compaction: ", swap.removed.size(), " objects (", swap.bytes_read, " bytes) -> ",
               swap.added.size(), " (", swap.bytes_written, " bytes), ", swap.dropped_blocks, " trimmed blocks dropped");
+  }
+  // Cluster mode: dead objects (trimmed away, deleted topics) leave metadata; the sweep deletes them after the grace.
+  if (config_.retire_unreferenced_objects) {
+    auto retired = co_await compactor_->retire_unreferenced(config_.live_streams_at);
+    if (retired) {
+      {
+        std::lock_guard lock(mu_);
+        compaction_stats_.objects_retired += retired->keys.size();
+        compaction_stats_.conflicts += retired->conflicts;
+        for (auto& [id, s] : streams_) {
+          std::erase_if(s.blocks, [&](const auto& b) { return retired->keys.count(b.second) > 0; });
+        }
+      }
+      for (const std::string& key : retired->keys) block_reader_->forget_object(key);
+    } else if (!failure) {
+      failure = retired.error();
+    }
   }
   // Replaced (and orphaned) objects whose grace is over.
   auto swept = co_await compactor_->sweep_gc(wall_ms());

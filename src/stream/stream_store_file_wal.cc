@@ -112,21 +112,33 @@ asio::awaitable<Status> StreamStore::upload_once() {
   {
     std::lock_guard lock(mu_);
     for (auto& [id, s] : streams_) {
+      // One part per block: a stream's run is cut at entry boundaries where the next entry would take the part
+      // past block_bytes (an entry larger than that is a part of its own).
+      const size_t first_part = parts.size();
       Part p{id, -1, -1, 0, {}};
+      size_t part_bytes = 0;
       for (Entry& e : s.entries) {
         if (e.committed) continue;
         // Another upload holds the oldest uncommitted entries: this stream waits for it (commits stay in order).
         if (!e.durable || e.uploading) break;
+        if (p.first >= 0 && part_bytes + e.data->size() > config_.block_bytes) {
+          parts.push_back(std::move(p));
+          p = Part{id, -1, -1, 0, {}};
+          part_bytes = 0;
+        }
         if (p.first < 0) p.first = e.first;
         p.last = e.last;
         p.max_ts = std::max(p.max_ts, e.max_timestamp);
         p.data.push_back(e.data);
+        part_bytes += e.data->size();
       }
-      if (p.first < 0) continue;
+      if (p.first >= 0) parts.push_back(std::move(p));
+      if (parts.size() == first_part) continue;
+      const int64_t run_first = parts[first_part].first;
+      const int64_t run_last = parts.back().last;
       for (Entry& e : s.entries) {
-        if (e.first >= p.first && e.first <= p.last) e.uploading = true;
+        if (e.first >= run_first && e.first <= run_last) e.uploading = true;
       }
-      parts.push_back(std::move(p));
     }
   }
   if (parts.empty()) co_return ok_status();
@@ -209,7 +221,10 @@ asio::awaitable<Status> StreamStore::upload_once() {
       }
       s.committed = p.last + 1;
       for (const BlockInfo& b : ranges.blocks) {
-        if (b.stream_id == p.stream) s.blocks.emplace_back(b, ranges.key);
+        // A stream's run may be several parts (blocks): each adds its own.
+        if (b.stream_id == p.stream && b.first_offset >= p.first && b.last_offset <= p.last) {
+          s.blocks.emplace_back(b, ranges.key);
+        }
       }
     }
     // The WAL may drop everything below the oldest entry not yet committed.

@@ -110,6 +110,7 @@ asio::awaitable<Status> StreamStore::open_object_wal() {
     }
   }
   ObjectWalOptions o;
+  o.block_bytes = std::max<size_t>(config_.block_bytes, 1);
   o.meta_root = config_.meta_root;
   o.object_prefix = config_.object_prefix;
   o.broker_id = config_.broker_id;
