@@ -86,6 +86,25 @@ uint64_t stream_id_of(const proto::Uuid& topic_id, int32_t partition) {
   return h;
 }
 
+asio::awaitable<Result<std::optional<std::set<uint64_t>>>> live_streams_at(meta::MetaStore& meta, std::string root,
+                                                                          int64_t revision) {
+  const std::string prefix = root + "topics/";
+  meta::RangeRequest req;
+  req.key = prefix;
+  req.range_end = meta::prefix_end(prefix);
+  req.revision = revision;
+  auto r = co_await meta.range(req);
+  if (!r) co_return error(CatalogErrc::store_error, "topics: cannot read at revision " + std::to_string(revision) +
+                                                        ": " + r.error().message());
+  std::set<uint64_t> live;
+  for (const auto& kv : r->kvs) {
+    auto t = TopicCatalog::decode(kv.key.substr(prefix.size()), kv.value);
+    if (!t) co_return std::optional<std::set<uint64_t>>();
+    for (int32_t p = 0; p < t->partitions; ++p) live.insert(stream_id_of(t->id, p));
+  }
+  co_return std::optional<std::set<uint64_t>>(std::move(live));
+}
+
 asio::awaitable<Result<std::unique_ptr<TopicCatalog>>> TopicCatalog::load(meta::MetaStore& meta, std::string root) {
   std::unique_ptr<TopicCatalog> c(new TopicCatalog(meta, std::move(root)));
   const std::string prefix = c->root_ + "topics/";

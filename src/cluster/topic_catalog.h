@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,13 @@ struct TopicInfo {
 };
 
 uint64_t stream_id_of(const proto::Uuid& topic_id, int32_t partition);
+
+// The streams of every topic in <root>topics/ at `revision` (one read at that revision, so it matches a read of
+// the committed objects at the same revision): what garbage collection may treat as live (a stream not in it
+// belongs to a deleted topic, whose id is never used again). nullopt when a topic record cannot be decoded (then
+// nothing may be treated as deleted). Errors: the store's (e.g. the revision was compacted away).
+asio::awaitable<Result<std::optional<std::set<uint64_t>>>> live_streams_at(meta::MetaStore& meta, std::string root,
+                                                                          int64_t revision);
 
 class TopicCatalog {
  public:

@@ -35,10 +35,13 @@ struct WatchLagProbe::Core : std::enable_shared_from_this<Core> {
   Log2Histogram lag_us;
   mutable std::mutex mu;
   WatchLagFigures figures;  // guarded by mu (lag_us is filled in on read)
+  // Steady-clock time (since its epoch, ns) at which the newest applied probe was sent; 0: none yet.
+  std::atomic<int64_t> fresh_as_of_ns{0};
 
   asio::awaitable<void> probe_once() {
     const std::string key = image.keys().root() + "probes/" + std::to_string(config.broker_id);
     meta::PutRequest put{key, "", config.lease, false};
+    const auto sent = Clock::now();  // before the put: the store's state at this time is in revision r (below)
     auto r = co_await meta.put(std::move(put));
     if (!r) {
       std::lock_guard lock(mu);
@@ -50,6 +53,12 @@ struct WatchLagProbe::Core : std::enable_shared_from_this<Core> {
     Status reached = co_await image.wait_for_revision(r->revision, config.timeout);
     const auto lag = reached ? Clock::now() - acked : std::chrono::duration_cast<Clock::duration>(config.timeout);
     lag_us.record(lag);
+    if (reached) {
+      const int64_t sent_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(sent.time_since_epoch()).count();
+      int64_t prev = fresh_as_of_ns.load();
+      while (prev < sent_ns && !fresh_as_of_ns.compare_exchange_weak(prev, sent_ns)) {
+      }
+    }
     std::lock_guard lock(mu);
     if (reached) ++figures.probes;
     else ++figures.timeouts;
@@ -91,6 +100,19 @@ WatchLagFigures WatchLagProbe::figures() const {
   WatchLagFigures f = core_->figures;
   f.lag_us = core_->lag_us.snapshot();
   return f;
+}
+
+std::optional<std::chrono::steady_clock::duration> WatchLagProbe::staleness() const {
+  const int64_t ns = core_->fresh_as_of_ns.load();
+  if (ns == 0) return std::nullopt;
+  const auto as_of = std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(ns)));
+  return std::chrono::steady_clock::now() - as_of;
+}
+
+bool WatchLagProbe::fresh_within(std::chrono::steady_clock::duration bound) const {
+  auto s = staleness();
+  return s && *s <= bound;
 }
 
 void WatchLagProbe::stop_async() {

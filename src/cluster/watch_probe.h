@@ -7,7 +7,16 @@
 // under load the WAL's commits and the controller's txns stream past, and this says how much of that is queued.
 // A probe the image does not reach within `timeout` counts as a timeout and reports `timeout` as its lag.
 //
-// Executors: one coroutine on a strand of the given executor; figures() is thread-safe. stop() ends it (bounded by
+// Freshness (DESIGN §7: "a broker whose image lags past half the grace period stops serving committed reads"):
+// when the image applies a probe written at local steady time T (taken BEFORE the put was sent), the image holds
+// everything the store had committed at T, so its staleness is at most now - T. staleness() is that bound for the
+// newest probe applied; it keeps growing while no probe comes back (a stuck watch, an unreachable store), so a
+// probe that never returns counts as lagging. Before the first probe is applied the image counts as lagging
+// (staleness() is nullopt). For the bound to mean anything, `interval` must be well below it (cluster_node.cc
+// sets interval = min(5 s, grace / 8)).
+//
+// Executors: one coroutine on a strand of the given executor; figures(), staleness() and fresh_within() are
+// thread-safe (an atomic). stop() ends it (bounded by
 // the store's request timeout and `timeout`).
 #pragma once
 
@@ -15,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <asio/any_io_executor.hpp>
@@ -56,6 +66,10 @@ class WatchLagProbe {
   WatchLagProbe& operator=(const WatchLagProbe&) = delete;
 
   WatchLagFigures figures() const;
+  // How stale the image may be now (see Freshness above); nullopt before the first probe came back.
+  std::optional<std::chrono::steady_clock::duration> staleness() const;
+  // The image is known to be at most `bound` behind the store.
+  bool fresh_within(std::chrono::steady_clock::duration bound) const;
   // Ends the loop and waits for it.
   asio::awaitable<void> stop();
   void stop_async();
