@@ -2,6 +2,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <algorithm>
 #include <asio/use_future.hpp>
 #include <random>
 
@@ -106,13 +107,32 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   sc.compaction_min_objects = static_cast<size_t>(cfg.compaction_min_objects);
   sc.compaction_max_age = std::chrono::milliseconds(cfg.compaction_max_age_ms);
   sc.compaction_grace = std::chrono::milliseconds(cfg.object_gc_grace_ms);
-  // One compactor for the cluster: the controller (its swaps are guarded by compares, so a deposed controller
-  // still compacting changes nothing it should not; other brokers find replaced objects gone after the grace and
-  // re-read their block maps).
+  // One compactor and garbage collector for the cluster: the controller (its swaps and retirements are guarded by
+  // compares on the objects/ keys, so a deposed controller still at it changes nothing it should not; other
+  // brokers find replaced objects gone after the grace and re-read their block maps). Its passes also retire
+  // dead objects (below every stream's start, or of deleted topics: the topics at the read's revision), deleted
+  // from the bucket after object.gc.grace.ms.
   {
     ClusterNode* compacting_node = &n;
     sc.compaction_gate = [compacting_node] {
-      return compacting_node->controller && compacting_node->controller->elected();
+      cluster::Controller* c = compacting_node->running_controller.load();
+      return c != nullptr && c->elected();
+    };
+    sc.retire_unreferenced_objects = true;
+    meta::MetaStore* meta_store = n.meta.get();
+    sc.live_streams_at = [meta_store](int64_t revision) {
+      return cluster::live_streams_at(*meta_store, kMetaRoot, revision);
+    };
+  }
+  // DESIGN §7: a broker whose image lags past half the grace stops serving committed reads (they fail with a
+  // retriable error) until it catches up. Lag is what the watch probe can vouch for: no probe back within the
+  // bound counts as lagging. A grace of 0 turns the rule off (nothing waits for readers then anyway).
+  if (cfg.object_gc_grace_ms > 0) {
+    ClusterNode* reading_node = &n;
+    const auto bound = std::chrono::milliseconds(cfg.object_gc_grace_ms / 2);
+    sc.committed_reads_allowed = [reading_node, bound] {
+      cluster::WatchLagProbe* p = reading_node->running_probe.load();
+      return p != nullptr && p->fresh_within(bound);
     };
   }
   sc.owned_streams_only = true;
@@ -174,11 +194,19 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   auto controller = cluster::Controller::start(ex, *n.meta, *n.image, cc);
   if (!controller) co_return controller.error();
   n.controller = std::move(*controller);
+  n.running_controller.store(n.controller.get());
 
   cluster::WatchLagProbeConfig wp;
   wp.broker_id = cfg.node_id;
   wp.lease = n.membership->lease_id();
+  // The probe also vouches for the image's freshness (the committed-read gate above): it must come back well
+  // within half the grace.
+  if (cfg.object_gc_grace_ms > 0) {
+    wp.interval = std::clamp(std::chrono::milliseconds(cfg.object_gc_grace_ms / 8), std::chrono::milliseconds(20),
+                             wp.interval);
+  }
   n.watch_probe = cluster::WatchLagProbe::start(ex, *n.meta, *n.image, wp);
+  n.running_probe.store(n.watch_probe.get());
 
   n.membership->on_lost([node](std::error_code ec) {
     if (node->on_lost) node->on_lost("the registration was lost: " + ec.message());
@@ -209,7 +237,9 @@ asio::awaitable<void> ClusterNode::close() {
   log::debug(kLog, "shutdown: partitions stopped");
   // After the releases (each wrote its partition's snapshot at its end): a last pass over what is left.
   if (producer_snapshots) co_await producer_snapshots->stop();
+  running_probe.store(nullptr);  // committed reads stop here (partitions are released above)
   if (watch_probe) co_await watch_probe->stop();
+  running_controller.store(nullptr);
   if (controller) co_await controller->stop(true);
   log::debug(kLog, "shutdown: controller stopped");
   if (membership) {

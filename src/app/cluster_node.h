@@ -14,6 +14,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -66,8 +67,13 @@ struct ClusterNode {
   std::unique_ptr<kafka::PartitionManager> partitions;
   std::unique_ptr<kafka::ProducerSnapshotTask> producer_snapshots;
   std::unique_ptr<cluster::Controller> controller;
-  std::unique_ptr<cluster::WatchLagProbe> watch_probe;  // the image's watch lag (metrics)
+  std::unique_ptr<cluster::WatchLagProbe> watch_probe;  // the image's watch lag (metrics, the committed-read gate)
   int64_t broker_epoch = 0;
+  // What the StreamStore's hooks (compaction_gate, committed_reads_allowed) read, from any thread: set once the
+  // controller / probe runs, cleared by close() before they stop. Atomics, not the unique_ptrs above, which are
+  // written while the store's background loop may already run.
+  std::atomic<cluster::Controller*> running_controller{nullptr};
+  std::atomic<cluster::WatchLagProbe*> running_probe{nullptr};
 
   ClusterNode();
   ~ClusterNode();

@@ -286,6 +286,13 @@ ClusterObservability::ClusterObservability(metrics::Registry& registry, ClusterN
       e.family("floe_cluster_image_watch_probe_errors_total", "Watch probe writes the store refused or failed",
                Type::counter);
       e.sample({}, as_double(w.errors));
+      // -1 before the first probe came back (counts as lagging for the committed-read gate).
+      const auto stale = node.watch_probe->staleness();
+      e.family("floe_cluster_image_staleness_seconds",
+               "How far behind the store this broker's image may be: time since the newest probe it applied was "
+               "sent (committed reads stop past half of object.gc.grace.ms)",
+               Type::gauge);
+      e.sample({}, stale ? std::chrono::duration<double>(*stale).count() : -1.0);
     }
     e.family("floe_cluster_partition_handoff_seconds",
              "Partitions opened here after a change of owner: failure detected (failover) or move requested (move) "

@@ -373,6 +373,16 @@ metrics::Registry::CollectorId add_compaction_collector(metrics::Registry& regis
     e.family("floe_compaction_stale_reads_total",
              "Reads that found a replaced object gone and re-read the committed ranges", Type::counter);
     e.sample({}, static_cast<double>(c.stale_block_refreshes));
+    e.family("floe_gc_objects_retired_total",
+             "Dead committed objects (below every stream's start, or of deleted topics) whose metadata the "
+             "controller retired; their objects are deleted after object.gc.grace.ms (cluster mode)",
+             Type::counter);
+    e.sample({}, static_cast<double>(c.objects_retired));
+    e.family("floe_log_reads_refused_image_lag_total",
+             "Reads of committed data refused (REPLICA_NOT_AVAILABLE) while this broker's metadata image lagged "
+             "past half of object.gc.grace.ms",
+             Type::counter);
+    e.sample({}, static_cast<double>(c.committed_reads_refused));
   });
 }
 

@@ -16,6 +16,7 @@ enum class Errc : int16_t {
   not_leader_or_follower = 6,
   request_timed_out = 7,
   broker_not_available = 8,
+  replica_not_available = 9,
   message_too_large = 10,
   coordinator_load_in_progress = 14,
   coordinator_not_available = 15,

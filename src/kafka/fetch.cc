@@ -66,8 +66,16 @@ asio::awaitable<size_t> gather(RequestContext& ctx, proto::FetchRequest& req, pr
           std::min(static_cast<size_t>(std::max(fp.partition_max_bytes, 1)), total > 0 ? max_bytes - total : max_bytes);
       auto r = co_await services.store.read(stream, fp.fetch_offset, limit);
       if (!r) {
-        p.error_code = r.error().code == stream::Errc::out_of_range ? code(Errc::offset_out_of_range)
-                                                                    : code(Errc::kafka_storage_error);
+        // image_lagging (DESIGN §7: this broker's metadata image lags past half the gc grace, so committed reads
+        // wait): REPLICA_NOT_AVAILABLE, which the Java consumer, librdkafka and kafkajs retry after a metadata
+        // refresh, without telling the application. Not NOT_LEADER_OR_FOLLOWER: this broker IS the leader, and
+        // the refreshed metadata would say so again; not UNKNOWN_SERVER_ERROR: not retriable.
+        if (r.error().code == stream::Errc::image_lagging) {
+          p.error_code = code(Errc::replica_not_available);
+        } else {
+          p.error_code = r.error().code == stream::Errc::out_of_range ? code(Errc::offset_out_of_range)
+                                                                      : code(Errc::kafka_storage_error);
+        }
         any_error = true;
         continue;
       }

@@ -67,8 +67,8 @@ asio::awaitable<size_t> RetentionTask::run_once() {
       if (!r) log::warn("kafka", "retention of ", topic.name, "-", p, ": ", r.error().message);
     }
   }
-  // Cluster mode: trimming deleted topics' streams and collecting unreferenced objects need a view of every
-  // broker's commits; not done here (the controller's job, not built yet).
+  // Cluster mode: deleted topics' streams and unreferenced objects need a view of every broker's commits: the
+  // controller's compaction pass retires them from metadata (stream/garbage.cc), not this task.
   if (!whole_store_) co_return size_t{0};
   // Streams of deleted topics: nothing can read them any more (a re-created topic has a new id).
   for (uint64_t stream : store.stream_ids()) {

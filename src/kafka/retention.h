@@ -19,7 +19,7 @@ class RetentionTask {
                 std::chrono::milliseconds gc_grace);
   void start();
   // Cluster mode: only the partitions led here; no trimming of deleted topics' streams, no garbage collection
-  // (they need every broker's commits in view).
+  // (they need every broker's commits in view: the controller's compaction pass does them, stream/garbage.cc).
   void set_cluster_mode() { whole_store_ = false; }
   // Ends the loop; completes once the pass under way (if any) finished.
   asio::awaitable<void> stop();
