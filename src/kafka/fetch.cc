@@ -64,7 +64,7 @@ asio::awaitable<size_t> gather(RequestContext& ctx, proto::FetchRequest& req, pr
       if (total > 0 && total >= max_bytes) continue;  // the response is full; at least one batch went in already
       size_t limit =
           std::min(static_cast<size_t>(std::max(fp.partition_max_bytes, 1)), total > 0 ? max_bytes - total : max_bytes);
-      auto r = co_await services.store.read(stream, fp.fetch_offset, limit);
+      auto r = co_await services.store.read_for_client(stream, fp.fetch_offset, limit);
       if (!r) {
         // image_lagging (DESIGN §7: this broker's metadata image lags past half the gc grace, so committed reads
         // wait): REPLICA_NOT_AVAILABLE, which the Java consumer, librdkafka and kafkajs retry after a metadata

@@ -271,12 +271,22 @@ void StreamStore::on_durable(uint64_t stream_id, int64_t first, std::error_code 
 }
 
 asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_t offset, size_t max_bytes) {
+  return read_gated(stream_id, offset, max_bytes, false);
+}
+
+asio::awaitable<Result<ReadResult>> StreamStore::read_for_client(uint64_t stream_id, int64_t offset,
+                                                                 size_t max_bytes) {
+  return read_gated(stream_id, offset, max_bytes, true);
+}
+
+asio::awaitable<Result<ReadResult>> StreamStore::read_gated(uint64_t stream_id, int64_t offset, size_t max_bytes,
+                                                            bool client) {
   // A GET answered 404 means the object went (compaction swapped its ranges, or retention and garbage collection
   // removed them) after this read planned it: plan again from the block map, a bounded number of times.
   constexpr int kMaxPlans = 4;
   std::string gone;  // the object a GET found missing
   // Evaluated once, outside the lock (the hook reads the watch probe's atomics).
-  const bool committed_allowed = !config_.committed_reads_allowed || config_.committed_reads_allowed();
+  const bool committed_allowed = !client || !config_.committed_reads_allowed || config_.committed_reads_allowed();
   for (int attempt = 0;; ++attempt) {
     ReadResult out;
     BlockRef current;

@@ -149,7 +149,8 @@ struct StreamStoreConfig {
   bool retire_unreferenced_objects = false;
   Compactor::LiveStreams live_streams_at;  // empty: no stream counts as deleted
   // Cluster mode (DESIGN §7: "a broker whose image lags past half the grace stops serving committed reads"): a
-  // read that needs committed blocks (not the log cache) fails with Errc::image_lagging while this says no.
+  // read_for_client that needs committed blocks (not the log cache) fails with Errc::image_lagging while this says
+  // no.
   // Called on every read, from any thread: must be cheap and thread-safe. Empty: always allowed.
   std::function<bool()> committed_reads_allowed;
   // Blocks of segment objects the WALs write (file-WAL uploads, object-WAL objects): a stream's run is cut into
@@ -201,6 +202,10 @@ class StreamStore {
   // A GET that finds no object (404: the block map is stale after a compaction elsewhere) re-reads the committed
   // ranges from metadata (linearizable) and retries; it never answers empty for committed data.
   asio::awaitable<Result<ReadResult>> read(uint64_t stream_id, int64_t offset, size_t max_bytes);
+  // read() on behalf of a client (Kafka Fetch): the same, except that a read needing committed blocks fails with
+  // Errc::image_lagging while config.committed_reads_allowed says no (DESIGN §7). The broker's own reads (producer
+  // state replay, group loads) use read(): they run on block maps just read linearizably (acquire).
+  asio::awaitable<Result<ReadResult>> read_for_client(uint64_t stream_id, int64_t offset, size_t max_bytes);
 
   struct TimestampHit {
     int64_t offset = -1;
@@ -352,6 +357,7 @@ class StreamStore {
               meta::MetaStore& meta);
   asio::awaitable<Status> load_metadata();
   bool maps_to(uint64_t stream_id, int64_t offset, const std::string& object) const;
+  asio::awaitable<Result<ReadResult>> read_gated(uint64_t stream_id, int64_t offset, size_t max_bytes, bool client);
   asio::awaitable<Result<std::optional<TimestampHit>>> find_timestamp_once(uint64_t stream_id, int64_t timestamp);
   asio::awaitable<Status> refresh_blocks();
   void apply_compaction_locked(const CompactionSwap& swap);
