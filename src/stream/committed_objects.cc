@@ -1,5 +1,6 @@
 #include "stream/committed_objects.h"
 
+#include <charconv>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -145,6 +146,29 @@ asio::awaitable<Result<int64_t>> read_committed_objects_cached(meta::MetaStore& 
   }
   cache.retain_only(listed_keys);
   co_return revision;
+}
+
+asio::awaitable<Result<std::map<uint64_t, int64_t>>> read_stream_starts(meta::MetaStore& meta,
+                                                                         const std::string& meta_root,
+                                                                         int64_t revision, const std::string& context) {
+  const std::string prefix = meta_root + "streams/";
+  meta::RangeRequest req;
+  req.key = prefix;
+  req.range_end = meta::prefix_end(prefix);
+  req.revision = revision;
+  auto read = co_await meta.range(req);
+  if (!read) co_return detail::err(Errc::io_error, context + ": cannot read stream starts: " + read.error().message());
+  std::map<uint64_t, int64_t> starts;
+  for (const auto& kv : read->kvs) {
+    const std::string_view rest = std::string_view(kv.key).substr(prefix.size());  // <16 hex>/start
+    if (rest.size() != 16 + 6 || rest.substr(16) != "/start") continue;
+    uint64_t id = 0;
+    int64_t start = 0;
+    if (std::from_chars(rest.data(), rest.data() + 16, id, 16).ec != std::errc()) continue;
+    if (std::from_chars(kv.value.data(), kv.value.data() + kv.value.size(), start).ec != std::errc()) continue;
+    starts[id] = start;
+  }
+  co_return starts;
 }
 
 }  // namespace floe::stream

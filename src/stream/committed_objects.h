@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -41,5 +42,12 @@ asio::awaitable<Result<int64_t>> read_committed_objects(meta::MetaStore& meta, s
 asio::awaitable<Result<int64_t>> read_committed_objects_cached(
     meta::MetaStore& meta, std::string meta_root, ObjectIndexCache& cache,
     std::function<Status(const ObjectRanges&)> visit, std::string context);
+
+// Every stream's log start (<meta_root>streams/<16 hex id>/start) at `revision` (0: the current one), by stream id.
+// Read beside the objects (at the revision read_committed_objects returned) by the load at open, the compactor's
+// plan and garbage collection. Keys or values that do not parse are skipped. `context` starts error messages.
+asio::awaitable<Result<std::map<uint64_t, int64_t>>> read_stream_starts(meta::MetaStore& meta,
+                                                                         const std::string& meta_root,
+                                                                         int64_t revision, const std::string& context);
 
 }  // namespace floe::stream

@@ -149,7 +149,6 @@ Compactor::Compactor(CompactionOptions options, objstore::ObjectStore& objects, 
     : options_(std::move(options)), objects_(objects), meta_(meta) {}
 
 asio::awaitable<Result<std::vector<Compactor::Input>>> Compactor::plan(std::map<uint64_t, int64_t>& starts) {
-  const std::string streams_prefix = options_.meta_root + "streams/";
   std::vector<Input> all;
   CompactionPlanInfo info;
   // One linearizable read: the objects at one revision, and the starts (and live streams) read at that revision.
@@ -161,17 +160,9 @@ asio::awaitable<Result<std::vector<Compactor::Input>>> Compactor::plan(std::map<
   auto read = co_await read_committed_objects(meta_, options_.meta_root, collect, "compaction");
   if (!read) co_return read.error();
   const int64_t revision = *read;
-  meta::RangeRequest req;
-  req.key = streams_prefix;
-  req.range_end = meta::prefix_end(streams_prefix);
-  req.revision = revision;
-  auto st = co_await meta_.range(req);
-  if (!st) co_return err(Errc::io_error, "compaction: cannot read stream starts: " + st.error().message());
-  for (const auto& kv : st->kvs) {
-    std::string rest = kv.key.substr(streams_prefix.size());  // <16 hex>/start
-    if (rest.size() != 16 + 6 || rest.substr(16) != "/start") continue;
-    starts[std::stoull(rest.substr(0, 16), nullptr, 16)] = std::stoll(kv.value);
-  }
+  auto read_starts = co_await read_stream_starts(meta_, options_.meta_root, revision, "compaction");
+  if (!read_starts) co_return read_starts.error();
+  starts = std::move(*read_starts);
   if (options_.live_streams) {
     // A deleted topic's stream: everything of it is dead, as if trimmed to the end (its blocks are dropped).
     auto live = co_await options_.live_streams(revision);

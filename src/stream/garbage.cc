@@ -41,21 +41,9 @@ asio::awaitable<Result<Compactor::Retired>> Compactor::retire_unreferenced(LiveS
   auto read = co_await read_committed_objects(meta_, options_.meta_root, keep, "gc");
   if (!read) co_return read.error();
   const int64_t revision = *read;
-  const std::string streams_prefix = options_.meta_root + "streams/";
-  meta::RangeRequest req;
-  req.key = streams_prefix;
-  req.range_end = meta::prefix_end(streams_prefix);
-  req.revision = revision;
-  auto st = co_await meta_.range(req);
-  if (!st) co_return err(Errc::io_error, "gc: cannot read stream starts: " + st.error().message());
-  std::map<uint64_t, int64_t> starts;
-  for (const auto& kv : st->kvs) {
-    std::string rest = kv.key.substr(streams_prefix.size());  // <16 hex>/start
-    if (rest.size() != 16 + 6 || rest.substr(16) != "/start") continue;
-    char* end = nullptr;
-    const uint64_t id = std::strtoull(rest.substr(0, 16).c_str(), &end, 16);
-    starts[id] = std::strtoll(kv.value.c_str(), nullptr, 10);
-  }
+  auto read_starts = co_await read_stream_starts(meta_, options_.meta_root, revision, "gc");
+  if (!read_starts) co_return read_starts.error();
+  const std::map<uint64_t, int64_t>& starts = *read_starts;
   std::optional<std::set<uint64_t>> live_streams;
   if (live) {
     auto l = co_await live(revision);

@@ -101,7 +101,6 @@ asio::awaitable<Result<std::unique_ptr<StreamStore>>> StreamStore::open(asio::an
 }
 
 asio::awaitable<Status> StreamStore::load_metadata() {
-  const std::string streams_prefix = config_.meta_root + "streams/";
   std::function<Status(CommittedObject&&)> add_blocks = [this](CommittedObject&& o) {
     for (const BlockInfo& b : o.ranges.blocks) streams_[b.stream_id].blocks.emplace_back(b, o.ranges.key);
     return ok_status();
@@ -113,18 +112,9 @@ asio::awaitable<Status> StreamStore::load_metadata() {
               [](const auto& a, const auto& b) { return a.first.first_offset < b.first.first_offset; });
     s.committed = s.blocks.empty() ? 0 : s.blocks.back().first.last_offset + 1;
   }
-  meta::RangeRequest starts;
-  starts.key = streams_prefix;
-  starts.range_end = meta::prefix_end(streams_prefix);
-  auto st = co_await meta_.range(starts);
-  if (!st) co_return err(Errc::io_error, "stream: cannot load stream starts: " + st.error().message());
-  for (const auto& kv : st->kvs) {
-    // streams/<16 hex>/start
-    std::string rest = kv.key.substr(streams_prefix.size());
-    if (rest.size() != 16 + 6 || rest.substr(16) != "/start") continue;
-    uint64_t id = std::stoull(rest.substr(0, 16), nullptr, 16);
-    streams_[id].start = std::stoll(kv.value);
-  }
+  auto starts = co_await read_stream_starts(meta_, config_.meta_root, 0, "stream: load");
+  if (!starts) co_return starts.error();
+  for (const auto& [id, start] : *starts) streams_[id].start = start;
   for (auto& [id, s] : streams_) {
     s.durable = s.next = std::max(s.committed, s.start);
   }
