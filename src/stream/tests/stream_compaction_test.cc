@@ -34,24 +34,6 @@ class StreamCompaction : public testing::StreamStoreFixture, public ::testing::W
     return c;
   }
 
-  // One committed object per call: the file WAL uploads on flush; the object WAL commits each acked append.
-  void append_committed(uint64_t stream, int tag, int count) {
-    append(stream, make_batch(tag, count));
-    ASSERT_TRUE(run(store_->flush()));
-  }
-
-  std::vector<meta::KeyValue> meta_keys(const std::string& suffix) {
-    open_meta();
-    auto list = [this, suffix]() -> asio::awaitable<std::vector<meta::KeyValue>> {
-      meta::RangeRequest req;
-      req.key = "/floe/" + suffix;
-      req.range_end = meta::prefix_end(req.key);
-      auto r = co_await meta_->range(req);
-      EXPECT_TRUE(r);
-      co_return r ? r->kvs : std::vector<meta::KeyValue>{};
-    };
-    return run(list());
-  }
   size_t blocks_of_stream(uint64_t stream) {
     size_t n = 0;
     for (const auto& kv : meta_keys("objects/")) {

@@ -32,21 +32,6 @@ class StreamGc : public testing::StreamStoreFixture, public ::testing::WithParam
     c.retire_unreferenced_objects = true;
     return c;
   }
-  void append_committed(uint64_t stream, int tag, int count) {
-    append(stream, make_batch(tag, count));
-    ASSERT_TRUE(run(store_->flush()));
-  }
-  std::vector<meta::KeyValue> meta_keys(const std::string& suffix) {
-    auto list = [this, suffix]() -> asio::awaitable<std::vector<meta::KeyValue>> {
-      meta::RangeRequest req;
-      req.key = "/floe/" + suffix;
-      req.range_end = meta::prefix_end(req.key);
-      auto r = co_await meta_->range(req);
-      EXPECT_TRUE(r);
-      co_return r ? r->kvs : std::vector<meta::KeyValue>{};
-    };
-    return run(list());
-  }
   // objects/ keys whose blocks are all of `stream`.
   std::set<std::string> objects_of(uint64_t stream) {
     std::set<std::string> out;

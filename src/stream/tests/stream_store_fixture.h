@@ -180,6 +180,26 @@ class StreamStoreFixture : public ::testing::Test {
     return r ? *r : -1;
   }
 
+  // One committed object per call: the file WAL uploads on flush; the object WAL commits each acked append.
+  void append_committed(uint64_t stream, int tag, int count) {
+    append(stream, make_batch(tag, count));
+    ASSERT_TRUE(run(store_->flush()));
+  }
+
+  // The metadata records under <root>/floe/<suffix>.
+  std::vector<meta::KeyValue> meta_keys(const std::string& suffix) {
+    open_meta();
+    auto list = [this, suffix]() -> asio::awaitable<std::vector<meta::KeyValue>> {
+      meta::RangeRequest req;
+      req.key = "/floe/" + suffix;
+      req.range_end = meta::prefix_end(req.key);
+      auto r = co_await meta_->range(req);
+      EXPECT_TRUE(r);
+      co_return r ? r->kvs : std::vector<meta::KeyValue>{};
+    };
+    return run(list());
+  }
+
 #ifdef FLOE_STREAM_CRASH_CHILD
   // kill -9 of a child (stream_crash_child.cc) that appends to three streams with eight appends in flight, at a
   // random moment after its first ack, `rounds` times: after each crash the reopened store holds every acked batch
