@@ -145,12 +145,15 @@ TEST(StallWatchdog, PausedProcessIsNotABlockedThread) {
 TEST(StallWatchdog, CapturesTheStackOfAnotherThread) {
   std::atomic<unsigned long> thread{0};
   std::atomic<bool> stop{false};
+  std::atomic<bool> looping{false};  // one call done: from now on the thread is (all but) always inside the call
   std::thread t([&] {
     thread = static_cast<unsigned long>(pthread_self());
-    while (!stop) floe_test_blocks_the_io_thread(10ms);
+    while (!stop) {
+      floe_test_blocks_the_io_thread(10ms);
+      looping = true;
+    }
   });
-  ASSERT_TRUE(eventually([&] { return thread.load() != 0; }));
-  std::this_thread::sleep_for(5ms);  // inside the loop by now
+  ASSERT_TRUE(eventually([&] { return looping.load(); }));
   const std::string stack = capture_thread_stack(thread, 500ms);
   stop = true;
   t.join();
