@@ -3,6 +3,7 @@
 #include "cluster/topic_catalog.h"
 #include "kafka/errors.h"
 #include "kafka/services.h"
+#include "stream/errc.h"
 #include "stream/stream_store.h"
 
 namespace floe::kafka {
@@ -41,9 +42,13 @@ asio::awaitable<proto::ListOffsetsResponse> handle_list_offsets(RequestContext& 
       } else if (lp.timestamp == kEarliest) {
         p.offset = ends.start;
       } else if (lp.timestamp == stream::StreamStore::kMaxTimestamp || lp.timestamp >= 0) {
-        auto hit = co_await services->store.find_timestamp(stream, lp.timestamp);
+        auto hit = co_await services->store.find_timestamp_for_client(stream, lp.timestamp);
         if (!hit) {
-          p.error_code = code(Errc::kafka_storage_error);
+          // image_lagging (DESIGN §7, as in Fetch): REPLICA_NOT_AVAILABLE. The Java consumer (OffsetFetcher) and
+          // admin client retry it after a metadata refresh, librdkafka refreshes metadata and queries the offset
+          // again after a backoff; every ListOffsets version has it (OFFSET_NOT_AVAILABLE needs v5+).
+          p.error_code = hit.error().code == stream::Errc::image_lagging ? code(Errc::replica_not_available)
+                                                                          : code(Errc::kafka_storage_error);
           continue;
         }
         if (*hit) {

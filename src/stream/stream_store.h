@@ -149,8 +149,8 @@ struct StreamStoreConfig {
   bool retire_unreferenced_objects = false;
   Compactor::LiveStreams live_streams_at;  // empty: no stream counts as deleted
   // Cluster mode (DESIGN §7: "a broker whose image lags past half the grace stops serving committed reads"): a
-  // read_for_client that needs committed blocks (not the log cache) fails with Errc::image_lagging while this says
-  // no.
+  // read_for_client that needs committed blocks (not the log cache), and a find_timestamp_for_client that consults
+  // committed ranges, fail with Errc::image_lagging while this says no.
   // Called on every read, from any thread: must be cheap and thread-safe. Empty: always allowed.
   std::function<bool()> committed_reads_allowed;
   // Blocks of segment objects the WALs write (file-WAL uploads, object-WAL objects): a stream's run is cut into
@@ -215,6 +215,13 @@ class StreamStore {
   // largest timestamp), from the log start on. nullopt when there is none.
   static constexpr int64_t kMaxTimestamp = -3;
   asio::awaitable<Result<std::optional<TimestampHit>>> find_timestamp(uint64_t stream_id, int64_t timestamp);
+  // find_timestamp() on behalf of a client (Kafka ListOffsets): the same, except that a lookup that consults the
+  // committed ranges (the stream has committed blocks at or above its start: their max timestamps decide the
+  // answer, and one of them may be the block read) fails with Errc::image_lagging while
+  // config.committed_reads_allowed says no, like read_for_client (DESIGN §7). A stream whose live data is all in
+  // the log cache is still answered.
+  asio::awaitable<Result<std::optional<TimestampHit>>> find_timestamp_for_client(uint64_t stream_id,
+                                                                                 int64_t timestamp);
 
   // Leader epochs (DESIGN §6, OffsetForLeaderEpoch): each stream keeps a bounded epoch -> first offset history,
   // fed by appends (their leader epoch), the WAL replay and observe_epoch() (a scan of older data at start-up).
@@ -325,7 +332,7 @@ class StreamStore {
     uint64_t gc_objects_deleted = 0;  // replaced (or orphaned) objects deleted after the grace
     uint64_t stale_block_refreshes = 0;  // reads that found no object and re-read the metadata
     uint64_t objects_retired = 0;  // dead objects whose metadata keys were retired (cluster mode; deleted later)
-    uint64_t committed_reads_refused = 0;  // reads refused while committed_reads_allowed said no (image lag)
+    uint64_t committed_reads_refused = 0;  // client reads and timestamp lookups refused: image lag
     size_t committed_objects = 0;  // objects in metadata at the last plan
     size_t backlog_objects = 0;    // of them, small ones (compaction candidates)
     uint64_t backlog_bytes = 0;
@@ -358,7 +365,10 @@ class StreamStore {
   asio::awaitable<Status> load_metadata();
   bool maps_to(uint64_t stream_id, int64_t offset, const std::string& object) const;
   asio::awaitable<Result<ReadResult>> read_gated(uint64_t stream_id, int64_t offset, size_t max_bytes, bool client);
-  asio::awaitable<Result<std::optional<TimestampHit>>> find_timestamp_once(uint64_t stream_id, int64_t timestamp);
+  asio::awaitable<Result<std::optional<TimestampHit>>> find_timestamp_gated(uint64_t stream_id, int64_t timestamp,
+                                                                            bool client);
+  asio::awaitable<Result<std::optional<TimestampHit>>> find_timestamp_once(uint64_t stream_id, int64_t timestamp,
+                                                                           bool committed_allowed);
   asio::awaitable<Status> refresh_blocks();
   void apply_compaction_locked(const CompactionSwap& swap);
   void start_compaction();

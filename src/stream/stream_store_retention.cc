@@ -25,8 +25,20 @@ using detail::stream_key;
 
 asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp(uint64_t stream_id,
                                                                                               int64_t timestamp) {
+  return find_timestamp_gated(stream_id, timestamp, false);
+}
+
+asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp_for_client(
+    uint64_t stream_id, int64_t timestamp) {
+  return find_timestamp_gated(stream_id, timestamp, true);
+}
+
+asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp_gated(
+    uint64_t stream_id, int64_t timestamp, bool client) {
+  // Evaluated once, outside the lock (the hook reads the watch probe's atomics), as in read_gated.
+  const bool committed_allowed = !client || !config_.committed_reads_allowed || config_.committed_reads_allowed();
   for (int attempt = 0;; ++attempt) {  // a 404: the block map is stale (compaction): re-read it, retry (as read())
-    auto r = co_await find_timestamp_once(stream_id, timestamp);
+    auto r = co_await find_timestamp_once(stream_id, timestamp, committed_allowed);
     if (r || r.error().code != objstore::Errc::not_found) co_return r;
     if (attempt == 2) co_return err(Errc::io_error, r.error().message);
     if (Status st = co_await refresh_blocks(); !st) co_return st.error();
@@ -34,7 +46,7 @@ asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::f
 }
 
 asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp_once(
-    uint64_t stream_id, int64_t timestamp) {
+    uint64_t stream_id, int64_t timestamp, bool committed_allowed) {
   const bool want_max = timestamp == kMaxTimestamp;
   // The candidate: a committed block or a cache entry whose max timestamp qualifies (first one; for the maximum,
   // the first one holding it). Timestamps may be out of order, so every range is looked at.
@@ -49,6 +61,13 @@ asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::f
     if (it == streams_.end()) co_return std::optional<TimestampHit>();
     const Stream& s = it->second;
     start = s.start;
+    // The committed ranges take part in the answer when any committed block reaches the log start (the last block
+    // is the highest). A lagging image: refuse rather than answer from ranges that may be gone (DESIGN §7).
+    if (!committed_allowed && !s.blocks.empty() && s.blocks.back().first.last_offset >= s.start) {
+      ++compaction_stats_.committed_reads_refused;
+      co_return err(Errc::image_lagging, "stream " + stream_key(stream_id) + ": a timestamp lookup needs committed " +
+                                             "ranges and this broker's metadata image lags");
+    }
     auto consider = [&](int64_t max_ts, int64_t last) {
       if (last < s.start) return false;
       if (want_max ? max_ts > best : (max_ts >= timestamp && best < 0)) {

@@ -236,6 +236,44 @@ TEST_P(StreamGc, CommittedReadsWaitWhileTheImageLags) {
   EXPECT_EQ(store_->compaction_stats().committed_reads_refused, 1u);
 }
 
+// ListOffsets by time (find_timestamp_for_client) follows the same rule: the committed ranges' max timestamps
+// decide the answer, so a lookup that consults them waits; the broker's own find_timestamp does not.
+TEST_P(StreamGc, TimestampLookupsOfCommittedRangesWaitWhileTheImageLags) {
+  StreamStoreConfig c = config();
+  std::atomic<bool> fresh{false};
+  c.committed_reads_allowed = [&fresh] { return fresh.load(); };
+  open_store(c);
+  for (int i = 0; i < 3; ++i) {  // make_batch(i, 2): offsets 2i, 2i+1, timestamp 1000 + i
+    append(1, make_batch(i, 2));
+    ASSERT_TRUE(run(store_->flush()));
+  }
+  for (int64_t ts : {int64_t{1002}, StreamStore::kMaxTimestamp, int64_t{1000}}) {
+    auto refused = run(store_->find_timestamp_for_client(1, ts));
+    ASSERT_FALSE(refused) << ts;
+    EXPECT_EQ(refused.error().code, Errc::image_lagging) << ts;
+  }
+  EXPECT_EQ(store_->compaction_stats().committed_reads_refused, 3u);
+  auto own = run(store_->find_timestamp(1, 1002));
+  ASSERT_TRUE(own) << own.error().message;
+  ASSERT_TRUE(own->has_value());
+  EXPECT_EQ((*own)->offset, 4);
+  EXPECT_EQ(store_->compaction_stats().committed_reads_refused, 3u);
+  fresh = true;
+  auto ok = run(store_->find_timestamp_for_client(1, 1002));
+  ASSERT_TRUE(ok) << ok.error().message;
+  ASSERT_TRUE(ok->has_value());
+  EXPECT_EQ((*ok)->offset, (*own)->offset);
+  EXPECT_EQ((*ok)->timestamp, (*own)->timestamp);
+  // Trimmed past every committed block: the committed ranges take no part any more, the lookup is answered.
+  fresh = false;
+  const int64_t end = store_->ends(1).durable;
+  ASSERT_TRUE(run(store_->trim(1, end)));
+  auto none = run(store_->find_timestamp_for_client(1, 1002));
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(store_->compaction_stats().committed_reads_refused, 3u);
+}
+
 TEST_P(StreamGc, TheUncommittedTailIsServedWhileTheImageLags) {
   if (GetParam() == WalKind::object) GTEST_SKIP() << "the object WAL commits every acked append";
   StreamStoreConfig c = config();
@@ -245,6 +283,10 @@ TEST_P(StreamGc, TheUncommittedTailIsServedWhileTheImageLags) {
   auto r = run(store_->read_for_client(1, 0, 1 << 20));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->batches.empty());
+  auto hit = run(store_->find_timestamp_for_client(1, StreamStore::kMaxTimestamp));  // from the log cache alone
+  ASSERT_TRUE(hit) << hit.error().message;
+  ASSERT_TRUE(hit->has_value());
+  EXPECT_EQ((*hit)->offset, 0);
 }
 
 // Many appends of one stream in one object become blocks of about block_bytes (cut between appends), so one read
