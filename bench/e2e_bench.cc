@@ -78,6 +78,66 @@ double fsync_p99_ms(const std::string& dir) {
   return percentile(lat, 0.99);
 }
 
+// The disk's raw sequential write bandwidth in MiB/s, the ceiling of any durable broker on it: 1 MiB writes, an
+// fdatasync every 16 MiB (a WAL's group commit), for about `seconds` or 1 GiB. With `direct`, O_DIRECT from an
+// aligned buffer (no page cache); else buffered writes. 0 when the file system refuses O_DIRECT.
+double disk_write_mib_s(const std::string& dir, bool direct, double seconds) {
+  std::string path = dir + (direct ? "/bandwidth-direct.bin" : "/bandwidth-buffered.bin");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0644);
+  if (fd < 0 && direct) return 0;
+  if (fd < 0) die("open " + path + ": " + std::strerror(errno));
+  constexpr size_t kChunk = 1 << 20;
+  constexpr int kChunksPerSync = 16, kMaxChunks = 1024;
+  void* buf = nullptr;
+  if (::posix_memalign(&buf, 4096, kChunk) != 0) die("posix_memalign failed");
+  std::memset(buf, 0x5a, kChunk);
+  int64_t t0 = now_ns(), stop = t0 + static_cast<int64_t>(seconds * 1e9);
+  int chunks = 0;
+  bool ok = true;
+  while (ok && chunks < kMaxChunks) {
+    ok = ::pwrite(fd, buf, kChunk, static_cast<off_t>(chunks) * kChunk) == static_cast<ssize_t>(kChunk);
+    ++chunks;
+    if (ok && chunks % kChunksPerSync == 0) {
+      ok = ::fdatasync(fd) == 0;
+      if (now_ns() >= stop) break;
+    }
+  }
+  if (ok) ok = ::fdatasync(fd) == 0;
+  int64_t t1 = now_ns();
+  std::free(buf);
+  ::close(fd);
+  ::unlink(path.c_str());
+  if (!ok && direct) return 0;
+  if (!ok) die(std::string("bandwidth probe: ") + std::strerror(errno));
+  return static_cast<double>(chunks) * kChunk / (1 << 20) / secs(t1 - t0);
+}
+
+// CPU time (user + system) and minor page faults of a process so far, from /proc/PID/stat.
+struct ProcUsage {
+  double cpu_s = 0;
+  uint64_t minor_faults = 0;
+};
+
+ProcUsage proc_usage(pid_t pid) {
+  ProcUsage u;
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return u;
+  char line[2048];
+  size_t n = std::fread(line, 1, sizeof(line) - 1, f);
+  std::fclose(f);
+  line[n] = 0;
+  const char* p = std::strrchr(line, ')');  // the command name may hold spaces; fields follow its ')'
+  if (!p) return u;
+  unsigned long long minflt = 0, utime = 0, stime = 0;
+  // Fields 3..15: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
+  if (std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %llu %*u %*u %*u %llu %llu", &minflt, &utime, &stime) != 3) {
+    return u;
+  }
+  u.cpu_s = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  u.minor_faults = minflt;
+  return u;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The floe child process, always stopped by PID.
 pid_t g_floe = -1;
@@ -300,7 +360,7 @@ void warm_up(rd_kafka_t* rk, rd_kafka_topic_t* rkt, DeliveryStats* st) {
 }
 
 struct ProduceResult {
-  double mib_s = 0, msgs_s = 0;
+  double mib_s = 0, msgs_s = 0, mib = 0;
   uint64_t records = 0;
 };
 
@@ -332,7 +392,8 @@ ProduceResult produce(const std::string& bootstrap, const std::string& topic, co
   if (st.ok != sent) die(topic + ": not every record was acknowledged within 60 s");
   ProduceResult r;
   r.records = sent + 1;
-  r.mib_s = static_cast<double>(st.bytes) / (1 << 20) / secs(t1 - t0);
+  r.mib = static_cast<double>(st.bytes) / (1 << 20);
+  r.mib_s = r.mib / secs(t1 - t0);
   r.msgs_s = static_cast<double>(sent) / secs(t1 - t0);
   rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
@@ -499,6 +560,8 @@ Latency e2e_latency(const std::string& bootstrap, const std::string& topic, doub
 
 struct Figures {
   double prod_none = 0, prod_lz4 = 0, max_msgs_s = 0;
+  // Floe only: the broker process's CPU time (ms) and minor page faults per MiB produced, medians.
+  double cpu_ms_mib_none = 0, cpu_ms_mib_lz4 = 0, faults_mib_none = 0, faults_mib_lz4 = 0;
   Latency lat;
   double cons_cache = 0, cons_object = 0;
   int64_t none_records = 0;
@@ -512,29 +575,45 @@ struct Options {
   std::string dir = ".";
   int upload_ms = 250;
   double rate = 0;  // latency case load in records/s; 0: half of the slower measured produce rate
+  bool produce_only = false;  // --produce-only: skip the latency and consume cases
 };
 
 void run_produce(const std::string& name, const std::string& bootstrap, const Options& o, Figures& f,
                  rd_kafka_mock_cluster_t* mock) {
-  std::vector<double> none, lz4, rate;
+  std::vector<double> none, lz4, rate, cpu_none, cpu_lz4, faults_none, faults_lz4;
   for (int r = 0; r < o.reps; ++r) {
     for (const char* codec : {"none", "lz4"}) {
       std::string topic = std::string("prod-") + codec + "-r" + std::to_string(r);
       if (mock) rd_kafka_mock_topic_create(mock, topic.c_str(), 1, 1);
+      const bool floe = !mock && g_floe > 0;  // the mock runs in this process: its CPU is not separable
+      ProcUsage before = floe ? proc_usage(g_floe) : ProcUsage{};
       ProduceResult p = produce(bootstrap, topic, codec, o.seconds, o.mib << 20);
-      std::printf("  %-5s produce %-4s rep %d: %8.1f MiB/s (%" PRIu64 " records)\n", name.c_str(), codec, r + 1,
+      ProcUsage after = floe ? proc_usage(g_floe) : ProcUsage{};
+      double cpu_ms_mib = p.mib > 0 ? (after.cpu_s - before.cpu_s) * 1e3 / p.mib : 0;
+      double faults_mib = p.mib > 0 ? static_cast<double>(after.minor_faults - before.minor_faults) / p.mib : 0;
+      std::printf("  %-5s produce %-4s rep %d: %8.1f MiB/s (%" PRIu64 " records)", name.c_str(), codec, r + 1,
                   p.mib_s, p.records);
+      if (floe) std::printf("  broker CPU %.2f ms/MiB, %.0f minor faults/MiB", cpu_ms_mib, faults_mib);
+      std::printf("\n");
       std::fflush(stdout);
       if (std::string(codec) == "none") {
         none.push_back(p.mib_s);
         rate.push_back(p.msgs_s);
+        cpu_none.push_back(cpu_ms_mib);
+        faults_none.push_back(faults_mib);
       } else {
         lz4.push_back(p.mib_s);
+        cpu_lz4.push_back(cpu_ms_mib);
+        faults_lz4.push_back(faults_mib);
       }
     }
   }
   f.prod_none = median(none);
   f.prod_lz4 = median(lz4);
+  f.cpu_ms_mib_none = median(cpu_none);
+  f.cpu_ms_mib_lz4 = median(cpu_lz4);
+  f.faults_mib_none = median(faults_none);
+  f.faults_mib_lz4 = median(faults_lz4);
   f.max_msgs_s = median(rate);
 }
 
@@ -558,7 +637,7 @@ void run_consume_cache(const std::string& name, const std::string& bootstrap, co
 void usage() {
   std::fprintf(stderr,
                "usage: floe_bench_e2e [--floe PATH] [--seconds S] [--mib N] [--reps N] [--dir DIR] "
-               "[--upload-ms MS] [--rate RECORDS_PER_S]\n");
+               "[--upload-ms MS] [--rate RECORDS_PER_S] [--produce-only]\n");
   std::exit(2);
 }
 
@@ -588,6 +667,7 @@ int main(int argc, char** argv) {
     else if (a == "--dir") o.dir = val();
     else if (a == "--upload-ms") o.upload_ms = std::atoi(val().c_str());
     else if (a == "--rate") o.rate = std::atof(val().c_str());
+    else if (a == "--produce-only") o.produce_only = true;
     else if (a == "-h" || a == "--help") usage();
     else if (i == 1 && a[0] != '-') o.floe_bin = a;
     else usage();
@@ -614,8 +694,14 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   double fsync_p99 = fsync_p99_ms(data_dir);
-  std::printf("machine baseline: 4 KiB write + fdatasync p99 %.3f ms (300 samples, in %s)\n\n", fsync_p99,
+  std::printf("machine baseline: 4 KiB write + fdatasync p99 %.3f ms (300 samples, in %s)\n", fsync_p99,
               data_dir.c_str());
+  std::fflush(stdout);
+  const double disk_direct = disk_write_mib_s(data_dir, true, 0.5);
+  const double disk_buffered = disk_write_mib_s(data_dir, false, 0.5);
+  std::printf("machine baseline: sequential write (1 MiB writes, fdatasync every 16 MiB, ~0.5 s each): O_DIRECT "
+              "%.0f MiB/s, buffered %.0f MiB/s\n\n",
+              disk_direct, disk_buffered);
   std::fflush(stdout);
 
   // The reference: librdkafka's mock cluster (in memory, in this process, not durable).
@@ -631,6 +717,29 @@ int main(int argc, char** argv) {
   Figures fl, mk;
   run_produce("floe", floe_bs, o, fl, nullptr);
   run_produce("mock", mock_bs, o, mk, mock);
+  // The produce figures next to the disk's own bandwidth: the WAL writes every byte to this disk, and so does the
+  // upload to the file:// object store in the data directory, so a durable broker here gets at most about half of
+  // it (the in-memory mock none of it).
+  auto produce_summary = [&] {
+    std::printf("\nproduce acks=all, 1 KiB (MiB/s, median)   none: floe %.1f  mock %.1f  %s   lz4: floe %.1f  mock %.1f"
+                "  %s\n",
+                fl.prod_none, mk.prod_none, ratio(fl.prod_none, mk.prod_none).c_str(), fl.prod_lz4, mk.prod_lz4,
+                ratio(fl.prod_lz4, mk.prod_lz4).c_str());
+    std::printf("floe broker CPU per MiB produced: none %.2f ms (%.0f minor faults), lz4 %.2f ms (%.0f minor faults)\n",
+                fl.cpu_ms_mib_none, fl.faults_mib_none, fl.cpu_ms_mib_lz4, fl.faults_mib_lz4);
+    std::printf("disk sequential write in the same run: O_DIRECT %.0f MiB/s, buffered + fdatasync %.0f MiB/s (floe "
+                "writes each byte twice here: WAL + file:// upload)\n",
+                disk_direct, disk_buffered);
+    std::fflush(stdout);
+  };
+  produce_summary();
+  if (o.produce_only) {
+    stop_floe();
+    rd_kafka_mock_cluster_destroy(mock);
+    rd_kafka_destroy(dummy);
+    cleanup();
+    return 0;
+  }
 
   // Both at the same offered load: --rate, else half of the slower one's measured uncompressed produce rate.
   double rate = o.rate > 0 ? o.rate : std::min(fl.max_msgs_s, mk.max_msgs_s) / 2;
@@ -686,6 +795,10 @@ int main(int argc, char** argv) {
   };
   row("produce acks=all, 1 KiB, none (MiB/s)", fl.prod_none, mk.prod_none, "");
   row("produce acks=all, 1 KiB, lz4 (MiB/s)", fl.prod_lz4, mk.prod_lz4, "");
+  row("disk sequential write, O_DIRECT (MiB/s)", disk_direct, -1, "");
+  row("disk sequential write, buffered (MiB/s)", disk_buffered, -1, "");
+  row("floe CPU per MiB produced, none (ms)", fl.cpu_ms_mib_none, -1, "");
+  row("floe CPU per MiB produced, lz4 (ms)", fl.cpu_ms_mib_lz4, -1, "");
   row_ms("e2e latency p50 at half load", fl.lat.p50_ms, mk.lat.p50_ms);
   row_ms("e2e latency p99 at half load", fl.lat.p99_ms, mk.lat.p99_ms);
   row("consume from log cache (MiB/s)", fl.cons_cache, mk.cons_cache, "");
