@@ -44,8 +44,8 @@ void Controller::Core::add_guard(meta::TxnRequest& txn) const {
                                                                            election_revision.load()));
 }
 
-asio::awaitable<std::optional<bool>> Controller::Core::commit(meta::TxnRequest txn, const char* what) {
-  if (election_revision.load() == 0) co_return false;
+asio::awaitable<std::optional<int64_t>> Controller::Core::send(meta::TxnRequest txn, const char* what) {
+  if (election_revision.load() == 0) co_return 0;
   add_guard(txn);
   std::vector<meta::Compare> compares = txn.compares;
   auto r = co_await meta.txn(std::move(txn));
@@ -67,11 +67,54 @@ asio::awaitable<std::optional<bool>> Controller::Core::commit(meta::TxnRequest t
                                          : std::string("absent"));
       }
     }
-    co_return false;
+    co_return 0;
   }
+  co_return std::max<int64_t>(r->revision, 1);
+}
+
+asio::awaitable<std::optional<bool>> Controller::Core::commit(meta::TxnRequest txn, const char* what) {
+  auto r = co_await send(std::move(txn), what);
+  if (!r) co_return std::nullopt;
+  if (*r == 0) co_return false;
   // The next pass must see what this one wrote.
-  (void)co_await image.wait_for_revision(r->revision, std::chrono::seconds(2));
+  (void)co_await image.wait_for_revision(*r, std::chrono::seconds(2));
   co_return true;
+}
+
+namespace {
+// The txns of one send_all() still in flight and their results (all on the controller's strand).
+struct SendJoin {
+  explicit SendJoin(asio::strand<asio::any_io_executor>& strand, size_t n)
+      : left(n), done(strand, asio::steady_timer::time_point::max()), results(n) {}
+  size_t left;
+  asio::steady_timer done;  // cancelled when the last one is back
+  std::vector<std::optional<int64_t>> results;
+};
+
+asio::awaitable<void> send_one(std::shared_ptr<Controller::Core> core, std::shared_ptr<SendJoin> join, size_t at,
+                               meta::TxnRequest txn, const char* what) {
+  join->results[at] = co_await core->send(std::move(txn), what);
+  if (--join->left == 0) join->done.cancel();
+}
+}  // namespace
+
+asio::awaitable<std::vector<std::optional<int64_t>>> Controller::Core::send_all(std::vector<meta::TxnRequest> txns,
+                                                                                const char* what) {
+  if (txns.size() == 1) {
+    std::vector<std::optional<int64_t>> one;
+    one.push_back(co_await send(std::move(txns.front()), what));
+    co_return one;
+  }
+  auto join = std::make_shared<SendJoin>(strand, txns.size());
+  uint64_t peak = stats.peak_txns_in_flight.load();
+  while (peak < txns.size() && !stats.peak_txns_in_flight.compare_exchange_weak(peak, txns.size())) {
+  }
+  auto self = shared_from_this();
+  for (size_t t = 0; t < txns.size(); ++t) {
+    asio::co_spawn(strand, send_one(self, join, t, std::move(txns[t]), what), asio::detached);
+  }
+  while (join->left > 0) co_await join->done.async_wait(kTuple);
+  co_return std::move(join->results);
 }
 
 bool Controller::Core::crash(std::string_view step, const EpochKey& e) {

@@ -93,7 +93,9 @@ struct ControllerConfig {
   std::chrono::milliseconds fence_delay{0};
   std::chrono::milliseconds sweep_delay{10000};       // after forgetting an epoch, sweep its late WAL objects
   size_t max_pending_sweeps = 1024;
-  size_t max_ops_per_txn = 100;                       // etcd: 128 ops per txn; compares are counted too
+  // etcd's limits per txn (--max-txn-ops: compares and ops counted apart, each at most 128; --max-request-bytes).
+  size_t max_ops_per_txn = 128;
+  size_t max_bytes_per_txn = 1u << 20;
   bool balance = true;
   size_t max_moves_in_flight = 256;
   size_t max_balance_moves_in_flight = 64;  // of those, set by balancing (drains may use the rest)
@@ -110,6 +112,8 @@ struct ControllerStats {
   std::atomic<uint64_t> moves_requested{0};
   std::atomic<uint64_t> sweeps{0};
   std::atomic<uint64_t> failed_txns{0};  // guarded txns whose compares failed
+  std::atomic<uint64_t> assignment_txns{0};       // txns that wrote assignments (reassignments, moves, assignment)
+  std::atomic<uint64_t> peak_txns_in_flight{0};   // most assignment txns sent at once
   // Failed broker epochs this controller recovered: failure detected -> its partitions reassigned (microseconds).
   Log2Histogram recovery_durations;
 };

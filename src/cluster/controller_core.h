@@ -70,6 +70,10 @@ struct Controller::Core : std::enable_shared_from_this<Core> {
   asio::awaitable<void> pause(std::chrono::milliseconds d);
   bool still_elected() const;
   void add_guard(meta::TxnRequest& txn) const;
+  // A guarded txn; nullopt on a store error (logged), 0 when its compares failed, else the revision it landed at.
+  asio::awaitable<std::optional<int64_t>> send(meta::TxnRequest txn, const char* what);
+  // send() of every txn at once (each on its own, in no order); their results in the same order.
+  asio::awaitable<std::vector<std::optional<int64_t>>> send_all(std::vector<meta::TxnRequest> txns, const char* what);
   // A guarded txn; nullopt on a store error (logged), else whether it succeeded. Waits for the image to show it.
   asio::awaitable<std::optional<bool>> commit(meta::TxnRequest txn, const char* what);
   bool crash(std::string_view step, const EpochKey& e);
@@ -83,8 +87,9 @@ struct Controller::Core : std::enable_shared_from_this<Core> {
   asio::awaitable<void> moves(const ImageState& s, const std::set<EpochKey>& failed);
   asio::awaitable<void> run_sweeps();
   std::vector<EpochKey> eligible(const ImageState& s, const std::set<EpochKey>& failed) const;
-  // Puts `batch` (assignment values keyed by partition, each with the mod_revision expected now) in guarded txns
-  // of at most max_ops_per_txn ops; each target epoch's record and registration are compared too.
+  // Puts `batch` (assignment values keyed by partition, each with the mod_revision expected now) in as few guarded
+  // txns as max_ops_per_txn (compares and puts each) and max_bytes_per_txn allow, sent all at once; each target
+  // epoch's record and registration are compared too. true: every one landed (the image shows them).
   asio::awaitable<bool> write_assignments(std::vector<Assignment> batch, const char* what);
 };
 

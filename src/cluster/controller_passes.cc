@@ -151,34 +151,69 @@ std::vector<EpochKey> Controller::Core::failed_epochs(const ImageState& s, Clock
 }
 
 asio::awaitable<bool> Controller::Core::write_assignments(std::vector<Assignment> batch, const char* what) {
-  const size_t max_ops = std::clamp<size_t>(config.max_ops_per_txn, 4, 127);
+  // etcd counts a txn's compares and its success ops separately, each at most --max-txn-ops (128), and the request
+  // at most --max-request-bytes (1.5 MiB); commit() adds the election guard as one more compare.
+  const size_t max_ops = std::clamp<size_t>(config.max_ops_per_txn, 4, 128);
+  const size_t max_bytes = std::max<size_t>(config.max_bytes_per_txn, 4096);
+  constexpr size_t kPerItem = 16;  // an item's framing, as meta::validate_txn counts it
+  std::vector<meta::TxnRequest> txns;
+  std::vector<size_t> sizes;  // assignments per txn
   size_t i = 0;
   while (i < batch.size()) {
     meta::TxnRequest txn;
     std::set<EpochKey> checked;
     size_t n = 0;
+    size_t bytes = keys.controller().size() + kPerItem;  // the guard
     for (; i < batch.size(); ++i) {
       const Assignment& a = batch[i];
       EpochKey owner{a.broker_id, a.broker_epoch};
-      const size_t need = 1 + (checked.count(owner) ? 0 : 2);
-      if (n > 0 && (txn.success.size() + 1 > max_ops || txn.compares.size() + need + 1 > max_ops)) break;
+      const bool new_owner = checked.count(owner) == 0;
       const std::string key = keys.assignment(a.topic, a.partition);
+      std::string value = encode_assignment(a);
+      const size_t need = 1 + (new_owner ? 2 : 0);
+      const size_t need_bytes = 2 * (key.size() + kPerItem) + value.size() +
+                                (new_owner ? keys.epoch(a.broker_id, a.broker_epoch).size() +
+                                                 keys.broker(a.broker_id).size() + 2 * kPerItem
+                                           : 0);
+      if (n > 0 && (txn.success.size() + 1 > max_ops || txn.compares.size() + need + 1 > max_ops ||
+                    bytes + need_bytes > max_bytes)) {
+        break;
+      }
       txn.compares.push_back(meta::Compare::mod_revision(key, meta::Compare::Result::equal, a.mod_revision));
-      if (checked.insert(owner).second) {
+      if (new_owner) {
+        checked.insert(owner);
         // The owner epoch must still be registered and recorded when this lands.
         txn.compares.push_back(meta::Compare::version(keys.epoch(a.broker_id, a.broker_epoch),
                                                       meta::Compare::Result::greater, 0));
         txn.compares.push_back(
             meta::Compare::create_revision(keys.broker(a.broker_id), meta::Compare::Result::equal, a.broker_epoch));
       }
-      txn.success.push_back(meta::PutRequest{key, encode_assignment(a), 0, false});
+      txn.success.push_back(meta::PutRequest{key, std::move(value), 0, false});
+      bytes += need_bytes;
       ++n;
     }
-    auto r = co_await commit(std::move(txn), what);
-    if (!r || !*r) co_return false;
-    stats.assignments_written.fetch_add(n);
+    txns.push_back(std::move(txn));
+    sizes.push_back(n);
   }
-  co_return true;
+  if (txns.empty()) co_return true;
+  stats.assignment_txns.fetch_add(txns.size());
+  // All at once: they touch disjoint keys and each is guarded on its own, so their order does not matter, and etcd
+  // commits concurrent txns in one raft batch (one fsync) where sequential ones pay a round trip and a disk write
+  // each. Brokers see each one as it lands. The image is awaited once, for the newest.
+  auto results = co_await send_all(std::move(txns), what);
+  bool all = true;
+  int64_t newest = 0;
+  for (size_t t = 0; t < results.size(); ++t) {
+    if (!results[t] || *results[t] == 0) {
+      all = false;
+      continue;
+    }
+    newest = std::max(newest, *results[t]);
+    stats.assignments_written.fetch_add(sizes[t]);
+  }
+  // The next pass must see what this one wrote (also when only some of them landed).
+  if (newest > 0) (void)co_await image.wait_for_revision(newest, std::chrono::seconds(2));
+  co_return all;
 }
 
 asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> failed) {
@@ -212,6 +247,7 @@ asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> f
     sealed_at[e] = seal_seq;
     stats.epochs_sealed.fetch_add(1);
   }
+  const auto sealed_in = Clock::now();
   if (crash("after_seal", e)) co_return false;
   if (config.fence_delay.count() > 0) {
     // File WAL: the zombie may still write its shared volume until its lease has certainly expired.
@@ -246,7 +282,10 @@ asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> f
     }
   }
   const size_t moved = batch.size();
+  const auto reassign_from = Clock::now();
+  const uint64_t txns_before = stats.assignment_txns.load();
   if (!co_await write_assignments(std::move(batch), "reassigning a sealed epoch")) co_return false;
+  const auto reassigned = Clock::now();
   stats.recovery_durations.record(Clock::now() - failed_at);
   if (crash("after_reassign", e)) co_return false;
 
@@ -269,8 +308,14 @@ asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> f
   first_seen.erase(e);
   if (sweeps.size() < config.max_pending_sweeps) sweeps.push_back(Sweep{e, Clock::now() + config.sweep_delay, 0});
   sealed_at.erase(e);
+  auto ms = [](Clock::time_point a, Clock::time_point b) {
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count());
+  };
   log::info("cluster", "controller: epoch ", name_of(e), " sealed at seq ", seal_seq,
-            resumed ? " (resumed)" : "", ", ", moved, " partitions reassigned, in ", ms_since(started), " ms");
+            resumed ? " (resumed)" : "", ", ", moved, " partitions reassigned, in ", ms_since(started),
+            " ms (detected -> seal done ", ms(failed_at, sealed_in), " ms, reassignment ", ms(reassign_from, reassigned),
+            " ms in ", stats.assignment_txns.load() - txns_before, " txn(s), forget ", ms(reassigned, Clock::now()),
+            " ms)");
   co_return true;
 }
 
@@ -328,7 +373,7 @@ asio::awaitable<void> Controller::Core::assign(const ImageState& s, const std::s
   if (!batch.empty()) {
     if (!co_await write_assignments(std::move(batch), "assigning partitions")) co_return;
   }
-  const size_t max_ops = std::clamp<size_t>(config.max_ops_per_txn, 4, 127);
+  const size_t max_ops = std::clamp<size_t>(config.max_ops_per_txn, 4, 128);
   for (size_t i = 0; i < deletes.size(); i += max_ops - 1) {
     meta::TxnRequest txn;
     for (size_t j = i; j < std::min(deletes.size(), i + max_ops - 1); ++j) {

@@ -297,10 +297,17 @@ TEST_F(ControllerTest, ThousandPartitionsFailoverAndDrain) {
   EXPECT_EQ(c[2], 333);
   EXPECT_EQ(c[3], 333);
   start_releaser();
+  const uint64_t txns_before = b1->controller->stats().assignment_txns.load();
   t0 = Clock::now();
   kill(*b3);
   ASSERT_TRUE(eventually([&] { return counts(*b1->image)[3] == 0 && all_assigned(*b1->image, "big", 999); }, 10s));
-  std::printf("[ SCALE    ] 333 partitions failed over in %lld ms (connection loss -> reassigned)\n", ms(t0));
+  const uint64_t failover_txns = b1->controller->stats().assignment_txns.load() - txns_before;
+  std::printf("[ SCALE    ] 333 partitions failed over in %lld ms (connection loss -> reassigned), %llu txn(s)\n",
+              ms(t0), static_cast<unsigned long long>(failover_txns));
+  // As few txns as etcd allows (128 compares each: the guard, each partition's mod_revision and two per target
+  // epoch), sent at once rather than one after the other.
+  EXPECT_EQ(failover_txns, 3u);
+  EXPECT_GE(b1->controller->stats().peak_txns_in_flight.load(), 2u);
   auto* b4 = start(4, false);
   ASSERT_TRUE(b4);
   ASSERT_TRUE(eventually([&] {
