@@ -31,100 +31,15 @@
 #include <asio/write.hpp>
 
 #include "base/log.h"
+#include "http/connection.h"
+#include "http/message_head.h"
 #include "http/tls.h"
 
 namespace floe::http {
-namespace {
 
 using asio::awaitable;
 using asio::use_awaitable;
-using tcp = asio::ip::tcp;
-
-constexpr std::size_t kMaxChunkLine = 4096;
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-// True if the comma-separated list `value` contains `token` (case-insensitive), e.g. Connection: keep-alive, close.
-bool has_token(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    const auto comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool has_ctl(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
-const std::string* find_header(const Headers& headers, std::string_view name) {
-  for (const auto& [n, v] : headers) {
-    if (iequals(n, name)) return &v;
-  }
-  return nullptr;
-}
-
-bool parse_decimal(std::string_view text, uint64_t& out) {
-  text = trim(text);
-  if (text.empty() || text.size() > 18) return false;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && end == text.data() + text.size();
-}
-
-// Status line and header lines (the head without its final empty line). Returns false on malformed input.
-bool parse_head(std::string_view head, Response& resp, int& minor_version) {
-  auto next_line = [&head]() {
-    const auto nl = head.find('\n');
-    std::string_view line = head.substr(0, nl);
-    head = nl == std::string_view::npos ? std::string_view{} : head.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    return line;
-  };
-  std::string_view status_line = next_line();
-  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ') return false;
-  if (status_line[7] != '0' && status_line[7] != '1') return false;
-  minor_version = status_line[7] - '0';
-  int status = 0;
-  for (int i = 9; i < 12; ++i) {
-    const char c = status_line[static_cast<std::size_t>(i)];
-    if (c < '0' || c > '9') return false;
-    status = status * 10 + (c - '0');
-  }
-  if (status < 100 || (status_line.size() > 12 && status_line[12] != ' ')) return false;
-  resp.status = status;
-  resp.headers.clear();
-  while (!head.empty()) {
-    std::string_view line = next_line();
-    if (line.empty()) break;
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return false;
-    std::string_view name = line.substr(0, colon);
-    if (name.find_first_of(" \t") != std::string_view::npos) return false;  // also rejects obsolete line folding
-    resp.headers.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
-  }
-  return true;
-}
-
-}  // namespace
+using namespace detail;  // this file's internals: connection.h, message_head.h
 
 const std::string* Response::header(std::string_view name) const { return find_header(headers, name); }
 
@@ -132,102 +47,6 @@ const std::string* Response::header(std::string_view name) const { return find_h
 // Internals
 
 namespace {
-
-// One pooled connection. Used by one exchange at a time; ownership moves through the pool under its mutex.
-// For https, `tls` runs over `socket` (declared after it, so destroyed before it); closing `socket` aborts both.
-struct Conn {
-  explicit Conn(const asio::any_io_executor& ex) : socket(ex) {}
-  tcp::socket socket;
-  detail::TlsStreamPtr tls;
-  bool connected = false;
-  std::string buf;      // received, not yet consumed: [pos, size)
-  std::size_t pos = 0;
-  Clock::time_point idle_since{};
-
-  std::size_t avail() const { return buf.size() - pos; }
-  std::string_view data() const { return std::string_view(buf).substr(pos); }
-  void consume(std::size_t n) {
-    pos += n;
-    if (pos == buf.size()) {
-      buf.clear();
-      pos = 0;
-    }
-  }
-};
-
-// Socket I/O through TLS when the connection has it.
-awaitable<std::size_t> read_some(Conn& c, asio::mutable_buffer into, std::error_code& ec) {
-  if (c.tls) {
-    auto [e, n] = co_await detail::tls_read_some(*c.tls, into);
-    ec = e;
-    co_return n;
-  }
-  co_return co_await c.socket.async_read_some(into, asio::redirect_error(use_awaitable, ec));
-}
-
-awaitable<std::size_t> read_all(Conn& c, asio::mutable_buffer into, std::error_code& ec) {
-  if (c.tls) {
-    auto [e, n] = co_await detail::tls_read(*c.tls, into);
-    ec = e;
-    co_return n;
-  }
-  co_return co_await asio::async_read(c.socket, into, asio::redirect_error(use_awaitable, ec));
-}
-
-awaitable<std::size_t> write_all(Conn& c, std::span<const asio::const_buffer> buffers, std::error_code& ec) {
-  if (c.tls) {
-    auto [e, n] = co_await detail::tls_write(*c.tls, buffers);
-    ec = e;
-    co_return n;
-  }
-  co_return co_await asio::async_write(c.socket, buffers, asio::redirect_error(use_awaitable, ec));
-}
-
-enum class Abort { none, timeout, cancelled, shutdown };
-
-// The state of one request, living on its own strand. Everything below touches it only on that strand, except the
-// constructor and the pool's grant (which posts onto the strand).
-struct Exchange : std::enable_shared_from_this<Exchange> {
-  explicit Exchange(const asio::any_io_executor& ex)
-      : strand(asio::make_strand(ex)), watchdog(strand), wait_timer(strand) {}
-
-  asio::strand<asio::any_io_executor> strand;
-  asio::steady_timer watchdog;    // the deadline (or the connect timeout)
-  uint64_t watch_generation = 0;  // a watchdog completion from an earlier arm() is ignored
-  asio::steady_timer wait_timer;  // waiting for a connection slot
-  Abort reason = Abort::none;
-  bool finished = false;
-  tcp::socket* socket = nullptr;  // the socket in use, closed by abort()
-  tcp::resolver* resolver = nullptr;
-  uint64_t id = 0;
-
-  void abort(Abort why) {
-    if (finished) return;
-    if (reason == Abort::none) reason = why;
-    std::error_code ignored;
-    if (socket != nullptr) socket->close(ignored);
-    if (resolver != nullptr) resolver->cancel();
-    wait_timer.cancel();
-  }
-
-  void arm(Clock::time_point when) {
-    const uint64_t generation = ++watch_generation;
-    watchdog.expires_at(when);
-    watchdog.async_wait([self = shared_from_this(), generation](std::error_code ec) {
-      if (!ec && generation == self->watch_generation) self->abort(Abort::timeout);
-    });
-  }
-
-  std::error_code abort_error() const {
-    switch (reason) {
-      case Abort::none: return {};
-      case Abort::timeout: return Error::timed_out;
-      case Abort::cancelled: return asio::error::operation_aborted;
-      case Abort::shutdown: return Error::shut_down;
-    }
-    return {};
-  }
-};
 
 // Relays the caller's cancellation onto the exchange's strand (a cancellation slot handler runs on the thread that
 // emits, which is the caller's; the exchange must only be touched on its strand).
@@ -256,25 +75,6 @@ struct HostPool {
   std::deque<std::shared_ptr<Waiter>> waiters;
 };
 
-// Where the decoded body goes: into Response::body (bounded), or to the stream callback.
-struct Sink {
-  Response* resp = nullptr;
-  std::function<bool(std::string_view)>* on_data = nullptr;  // null: collect
-  std::size_t max_bytes = 0;
-  bool stopped = false;  // on_data returned false
-
-  std::error_code put(std::string_view piece) {
-    if (piece.empty()) return {};
-    if (on_data != nullptr) {
-      if (!(*on_data)(piece)) stopped = true;
-      return {};
-    }
-    if (resp->body.size() + piece.size() > max_bytes) return Error::response_too_large;
-    resp->body.append(piece);
-    return {};
-  }
-};
-
 }  // namespace
 
 class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
@@ -282,6 +82,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   Impl(asio::any_io_executor ex, ClientConfig cfg) : executor(std::move(ex)), config(cfg) {
     if (config.max_connections_per_host == 0) config.max_connections_per_host = 1;
     if (config.read_chunk_bytes < 1024) config.read_chunk_bytes = 1024;
+    body_.read_chunk_bytes = config.read_chunk_bytes;
+    body_.max_trailer_bytes = config.max_header_bytes;
   }
 
   awaitable<std::pair<std::error_code, Response>> start(Request req, std::function<bool(std::string_view)> on_data);
@@ -314,11 +116,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                                                                        bool& was_reused);
   void release(const std::string& key, std::unique_ptr<Conn> conn, bool reusable);
   awaitable<std::error_code> connect(Exchange& x, const Url& url, Conn& conn, Clock::time_point deadline);
-  awaitable<std::error_code> fill(Exchange& x, Conn& conn, bool& got_bytes);
-  awaitable<std::error_code> read_line(Exchange& x, Conn& conn, std::size_t max, std::string& line, bool& got);
-  awaitable<std::error_code> read_exact(Exchange& x, Conn& conn, uint64_t n, Sink& sink, bool& got);
-  awaitable<std::error_code> read_chunked(Exchange& x, Conn& conn, Sink& sink, bool& got);
-  awaitable<std::error_code> read_to_eof(Exchange& x, Conn& conn, Sink& sink, bool& got);
+  // Set from `config` at construction (after its minimums are applied).
+  BodyReader body_;
 
   std::mutex tls_mu_;
   bool tls_made_ = false;
@@ -492,7 +291,7 @@ awaitable<std::error_code> Client::Impl::attempt(Exchange& x, const Url& url, co
     while ((end = c.data().find("\r\n\r\n", scanned)) == std::string_view::npos) {
       if (c.avail() > config.max_header_bytes) co_return Error::response_too_large;
       scanned = c.avail() >= 3 ? c.avail() - 3 : 0;
-      if (auto e = co_await fill(x, c, got)) {
+      if (auto e = co_await body_.fill(x, c, got)) {
         retry_stale = stale(e);
         co_return e;
       }
@@ -525,7 +324,7 @@ awaitable<std::error_code> Client::Impl::attempt(Exchange& x, const Url& url, co
     // reuse. Reject other codings rather than guess.
     std::string_view coding = trim(*te);
     if (!iequals(coding, "chunked")) co_return Error::bad_response;
-    ec = co_await read_chunked(x, c, sink, got);
+    ec = co_await body_.read_chunked(x, c, sink, got);
   } else if (const std::string* cl = resp.header("Content-Length")) {
     uint64_t n = 0;
     if (!parse_decimal(*cl, n)) co_return Error::bad_response;
@@ -535,11 +334,11 @@ awaitable<std::error_code> Client::Impl::attempt(Exchange& x, const Url& url, co
         co_return Error::bad_response;
       }
     }
-    ec = co_await read_exact(x, c, n, sink, got);
+    ec = co_await body_.read_exact(x, c, n, sink, got);
   } else {
     until_eof = true;
     keep_alive = false;
-    ec = co_await read_to_eof(x, c, sink, got);
+    ec = co_await body_.read_to_eof(x, c, sink, got);
   }
   if (x.reason != Abort::none) co_return x.abort_error();
   if (ec) co_return ec;
@@ -683,112 +482,6 @@ awaitable<std::error_code> Client::Impl::connect(Exchange& x, const Url& url, Co
   opened.fetch_add(1, std::memory_order_relaxed);
   x.arm(deadline);
   co_return std::error_code{};
-}
-
-awaitable<std::error_code> Client::Impl::fill(Exchange& x, Conn& conn, bool& got_bytes) {
-  if (conn.pos > 0) {
-    conn.buf.erase(0, conn.pos);
-    conn.pos = 0;
-  }
-  const std::size_t old = conn.buf.size();
-  conn.buf.resize(old + config.read_chunk_bytes);
-  std::error_code ec;
-  const std::size_t n = co_await read_some(conn, asio::buffer(conn.buf.data() + old, config.read_chunk_bytes), ec);
-  conn.buf.resize(old + n);
-  if (n > 0) got_bytes = true;
-  if (x.reason != Abort::none) co_return x.abort_error();
-  if (ec == asio::error::eof) co_return n > 0 ? std::error_code{} : make_error_code(Error::connection_closed);
-  co_return ec;
-}
-
-awaitable<std::error_code> Client::Impl::read_line(Exchange& x, Conn& conn, std::size_t max, std::string& line,
-                                                   bool& got) {
-  std::size_t scanned = 0;
-  for (;;) {
-    const auto nl = conn.data().find('\n', scanned);
-    if (nl != std::string_view::npos) {
-      if (nl > max) co_return Error::bad_response;
-      std::string_view text = conn.data().substr(0, nl);
-      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-      line.assign(text);
-      conn.consume(nl + 1);
-      co_return std::error_code{};
-    }
-    if (conn.avail() > max) co_return Error::bad_response;
-    scanned = conn.avail();
-    if (auto ec = co_await fill(x, conn, got)) co_return ec;
-  }
-}
-
-awaitable<std::error_code> Client::Impl::read_exact(Exchange& x, Conn& conn, uint64_t n, Sink& sink, bool& got) {
-  // Buffered bytes first.
-  const std::size_t first = static_cast<std::size_t>(std::min<uint64_t>(n, conn.avail()));
-  if (auto ec = sink.put(conn.data().substr(0, first))) co_return ec;
-  conn.consume(first);
-  uint64_t left = n - first;
-  if (left == 0 || sink.stopped) co_return std::error_code{};
-  std::error_code ec;
-  if (sink.on_data == nullptr) {
-    // Straight into the body: one read for the rest.
-    Response& resp = *sink.resp;
-    if (resp.body.size() + left > sink.max_bytes) co_return Error::response_too_large;
-    const std::size_t at = resp.body.size();
-    resp.body.resize(at + static_cast<std::size_t>(left));
-    const std::size_t r = co_await read_all(conn, asio::buffer(resp.body.data() + at, left), ec);
-    if (r > 0) got = true;
-    resp.body.resize(at + r);
-    if (x.reason != Abort::none) co_return x.abort_error();
-    if (ec == asio::error::eof) co_return Error::connection_closed;
-    co_return ec;
-  }
-  while (left > 0 && !sink.stopped) {
-    if (auto e = co_await fill(x, conn, got)) co_return e;
-    const std::size_t take = static_cast<std::size_t>(std::min<uint64_t>(left, conn.avail()));
-    if (auto e = sink.put(conn.data().substr(0, take))) co_return e;
-    conn.consume(take);
-    left -= take;
-  }
-  co_return std::error_code{};
-}
-
-awaitable<std::error_code> Client::Impl::read_chunked(Exchange& x, Conn& conn, Sink& sink, bool& got) {
-  std::string line;
-  for (;;) {
-    if (auto ec = co_await read_line(x, conn, kMaxChunkLine, line, got)) co_return ec;
-    std::string_view size_text = trim(std::string_view(line).substr(0, line.find(';')));
-    uint64_t size = 0;
-    if (size_text.empty() || size_text.size() > 15) co_return Error::bad_response;
-    const auto [end, perr] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
-    if (perr != std::errc{} || end != size_text.data() + size_text.size()) co_return Error::bad_response;
-    if (size == 0) {
-      // Trailers (ignored), bounded like the head, up to the empty line.
-      std::size_t trailer_bytes = 0;
-      for (;;) {
-        if (auto ec = co_await read_line(x, conn, kMaxChunkLine, line, got)) co_return ec;
-        if (line.empty()) co_return std::error_code{};
-        trailer_bytes += line.size();
-        if (trailer_bytes > config.max_header_bytes) co_return Error::response_too_large;
-      }
-    }
-    if (sink.on_data == nullptr && sink.resp->body.size() + size > sink.max_bytes) {
-      co_return Error::response_too_large;
-    }
-    if (auto ec = co_await read_exact(x, conn, size, sink, got)) co_return ec;
-    if (sink.stopped) co_return std::error_code{};
-    if (auto ec = co_await read_line(x, conn, 2, line, got)) co_return ec;
-    if (!line.empty()) co_return Error::bad_response;
-  }
-}
-
-awaitable<std::error_code> Client::Impl::read_to_eof(Exchange& x, Conn& conn, Sink& sink, bool& got) {
-  for (;;) {
-    if (auto ec = sink.put(conn.data())) co_return ec;
-    conn.consume(conn.avail());
-    if (sink.stopped) co_return std::error_code{};
-    auto ec = co_await fill(x, conn, got);
-    if (ec == Error::connection_closed) co_return std::error_code{};  // the end of the body
-    if (ec) co_return ec;
-  }
 }
 
 std::error_code Client::Impl::tls_context(detail::TlsContext*& out) {
