@@ -8,15 +8,13 @@
 
 namespace floe::record::detail {
 
-namespace {
-
 struct DctxFree {
   void operator()(LZ4F_dctx* c) const { LZ4F_freeDecompressionContext(c); }
 };
 using DctxPtr = std::unique_ptr<LZ4F_dctx, DctxFree>;
 
 // One decompression context per thread: creating one allocates, and a broker decodes many small batches.
-LZ4F_dctx* thread_dctx() {
+static LZ4F_dctx* thread_dctx() {
   thread_local DctxPtr ctx = [] {
     LZ4F_dctx* c = nullptr;
     if (LZ4F_isError(LZ4F_createDecompressionContext(&c, LZ4F_VERSION))) c = nullptr;
@@ -24,8 +22,6 @@ LZ4F_dctx* thread_dctx() {
   }();
   return ctx.get();
 }
-
-}  // namespace
 
 RecordError lz4_compress(ByteSpan in, Bytes& out, std::optional<int> level) {
   LZ4F_preferences_t prefs{};
@@ -87,3 +83,34 @@ RecordError lz4_decompress(ByteSpan in, Bytes& out, size_t max_out) {
 }
 
 }  // namespace floe::record::detail
+
+namespace floe::record {
+
+std::optional<PieceDecoder> PieceDecoder::open(Compression codec, ByteSpan in) {
+  if (codec != Compression::lz4 || detail::thread_dctx() == nullptr) return std::nullopt;
+  LZ4F_resetDecompressionContext(detail::thread_dctx());  // a previous call may have stopped mid-frame
+  return PieceDecoder(in);
+}
+
+// The rules of lz4_decompress above, one output buffer at a time.
+RecordError PieceDecoder::read(std::span<uint8_t> dst, size_t& produced) {
+  produced = 0;
+  if (finished_) return RecordError::ok;
+  if (dst.empty()) return RecordError::decompress_failed;  // the caller's bug; never spin
+  size_t out = dst.size();
+  size_t consumed = rest_.size();
+  const size_t hint = LZ4F_decompress(detail::thread_dctx(), dst.data(), &out, rest_.data(), &consumed, nullptr);
+  if (LZ4F_isError(hint)) return RecordError::decompress_failed;
+  rest_ = rest_.subspan(consumed);
+  produced = out;
+  if (consumed == 0 && out == 0) return RecordError::decompress_failed;  // no progress possible: bad input
+  if (hint == 0 && rest_.empty()) {
+    finished_ = true;  // the last frame ended with the input
+    return RecordError::ok;
+  }
+  // 0 with input left: another frame follows. All input taken and room left over: the frame is truncated.
+  if (hint != 0 && rest_.empty() && out < dst.size()) return RecordError::decompress_failed;
+  return RecordError::ok;
+}
+
+}  // namespace floe::record

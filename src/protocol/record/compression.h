@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "protocol/record/batch_header.h"
@@ -46,5 +47,25 @@ RecordError compress(Compression codec, ByteSpan in, Bytes& out, const CompressO
 
 // Appends the decompressed form of `in` to `out`, at most `max_out` bytes of it.
 RecordError decompress(Compression codec, ByteSpan in, Bytes& out, size_t max_out = kDefaultMaxDecompressedBytes);
+
+// Decompresses a payload piece by piece into the caller's buffers, so that a reader can walk the output through a
+// small window instead of holding all of it (the broker's validation of produced batches: record_set.h). Accepts
+// exactly what decompress() accepts (several frames; a truncated or corrupt payload is decompress_failed); the
+// caller counts the output against its own limit. lz4 only: open() gives nullopt for the other codecs, whose
+// callers use decompress(). Uses the thread's lz4 context: finish with one decoder before opening another on the
+// same thread (nothing may suspend in between).
+class PieceDecoder {
+ public:
+  static std::optional<PieceDecoder> open(Compression codec, ByteSpan in);
+  // Writes the next output bytes into `dst` (non-empty) and sets `produced`; ok or decompress_failed. Once
+  // finished(), the whole payload was decoded.
+  RecordError read(std::span<uint8_t> dst, size_t& produced);
+  bool finished() const { return finished_; }
+
+ private:
+  explicit PieceDecoder(ByteSpan in) : rest_(in) {}
+  ByteSpan rest_;
+  bool finished_ = false;
+};
 
 }  // namespace floe::record

@@ -53,13 +53,17 @@ struct ValidateOptions {
   bool contiguous_offsets = true;
   bool check_crc = true;
   // Storage for the decompressed records of a compressed batch, reused across calls (contents discarded): saves a
-  // fresh buffer (allocation and page faults) per batch. Null: a buffer per call.
+  // fresh buffer (allocation and page faults) per batch. Null: a buffer per call. lz4 batches use it as a window of
+  // 256 KiB (more only for a record larger than that), the other codecs for the whole decompressed batch.
   Bytes* scratch = nullptr;
 };
 
 // Everything a broker checks before appending a produced batch, short of producer-state rules: the CRC, that the
 // records decompress within the bound and parse exactly, that their number matches the header's count and
 // lastOffsetDelta, and (optionally) that offset deltas are contiguous from 0.
+// Compressed batches are decompressed to check their records, as Kafka's broker does on produce (a batch whose CRC
+// is right but whose compressed records are garbage would otherwise reach every consumer); lz4 batches piece by
+// piece through a small window (PieceDecoder), never the whole batch at once.
 RecordError validate_batch(const BatchView& batch, const ValidateOptions& options = {});
 
 }  // namespace floe::record
