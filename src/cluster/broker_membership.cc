@@ -263,36 +263,79 @@ void BrokerMembership::on_lost(LostCallback callback) {
   });
 }
 
-asio::awaitable<Status> BrokerMembership::release(std::vector<Assignment> assignments) {
+asio::awaitable<Result<ReleaseOutcome>> BrokerMembership::release(std::vector<Assignment> assignments) {
   auto core = core_;
   const auto& c = core->config;
-  for (const auto& a : assignments) {
+  ReleaseOutcome out;
+  std::vector<Assignment> held;
+  for (auto& a : assignments) {
     if (a.broker_id != c.broker_id || a.broker_epoch != core->epoch || a.released) {
-      co_return cerr(ClusterErrc::conflict, "release of " + a.topic + "/" + std::to_string(a.partition) +
-                                                 ": not held by broker " + std::to_string(c.broker_id) + " epoch " +
-                                                 std::to_string(core->epoch));
+      out.skipped.push_back(std::move(a));
+    } else {
+      held.push_back(std::move(a));
     }
   }
+  const std::string epoch_key = core->keys.epoch(c.broker_id, core->epoch);
+  // Compares and puts are counted apart by etcd (at most 128 each): the epoch record and one per assignment.
   const size_t per_txn = std::max<size_t>(1, std::min<size_t>(c.max_ops_per_txn, 127));
-  for (size_t i = 0; i < assignments.size(); i += per_txn) {
-    meta::TxnRequest txn;
-    txn.compares.push_back(meta::Compare::version(core->keys.epoch(c.broker_id, core->epoch),
-                                                  meta::Compare::Result::greater, 0));
-    for (size_t j = i; j < std::min(assignments.size(), i + per_txn); ++j) {
-      Assignment a = assignments[j];
-      const std::string key = core->keys.assignment(a.topic, a.partition);
-      txn.compares.push_back(meta::Compare::mod_revision(key, meta::Compare::Result::equal, a.mod_revision));
-      a.released = true;
-      txn.success.push_back(meta::PutRequest{key, encode_assignment(a), 0, false});
+  constexpr int kRounds = 3;  // per chunk: a key that keeps changing under us is left to the caller
+  for (size_t i = 0; i < held.size(); i += per_txn) {
+    std::vector<Assignment> pending(std::make_move_iterator(held.begin() + static_cast<std::ptrdiff_t>(i)),
+                                    std::make_move_iterator(held.begin() + static_cast<std::ptrdiff_t>(
+                                                                               std::min(held.size(), i + per_txn))));
+    for (int round = 0; round < kRounds && !pending.empty(); ++round) {
+      meta::TxnRequest txn;
+      txn.compares.push_back(meta::Compare::version(epoch_key, meta::Compare::Result::greater, 0));
+      for (const Assignment& a : pending) {
+        const std::string key = core->keys.assignment(a.topic, a.partition);
+        txn.compares.push_back(meta::Compare::mod_revision(key, meta::Compare::Result::equal, a.mod_revision));
+        Assignment released = a;
+        released.released = true;
+        txn.success.push_back(meta::PutRequest{key, encode_assignment(released), 0, false});
+      }
+      // Failure branch: read the epoch record and every key back, to release what is still ours in the next round.
+      txn.failure.push_back(meta::RangeRequest{epoch_key, "", 0, 0, false, true, false});
+      for (const Assignment& a : pending) {
+        txn.failure.push_back(meta::RangeRequest{core->keys.assignment(a.topic, a.partition)});
+      }
+      auto r = co_await core->meta.txn(txn);
+      if (!r) co_return cerr(ClusterErrc::store_error, "release: " + r.error().message());
+      if (r->succeeded) {
+        out.released += pending.size();
+        pending.clear();
+        break;
+      }
+      if (r->responses.size() != pending.size() + 1) {
+        co_return cerr(ClusterErrc::store_error, "release: unexpected txn answer");
+      }
+      const auto* epoch_record = std::get_if<meta::RangeResponse>(&r->responses[0]);
+      if (epoch_record == nullptr || epoch_record->kvs.empty()) {
+        co_return cerr(ClusterErrc::conflict, "release: epoch " + std::to_string(core->epoch) +
+                                                  " is no longer recorded (" + std::to_string(out.released) +
+                                                  " released before)");
+      }
+      // Still this epoch's at the same leader epoch (a move target set meanwhile, say): released at its current
+      // revision, as it is now. Moved to another epoch, released already, or deleted: skipped.
+      std::vector<Assignment> again;
+      for (size_t j = 0; j < pending.size(); ++j) {
+        const auto* now = std::get_if<meta::RangeResponse>(&r->responses[j + 1]);
+        std::optional<Assignment> cur;
+        if (now != nullptr && !now->kvs.empty()) cur = decode_assignment(now->kvs.front().value);
+        if (!cur || cur->broker_id != c.broker_id || cur->broker_epoch != core->epoch || cur->released ||
+            cur->leader_epoch != pending[j].leader_epoch) {
+          out.skipped.push_back(std::move(pending[j]));
+          continue;
+        }
+        cur->topic = pending[j].topic;
+        cur->partition = pending[j].partition;
+        cur->mod_revision = now->kvs.front().mod_revision;
+        again.push_back(std::move(*cur));
+      }
+      pending = std::move(again);
     }
-    auto r = co_await core->meta.txn(txn);
-    if (!r) co_return cerr(ClusterErrc::store_error, "release: " + r.error().message());
-    if (!r->succeeded) {
-      co_return cerr(ClusterErrc::conflict, "release: an assignment changed or epoch " +
-                                                std::to_string(core->epoch) + " is no longer recorded");
-    }
+    for (auto& a : pending) out.skipped.push_back(std::move(a));
   }
-  co_return ok_status();
+  co_return out;
 }
 
 asio::awaitable<Status> BrokerMembership::deregister() {

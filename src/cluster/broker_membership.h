@@ -72,6 +72,11 @@ struct MembershipConfig {
   size_t max_ops_per_txn = 100;                     // release() splits bigger sets (etcd allows 128 per txn)
 };
 
+struct ReleaseOutcome {
+  size_t released = 0;
+  std::vector<Assignment> skipped;  // not released (see release()), as given
+};
+
 class BrokerMembership {
  public:
   using LostCallback = std::function<void(std::error_code)>;
@@ -96,9 +101,13 @@ class BrokerMembership {
 
   // Graceful release of partitions this epoch holds: one txn per max_ops_per_txn assignments, comparing each
   // assignment's mod_revision and that epochs/<id>/<E> exists; each becomes released (owner fields kept, so the
-  // controller knows the previous leader epoch). Errors: conflict (an assignment changed or the epoch is gone;
-  // nothing of that batch changed), invalid_argument-like conflict for an assignment not owned by this epoch.
-  asio::awaitable<Status> release(std::vector<Assignment> assignments);
+  // controller knows the previous leader epoch). One that changed meanwhile does not hold up the others: a txn whose
+  // compares fail reads the keys back (its failure branch), and the next round (at most 3 per txn) releases every
+  // one still held by this epoch at the same leader epoch, at its current revision and value (a move target set
+  // meanwhile stays). Skipped (in the outcome, as given): not held by this epoch as given, moved to another epoch,
+  // released already, deleted, or changing in every round. Errors: conflict when epochs/<id>/<E> is gone (what was
+  // released before stays released), store errors.
+  asio::awaitable<Result<ReleaseOutcome>> release(std::vector<Assignment> assignments);
 
   // Clean exit after every partition was released: deletes brokers/<id> and epochs/<id>/<E> in one txn, revokes
   // the lease and stops. Errors: conflict while the image still shows an active assignment of E (release first;

@@ -244,21 +244,15 @@ asio::awaitable<Status> PartitionManager::release_batch(std::vector<cluster::Ass
     open_.erase(stream);
     deps_.producer_states.drop(stream);
   }
-  if (Status st = co_await deps_.membership.release(batch); !st) {
-    // One assignment changed meanwhile (the controller set a move target, say) fails the whole txn: release them
-    // one by one, each at its revision in the image now; what still fails is retried by the next pass.
-    Status last = ok_status();
-    for (const cluster::Assignment& a : batch) {
-      std::optional<cluster::Assignment> cur = deps_.image.assignment(a.topic, a.partition);
-      if (!cur || cur->broker_id != self_id_ || cur->broker_epoch != broker_epoch_ || cur->released) continue;
-      std::vector<cluster::Assignment> one{*cur};
-      if (Status r = co_await deps_.membership.release(std::move(one)); !r) last = r;
-    }
-    if (!last) co_return last;
-  }
-  log::info(kLog, "released ", batch.size(), " partition(s)");
+  // One assignment that changed meanwhile (a move target set, say) is released at its current revision by the
+  // membership; one no longer this epoch's is skipped (a later pass drops or releases it as the image then shows).
+  auto released = co_await deps_.membership.release(batch);
+  if (!released) co_return released.error();
+  log::info(kLog, "released ", released->released, " partition(s)",
+            released->skipped.empty() ? std::string() : ", " + std::to_string(released->skipped.size()) +
+                                                            " no longer this epoch's");
   std::lock_guard lock(stats_mu_);
-  stats_.released += batch.size();
+  stats_.released += released->released;
   stats_.local = open_.size();
   co_return ok_status();
 }

@@ -37,17 +37,8 @@ asio::awaitable<void> release_moves(cluster::ClusterImage& image, cluster::Broke
     if (a.broker_id == m.id() && a.broker_epoch == m.epoch() && !a.released && a.move_target) mine.push_back(a);
   }
   if (mine.empty()) co_return;
-  if (co_await m.release(mine)) co_return;
-  // One assignment changed meanwhile (another move target set) fails the whole txn; each at its current revision
-  // then, so no move is left waiting for an image change that may never come.
-  for (const auto& a : mine) {
-    auto cur = image.assignment(a.topic, a.partition);
-    if (!cur || cur->broker_id != m.id() || cur->broker_epoch != m.epoch() || cur->released || !cur->move_target) {
-      continue;
-    }
-    std::vector<cluster::Assignment> one{*cur};
-    (void)co_await m.release(std::move(one));
-  }
+  // One that changed meanwhile (another move target set) is released at its current revision (release()).
+  (void)co_await m.release(std::move(mine));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 
 #include "cluster/broker_membership.h"
 #include "cluster/cluster_image.h"
@@ -234,12 +235,19 @@ TEST_F(MembershipTest, ReleaseAndDeregister) {
   auto refused = run(m->deregister());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ClusterErrc::conflict);
-  // A stale assignment (wrong mod_revision) is refused; the current one is released.
+  // Not this epoch's: skipped, nothing written.
   auto current = *image->assignment("t", 0);
-  auto stale = current;
-  stale.mod_revision -= 1;
-  EXPECT_EQ(run(m->release({stale})).error().code, ClusterErrc::conflict);
-  ASSERT_TRUE(run(m->release({current})).ok());
+  auto other = current;
+  other.broker_epoch += 1;
+  auto refused_other = run(m->release({other}));
+  ASSERT_TRUE(refused_other.ok());
+  EXPECT_EQ(refused_other->released, 0u);
+  EXPECT_EQ(refused_other->skipped.size(), 1u);
+  EXPECT_EQ(run(meta_->get(image->keys().assignment("t", 0))).value()->mod_revision, current.mod_revision);
+  auto released = run(m->release({current}));
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(released->released, 1u);
+  EXPECT_TRUE(released->skipped.empty());
   EXPECT_TRUE(eventually([&] { return image->assignment("t", 0)->released; }));
   EXPECT_EQ(image->assignment("t", 0)->leader_epoch, 3);
   std::atomic<bool> lost{false};
@@ -249,6 +257,86 @@ TEST_F(MembershipTest, ReleaseAndDeregister) {
   EXPECT_FALSE(run(meta_->get(image->keys().epoch(1, m->epoch())))->has_value());
   std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(lost.load());  // a clean exit is not a loss
+  run(image->close());
+}
+
+// A batch release where some assignments changed since the caller read them: the ones still held by this epoch at
+// the same leader epoch are released (at their current revision, keeping a move target set meanwhile), the ones
+// that left the epoch or were deleted are skipped, and nothing else holds the batch up. With the epoch record gone,
+// nothing is released (conflict).
+TEST_F(MembershipTest, ReleaseOfABatchReleasesWhatIsStillHeld) {
+  auto image = open_image();
+  ASSERT_TRUE(image);
+  auto m = join(*image, config(1));
+  ASSERT_TRUE(m);
+  const int n = 150;  // two txns (at most 127 assignments each)
+  int64_t rev = 0;
+  for (int p = 0; p < n; ++p) {
+    Assignment a;
+    a.broker_id = 1;
+    a.broker_epoch = m->epoch();
+    a.leader_epoch = 2;
+    rev = put(image->keys().assignment("t", p), encode_assignment(a));
+  }
+  ASSERT_TRUE(run(image->wait_for_revision(rev, 5s)).ok());
+  std::vector<Assignment> seen;
+  for (int p = 0; p < n; ++p) seen.push_back(*image->assignment("t", p));
+  // Meanwhile: partition 3 got a move target (still held), 7 moved to another epoch, 140 was reopened here at a new
+  // leader epoch (a later tenure: not the caller's to release), 11 was deleted.
+  Assignment moving = seen[3];
+  moving.move_target = 2;
+  put(image->keys().assignment("t", 3), encode_assignment(moving));
+  Assignment elsewhere = seen[7];
+  elsewhere.broker_id = 2;
+  elsewhere.broker_epoch = m->epoch() + 100;
+  elsewhere.leader_epoch = 3;
+  put(image->keys().assignment("t", 7), encode_assignment(elsewhere));
+  Assignment later = seen[140];
+  later.leader_epoch = 4;
+  put(image->keys().assignment("t", 140), encode_assignment(later));
+  ASSERT_TRUE(run(meta_->del(meta::DeleteRequest{image->keys().assignment("t", 11), "", false})).ok());
+
+  auto r = run(m->release(seen));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->released, static_cast<size_t>(n - 3));
+  std::set<int32_t> skipped;
+  for (const auto& a : r->skipped) skipped.insert(a.partition);
+  EXPECT_EQ(skipped, (std::set<int32_t>{7, 11, 140}));
+  for (int p = 0; p < n; ++p) {
+    auto kv = run(meta_->get(image->keys().assignment("t", p))).value();
+    if (p == 11) {
+      EXPECT_FALSE(kv.has_value());
+      continue;
+    }
+    ASSERT_TRUE(kv.has_value()) << p;
+    auto a = decode_assignment(kv->value);
+    ASSERT_TRUE(a) << p;
+    if (p == 7) {
+      EXPECT_FALSE(a->released);
+      EXPECT_EQ(a->broker_id, 2);
+    } else if (p == 140) {
+      EXPECT_FALSE(a->released);
+      EXPECT_EQ(a->leader_epoch, 4);
+    } else {
+      EXPECT_TRUE(a->released) << p;
+      EXPECT_EQ(a->leader_epoch, 2) << p;
+      EXPECT_EQ(a->move_target, p == 3 ? std::optional<int32_t>(2) : std::nullopt) << p;
+    }
+  }
+
+  // The epoch record gone: nothing more is released.
+  Assignment fresh;
+  fresh.broker_id = 1;
+  fresh.broker_epoch = m->epoch();
+  rev = put(image->keys().assignment("u", 0), encode_assignment(fresh));
+  ASSERT_TRUE(run(image->wait_for_revision(rev, 5s)).ok());
+  auto last = *image->assignment("u", 0);
+  ASSERT_TRUE(run(meta_->del(meta::DeleteRequest{image->keys().epoch(1, m->epoch()), "", false})).ok());
+  auto gone = run(m->release({last}));
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, ClusterErrc::conflict);
+  EXPECT_FALSE(decode_assignment(run(meta_->get(image->keys().assignment("u", 0))).value()->value)->released);
+  run(m->close());
   run(image->close());
 }
 
