@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <ostream>
 #include <set>
@@ -48,6 +49,13 @@ class DrillRun {
   void scale_in(ScenarioResult& r);
   void rolling(ScenarioResult& r);
 
+  // Sets the fault time and the producer's ack-latency baseline of the kBaselineMs before it.
+  void mark_fault(ScenarioResult& r);
+  // SIGTERM (the drain request) and wait (bounded) for the exit, asking Metadata meanwhile when it leads nothing.
+  DrainFigures drain(BrokerProcess* b, int led);
+  static constexpr int64_t kBaselineMs = 5000;
+  static constexpr int64_t kDrainTimeoutMs = 60000;
+
   // The live broker leading the most partitions (Metadata), or the highest live id when Metadata fails.
   BrokerProcess* pick_victim(int* leads);
   // Until every partition has an ack after `since_ms`; a problem is recorded on timeout.
@@ -63,6 +71,9 @@ class DrillRun {
   Report& report_;
   std::set<int> paused_;  // SIGSTOPped brokers: not scraped
   int64_t last_scrape_ms_ = 0;
+  // When the failed broker's id was back (restarted, or resumed and registered again): acks attributed to it
+  // before this are its old process's (windows.h). Reset by every scenario.
+  int64_t victim_back_ms_ = std::numeric_limits<int64_t>::max();
 };
 
 }  // namespace floe::drill

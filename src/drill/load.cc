@@ -117,7 +117,10 @@ std::string Load::fatal_error() const {
   return fatal_;
 }
 
-Load::Load(LoadOptions options) : options_(std::move(options)) { ack_ms_.resize(options_.partitions); }
+Load::Load(LoadOptions options) : options_(std::move(options)) {
+  ack_ms_.resize(options_.partitions);
+  ack_leaders_.resize(options_.partitions);
+}
 
 Load::~Load() {
   stop(std::chrono::seconds(5));
@@ -245,13 +248,21 @@ void Load::delivered(const rd_kafka_message_t* m) {
   }
   acked_++;
   current_.acked++;
+  const int32_t broker = rd_kafka_message_broker_id(m);
   if (m->partition >= 0 && m->partition < static_cast<int32_t>(ack_ms_.size())) {
     ack_ms_[m->partition].push_back(static_cast<int32_t>(now));
+    auto& leaders = ack_leaders_[m->partition];
+    if (broker >= 0 && (leaders.empty() || leaders.back().broker != broker)) {
+      leaders.push_back(AckLeader{static_cast<int32_t>(now), broker});
+    }
   }
-  if (second_latencies_.size() < 1'000'000) {
-    second_latencies_.push_back(static_cast<double>(rd_kafka_message_latency(m)) / 1000.0);
+  const double latency_ms = static_cast<double>(rd_kafka_message_latency(m)) / 1000.0;
+  if (second_latencies_.size() < 1'000'000) second_latencies_.push_back(latency_ms);
+  recent_latencies_.push_back(LatencySample{static_cast<int32_t>(now), static_cast<float>(latency_ms)});
+  while (!recent_latencies_.empty() && recent_latencies_.front().t_ms < now - kLatencyKeepMs) {
+    recent_latencies_.pop_front();
   }
-  if (watched_broker_ >= 0 && rd_kafka_message_broker_id(m) == watched_broker_) {
+  if (watched_broker_ >= 0 && broker == watched_broker_) {
     watched_acks_.push_back(static_cast<int32_t>(now));
   }
 }
@@ -372,6 +383,16 @@ Result<Leadership> Load::metadata(std::chrono::milliseconds timeout) {
 std::vector<std::vector<int32_t>> Load::ack_times() const {
   std::lock_guard lock(mu_);
   return ack_ms_;
+}
+
+std::vector<std::vector<AckLeader>> Load::ack_leaders() const {
+  std::lock_guard lock(mu_);
+  return ack_leaders_;
+}
+
+std::vector<LatencySample> Load::recent_latencies() const {
+  std::lock_guard lock(mu_);
+  return {recent_latencies_.begin(), recent_latencies_.end()};
 }
 
 std::vector<LagSample> Load::lag_samples() const {

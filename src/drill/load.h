@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -29,6 +30,7 @@
 #include "base/result.h"
 #include "drill/report.h"
 #include "drill/stats.h"
+#include "drill/windows.h"
 
 namespace floe::drill {
 
@@ -79,6 +81,11 @@ class Load {
 
   // Snapshots for the scenario figures (copied under the lock).
   std::vector<std::vector<int32_t>> ack_times() const;
+  // Per partition, which broker acked its records from when (a change of leader shows as a new entry).
+  std::vector<std::vector<AckLeader>> ack_leaders() const;
+  // The ack latencies of the last kLatencyKeepMs (the baseline before a fault).
+  std::vector<LatencySample> recent_latencies() const;
+  static constexpr int64_t kLatencyKeepMs = 15000;
   std::vector<LagSample> lag_samples() const;
   std::vector<Second> timeline() const;
   int64_t errors_total() const;
@@ -126,6 +133,8 @@ class Load {
   std::condition_variable cv_;
   bool pause_requested_ = false, paused_ = false;
   std::vector<std::vector<int32_t>> ack_ms_;
+  std::vector<std::vector<AckLeader>> ack_leaders_;
+  std::deque<LatencySample> recent_latencies_;  // bounded by kLatencyKeepMs (about 150k at 10 MiB/s of 1 KiB)
   std::vector<double> second_latencies_;
   Second current_;
   std::vector<Second> timeline_;

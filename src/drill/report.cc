@@ -7,9 +7,8 @@
 #include "admincli/table.h"
 
 namespace floe::drill {
-namespace {
 
-std::string ms_text(double ms) {
+std::string duration_text(double ms) {
   char buf[32];
   if (ms >= 10000)
     std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000);
@@ -31,6 +30,8 @@ std::string bytes_text(double b) {
   return buf;
 }
 
+namespace {
+
 std::string num(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[48];
@@ -44,6 +45,12 @@ std::string num(double v) {
 template <typename T>
 std::string opt_num(const std::optional<T>& v) {
   return v ? num(static_cast<double>(*v)) : "null";
+}
+
+std::string window_json(const WindowStats& w) {
+  return "{\"partitions\": " + std::to_string(w.partitions) + ", \"samples\": " + std::to_string(w.samples) +
+         ", \"timed_out\": " + std::to_string(w.timed_out) + ", \"p50\": " + num(w.p50_ms) +
+         ", \"p99\": " + num(w.p99_ms) + ", \"max\": " + num(w.max_ms) + "}";
 }
 
 }  // namespace
@@ -94,23 +101,62 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
+namespace {
+
+// "640 / 1210 / 1900" (ms), "-" for an empty group.
+std::string triple(const WindowStats& w) {
+  if (!w.samples) return "-";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.0f / %.0f / %.0f%s", w.p50_ms, w.p99_ms, w.max_ms,
+                w.timed_out ? (" (" + std::to_string(w.timed_out) + " t/o)").c_str() : "");
+  return buf;
+}
+
+std::string moved_count(const ScenarioResult& s) {
+  const auto& m = s.moves.moved;
+  if (m.samples == m.partitions) return std::to_string(m.partitions);
+  return std::to_string(m.partitions) + " (" + std::to_string(m.samples) + " moves)";
+}
+
+}  // namespace
+
 void print_summary(std::ostream& out, const Report& r) {
-  admincli::Table t({"scenario", "RTO p50", "RTO max", "gap p99", "stall", "errors", "lag peak", "catch-up", "copied",
-                     "objstore read", "objstore reqs", "drain"});
+  out << "write availability per partition, ms as p50 / p99 / max (README.md defines each window):\n";
+  admincli::Table a({"scenario", "moved", "moved window", "not moved", "not-moved window", "RTO all partitions",
+                     "ack latency before", "stall", "errors"});
   for (const auto& s : r.scenarios) {
     if (!s.ran) {
-      t.add({s.name, "skipped", "", "", "", "", "", "", "", "", "", ""});
+      a.add({s.name, "skipped", "", "", "", "", "", "", ""});
       continue;
     }
     const auto& rc = s.recovery;
-    std::string rto_max = ms_text(rc.rto_max_ms);
-    if (rc.unrecovered) rto_max += " (" + std::to_string(rc.unrecovered) + " unrecovered)";
-    t.add({s.name, ms_text(rc.rto_p50_ms), rto_max, ms_text(rc.gap_p99_ms), ms_text(rc.stall_ms),
-           std::to_string(s.producer_errors), std::to_string(s.lag.peak),
-           s.lag.catch_up_ms ? ms_text(*s.lag.catch_up_ms) : "not caught up", bytes_text(s.copied_bytes),
-           bytes_text(s.storage.objstore_read_bytes),
-           s.storage.objstore_metrics ? num(s.storage.objstore_request_total()) : "n/a",
-           s.drain_ms ? ms_text(*s.drain_ms) : "-"});
+    char rto[96], before[64];
+    std::snprintf(rto, sizeof rto, "%.0f / %.0f / %.0f%s", rc.rto_p50_ms, rc.rto_p99_ms, rc.rto_max_ms,
+                  rc.unrecovered ? (" (" + std::to_string(rc.unrecovered) + " unrecovered)").c_str() : "");
+    std::snprintf(before, sizeof before, "%.0f / %.0f", s.ack_latency_before.p50_ms, s.ack_latency_before.p99_ms);
+    a.add({s.name, moved_count(s), triple(s.moves.moved), std::to_string(s.moves.unmoved.partitions),
+           triple(s.moves.unmoved), rto, s.ack_latency_before.acks ? std::string(before) + " (p50 / p99)" : "-",
+           duration_text(rc.stall_ms), std::to_string(s.producer_errors)});
+  }
+  a.print(out);
+  out << "consumers and storage:\n";
+  admincli::Table t({"scenario", "lag peak", "catch-up", "copied", "objstore read", "objstore reqs", "drain to 0",
+                     "exit"});
+  for (const auto& s : r.scenarios) {
+    if (!s.ran) {
+      t.add({s.name, "skipped", "", "", "", "", "", ""});
+      continue;
+    }
+    std::string drain = "-";
+    for (const auto& d : s.drains) {
+      const auto b = d.bound_ms();
+      const std::string one = b ? (d.to_zero_ms ? "" : "<= ") + duration_text(*b) : "no";
+      drain = drain == "-" ? one : drain + ", " + one;
+    }
+    t.add({s.name, std::to_string(s.lag.peak), s.lag.catch_up_ms ? duration_text(*s.lag.catch_up_ms) : "not caught up",
+           s.copied_measured ? bytes_text(s.copied_bytes) : "not measured", bytes_text(s.storage.objstore_read_bytes),
+           s.storage.objstore_metrics ? num(s.storage.objstore_request_total()) : "n/a", drain,
+           s.drain_ms ? duration_text(*s.drain_ms) : "-"});
   }
   t.print(out);
   for (const auto& s : r.scenarios) {
@@ -122,7 +168,27 @@ void print_summary(std::ostream& out, const Report& r) {
     if (s.zombie_acks) out << "; zombie acks after its lease expired: " << *s.zombie_acks;
     if (s.rejoined) out << "; rejoined: " << (*s.rejoined ? "yes" : "no");
     out << "\n";
+    if (s.moves.later_moves.samples) {
+      out << "    later moves (balancing after the recovery): " << s.moves.later_moves.samples << " of "
+          << s.moves.later_moves.partitions << " partitions, " << triple(s.moves.later_moves) << " ms\n";
+    }
+    if (s.moves.unknown_leader) {
+      out << "    " << s.moves.unknown_leader << " partitions had no ack before the fault (counted as not moved)\n";
+    }
     for (const auto& p : s.problems) out << "    PROBLEM: " << p << "\n";
+  }
+  int met = 0, targets = 0;
+  admincli::Table g({"scenario", "target", "figure", "limit", "result"});
+  for (const auto& s : r.scenarios) {
+    for (const auto& c : evaluate_targets(s)) {
+      g.add({c.scenario, c.what, c.figure, c.limit, c.met ? "MET" : "NOT MET"});
+      ++targets;
+      met += c.met;
+    }
+  }
+  if (targets) {
+    out << "targets (issue 7):\n";
+    g.print(out);
   }
   if (r.verify_complete) {
     out << "read-back: " << r.verify.acked << " acked records checked, " << r.verify.acked_lost << " lost, "
@@ -134,7 +200,8 @@ void print_summary(std::ostream& out, const Report& r) {
         << " acked records not reached, " << r.verify.duplicates << " duplicated among those read (produced "
         << r.total_produced << ", failed " << r.total_failed << "); no loss verdict\n";
   }
-  out << "verdict: " << (r.passed() ? "PASS" : "FAIL") << "\n";
+  out << "targets: " << met << " of " << targets << " met (performance; not part of the verdict)\n";
+  out << "verdict: " << (r.passed() ? "PASS" : "FAIL") << " (every acked record read back, nothing copied, every check passed)\n";
 }
 
 void write_json(std::ostream& out, const Report& r) {
@@ -160,12 +227,19 @@ void write_json(std::ostream& out, const Report& r) {
         << ",\n     \"rto_ms\": {\"p50\": " << num(rc.rto_p50_ms) << ", \"p99\": " << num(rc.rto_p99_ms)
         << ", \"max\": " << num(rc.rto_max_ms) << ", \"partitions\": " << rc.partitions
         << ", \"unrecovered\": " << rc.unrecovered << "}"
+        << ",\n     \"victim\": " << s.victim << ", \"moved_ms\": " << window_json(s.moves.moved)
+        << ",\n     \"not_moved_ms\": " << window_json(s.moves.unmoved)
+        << ",\n     \"later_moves_ms\": " << window_json(s.moves.later_moves)
+        << ", \"unknown_leader\": " << s.moves.unknown_leader
+        << ",\n     \"ack_latency_before_ms\": {\"from_ms\": " << s.ack_latency_before.from_ms
+        << ", \"to_ms\": " << s.ack_latency_before.to_ms << ", \"acks\": " << s.ack_latency_before.acks
+        << ", \"p50\": " << num(s.ack_latency_before.p50_ms) << ", \"p99\": " << num(s.ack_latency_before.p99_ms) << "}"
         << ",\n     \"write_gap_ms\": {\"p50\": " << num(rc.gap_p50_ms) << ", \"p99\": " << num(rc.gap_p99_ms)
         << ", \"max\": " << num(rc.gap_max_ms) << "}, \"producer_stall_ms\": " << num(rc.stall_ms)
         << ", \"producer_errors\": " << s.producer_errors
         << ",\n     \"consumer_lag\": {\"baseline\": " << s.lag.baseline << ", \"peak\": " << s.lag.peak
         << ", \"catch_up_ms\": " << opt_num(s.lag.catch_up_ms) << "}"
-        << ",\n     \"bytes_copied_between_brokers\": " << num(s.copied_bytes)
+        << ",\n     \"bytes_copied_between_brokers\": " << (s.copied_measured ? num(s.copied_bytes) : "null")
         << ", \"unexplained_records\": " << s.unexplained_records << ", \"delivered_records\": " << s.delivered_records
         << ",\n     \"brokers\": {\"appended_bytes\": " << num(s.storage.appended_bytes)
         << ", \"appended_records\": " << num(s.storage.appended_records)
@@ -179,7 +253,23 @@ void write_json(std::ostream& out, const Report& r) {
       first = false;
     }
     out << "}, \"objstore_requests_total\": " << num(s.storage.objstore_request_total()) << "}"
-        << ",\n     \"drain_ms\": " << opt_num(s.drain_ms) << ", \"zombie_acks\": " << opt_num(s.zombie_acks)
+        << ",\n     \"drain_ms\": " << opt_num(s.drain_ms) << ", \"drains\": [";
+    for (std::size_t k = 0; k < s.drains.size(); ++k) {
+      const auto& d = s.drains[k];
+      out << (k ? ", " : "") << "{\"broker\": " << d.broker << ", \"led\": " << d.led
+          << ", \"to_zero_ms\": " << opt_num(d.to_zero_ms) << ", \"exit_ms\": " << num(d.exit_ms)
+          << ", \"exited\": " << (d.exited ? "true" : "false") << "}";
+    }
+    out << "], \"lease_ttl_ms\": " << opt_num(s.lease_ttl_ms) << ",\n     \"targets\": [";
+    const auto checks = evaluate_targets(s);
+    for (std::size_t k = 0; k < checks.size(); ++k) {
+      const auto& c = checks[k];
+      out << (k ? ",\n       " : "\n       ") << "{\"what\": " << json_string(c.what)
+          << ", \"figure\": " << json_string(c.figure) << ", \"limit\": " << json_string(c.limit)
+          << ", \"met\": " << (c.met ? "true" : "false") << "}";
+    }
+    out << "]"
+        << ",\n     \"zombie_acks\": " << opt_num(s.zombie_acks)
         << ", \"rejoined\": " << (s.rejoined ? (*s.rejoined ? "true" : "false") : "null") << ", \"problems\": [";
     for (std::size_t k = 0; k < s.problems.size(); ++k) out << (k ? ", " : "") << json_string(s.problems[k]);
     out << "]}";

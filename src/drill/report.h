@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "drill/stats.h"
+#include "drill/windows.h"
 
 namespace floe::drill {
 
@@ -40,6 +41,27 @@ struct StorageFigures {
   double objstore_request_total() const;
 };
 
+// One broker's graceful drain (scale-in, each step of a rolling restart): from SIGTERM (the drain request) until
+// Metadata shows it leading no partition of the drill's topic, and until the process exited.
+struct DrainFigures {
+  int broker = -1;
+  int led = 0;                       // partitions it led at SIGTERM (Metadata)
+  std::optional<double> to_zero_ms;  // SIGTERM -> first Metadata answer with 0 led; nullopt: not seen before exit
+  double exit_ms = 0;                // SIGTERM -> process exit
+  bool exited = false;
+  // The figure to judge: to_zero_ms, or (not seen, the process exited) the exit as its upper bound.
+  std::optional<double> bound_ms() const;
+};
+
+// One target of issue 7 checked against one scenario's figure.
+struct TargetCheck {
+  std::string scenario;
+  std::string what;    // "RTO of the 333 partitions the killed broker led (fault -> first ack from a new leader)"
+  std::string figure;  // "p50 640 ms, max 1.9 s"
+  std::string limit;   // "p50 <= 1 s, max <= 2 s"
+  bool met = false;
+};
+
 struct ScenarioResult {
   std::string name;  // kill9, sigstop, replace, scale-out, scale-in, rolling
   std::string what;  // what was done, for people ("SIGKILL broker 2 (leading 333 of 1000), restarted")
@@ -47,17 +69,23 @@ struct ScenarioResult {
   std::string skipped;                // why it did not run (when !ran)
   std::vector<std::string> problems;  // checks that failed (timeouts, broker did not rejoin, zombie acks...)
   int64_t fault_ms = 0, end_ms = 0;
-  RecoverySummary recovery;
+  RecoverySummary recovery;  // every partition, moved or not (the overall RTO)
+  MoveSummary moves;         // the same windows split by whether the leader changed (windows.h)
+  int victim = -1;           // failure scenarios: the broker that was killed / paused
+  LatencyBaseline ack_latency_before;  // the producer's ack latency in the 5 s before the fault
   LagSummary lag;
   int64_t producer_errors = 0;
   // Bytes of log data copied between brokers: records the brokers appended beyond those the drill's producer
   // delivered (acked or failed) in the window, in bytes at the brokers' own bytes-per-record. Floe has no
   // broker-to-broker data path, so anything here would be a copy (or a duplicate append). Must be 0.
   double copied_bytes = 0;
+  bool copied_measured = false;  // both checkpoints quiesced the producer
   int64_t unexplained_records = 0;  // appended - delivered, signed (negative: a killed broker's last increments)
   int64_t delivered_records = 0;
   StorageFigures storage;
   std::optional<double> drain_ms;      // SIGTERM -> exit of the drained broker (scale-in; rolling: the slowest)
+  std::vector<DrainFigures> drains;    // scale-in: one; rolling: one per broker
+  std::optional<int64_t> lease_ttl_ms;  // sigstop: the paused broker's lease TTL
   std::optional<int64_t> zombie_acks;  // sigstop: acks attributed to the paused broker after its lease expired
   std::optional<bool> rejoined;        // sigstop / kill9 / rolling: the broker is listed again in Metadata
 };
@@ -88,10 +116,18 @@ struct Report {
   bool passed() const;
 };
 
-// The summary table (one row per scenario) and the verdict lines.
+// Issue 7's targets for one scenario (none for a scenario that did not run): kill9 RTO p50 <= 1 s and max <= 2 s,
+// sigstop RTO <= lease TTL + 1 s, graceful moves p99 <= 200 ms, scale-in drain <= 3 s, 0 bytes copied.
+std::vector<TargetCheck> evaluate_targets(const ScenarioResult& s);
+
+// The summary tables (availability; data and storage), the targets and the verdict lines.
 void print_summary(std::ostream& out, const Report& report);
 // The whole report as one JSON document.
 void write_json(std::ostream& out, const Report& report);
+// "640 ms", "12.5 s" (from 10 s up).
+std::string duration_text(double ms);
+// "0 B", "3.5 KiB", "1.2 MiB", "2.00 GiB".
+std::string bytes_text(double bytes);
 // JSON string escaping (quotes included).
 std::string json_string(const std::string& s);
 

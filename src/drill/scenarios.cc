@@ -1,6 +1,7 @@
 // The six scenarios and the window around each: settle, checkpoint (producer quiesced, brokers scraped), fault,
 // recovery, observation, checkpoint. See README.md for what each one does and checks.
 #include <cmath>
+#include <limits>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -83,6 +84,33 @@ BrokerProcess* DrillRun::pick_victim(int* leads) {
   return best;
 }
 
+void DrillRun::mark_fault(ScenarioResult& r) {
+  r.fault_ms = drill_now_ms();
+  r.ack_latency_before = summarize_latency(load_.recent_latencies(), r.fault_ms - kBaselineMs, r.fault_ms);
+}
+
+DrainFigures DrillRun::drain(BrokerProcess* b, int led) {
+  DrainFigures d;
+  d.broker = b->node_id;
+  d.led = led;
+  const int64_t t0 = drill_now_ms();
+  b->process->signal(SIGTERM);
+  // Metadata every ~50 ms until it shows the broker leading nothing, then wait for the exit; both bounded.
+  const int64_t deadline = t0 + kDrainTimeoutMs;
+  while (!interrupted() && drill_now_ms() < deadline) {
+    if (!b->process->running()) break;
+    if (!d.to_zero_ms) {
+      auto md = metadata();
+      const int64_t now = drill_now_ms();
+      if (md && !md->leader_of.empty() && md->led_by(b->node_id) == 0) d.to_zero_ms = static_cast<double>(now - t0);
+    }
+    sleep_for(std::chrono::milliseconds(d.to_zero_ms ? 20 : 50));
+  }
+  d.exited = !b->process->running();
+  d.exit_ms = static_cast<double>(drill_now_ms() - t0);
+  return d;
+}
+
 bool DrillRun::wait_recovered(ScenarioResult& r, int64_t since_ms, const std::string& what) {
   const int partitions = options_.partitions;
   const bool ok = wait_until([&] { return load_.partitions_acked_since(since_ms) == partitions; }, recovery_timeout());
@@ -140,6 +168,7 @@ ScenarioResult DrillRun::run(const std::string& name) {
       std::chrono::seconds(20));
   const int64_t start_errors = load_.errors_total();
   r.ran = true;
+  victim_back_ms_ = std::numeric_limits<int64_t>::max();
   if (name == "kill9")
     kill9(r);
   else if (name == "sigstop")
@@ -174,9 +203,18 @@ ScenarioResult DrillRun::run(const std::string& name) {
   r.storage = difference(start_fig, end_fig);
   r.delivered_records = end_delivered - start_delivered;
   r.producer_errors = load_.errors_total() - start_errors;
-  r.recovery = summarize_recovery(load_.ack_times(), r.fault_ms, r.end_ms);
+  const auto acks = load_.ack_times();
+  r.recovery = summarize_recovery(acks, r.fault_ms, r.end_ms);
+  WindowSpec spec;
+  spec.fault_ms = r.fault_ms;
+  spec.end_ms = r.end_ms;
+  spec.timeout_ms = recovery_timeout().count();
+  spec.victim = r.victim;
+  spec.victim_back_ms = victim_back_ms_;
+  r.moves = summarize_moves(acks, load_.ack_leaders(), spec);
   r.lag = summarize_lag(load_.lag_samples(), r.fault_ms, r.end_ms);
   if (quiet_start && quiet_end) {
+    r.copied_measured = true;
     r.unexplained_records = std::llround(r.storage.appended_records) - r.delivered_records;
     const double per_record =
         r.storage.appended_records > 0 ? r.storage.appended_bytes / r.storage.appended_records : 0;
@@ -195,10 +233,13 @@ ScenarioResult DrillRun::run(const std::string& name) {
   if (const std::string fatal = load_.fatal_error(); !fatal.empty()) {
     r.problems.push_back("the idempotent producer failed fatally: " + fatal);
   }
-  char line[256];
-  std::snprintf(line, sizeof line, "%s: RTO p50 %.0f ms, max %.0f ms; write gap p99 %.0f ms; errors %lld; %zu problems",
-                name.c_str(), r.recovery.rto_p50_ms, r.recovery.rto_max_ms, r.recovery.gap_p99_ms,
-                static_cast<long long>(r.producer_errors), r.problems.size());
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "%s: %d moved, window p50 %.0f / p99 %.0f / max %.0f ms; not moved p99 %.0f ms; RTO all partitions "
+                "p50 %.0f, max %.0f ms; ack latency before p99 %.0f ms; errors %lld; %zu problems",
+                name.c_str(), r.moves.moved.partitions, r.moves.moved.p50_ms, r.moves.moved.p99_ms,
+                r.moves.moved.max_ms, r.moves.unmoved.p99_ms, r.recovery.rto_p50_ms, r.recovery.rto_max_ms,
+                r.ack_latency_before.p99_ms, static_cast<long long>(r.producer_errors), r.problems.size());
   event(line, false);
   return r;
 }
@@ -212,8 +253,9 @@ void DrillRun::kill9(ScenarioResult& r) {
   }
   const int id = v->node_id;
   const pid_t pid = v->process->pid();
+  r.victim = id;
   scrape_all();
-  r.fault_ms = drill_now_ms();
+  mark_fault(r);
   v->process->signal(SIGKILL);
   v->process->wait_exit(std::chrono::seconds(5));
   event("kill -9 broker " + std::to_string(id));
@@ -221,6 +263,7 @@ void DrillRun::kill9(ScenarioResult& r) {
            std::to_string(leads) + " of " + std::to_string(options_.partitions) + " partitions)";
   bool restarted = false;
   if (env_.live_brokers().empty()) {  // nobody can take over: the restart is the recovery
+    victim_back_ms_ = drill_now_ms();
     if (auto s = env_.start_broker(id); !s) r.problems.push_back("restart: " + s.error().message);
     event("restart broker " + std::to_string(id));
     restarted = true;
@@ -228,6 +271,7 @@ void DrillRun::kill9(ScenarioResult& r) {
   }
   wait_recovered(r, r.fault_ms, "after the kill");
   if (!restarted) {
+    victim_back_ms_ = drill_now_ms();
     if (auto s = env_.start_broker(id); !s) r.problems.push_back("restart: " + s.error().message);
     event("restart broker " + std::to_string(id));
     r.what += ", restarted after every partition took writes again";
@@ -244,15 +288,18 @@ void DrillRun::sigstop(ScenarioResult& r) {
     return;
   }
   const int id = v->node_id;
-  const int ttl = options_.session_timeout_ms;
+  const int64_t ttl = lease_ttl_ms(options_.session_timeout_ms);
+  r.victim = id;
+  r.lease_ttl_ms = ttl;
   load_.watch_broker(id);
   scrape_all();
   paused_.insert(id);
-  r.fault_ms = drill_now_ms();
+  mark_fault(r);
   v->process->signal(SIGSTOP);
   event("SIGSTOP broker " + std::to_string(id));
   r.what = "SIGSTOP broker " + std::to_string(id) + " (leading " + std::to_string(leads) + " of " +
-           std::to_string(options_.partitions) + " partitions) for lease TTL " + std::to_string(ttl) + " ms + 1 s";
+           std::to_string(options_.partitions) + " partitions) for its lease TTL " + std::to_string(ttl) + " ms (--broker-session-timeout-ms " +
+           std::to_string(options_.session_timeout_ms) + ") + 1 s";
   if (!options_.embedded) wait_recovered(r, r.fault_ms, "while the broker was paused");
   const int64_t resume_at = r.fault_ms + ttl + 1000;
   pause(std::chrono::milliseconds(std::max<int64_t>(0, resume_at - drill_now_ms())));
@@ -267,12 +314,14 @@ void DrillRun::sigstop(ScenarioResult& r) {
   paused_.erase(id);
   event("SIGCONT broker " + std::to_string(id));
   if (options_.embedded) {
+    victim_back_ms_ = resumed_ms;  // one broker: its own resumption is the recovery
     wait_recovered(r, r.fault_ms, "after SIGCONT");
     r.what += ", resumed (embedded: no lease, no failover)";
   } else {
     // The zombie: every write it had in flight must fail (its epoch is sealed); it registers again.
     r.rejoined = wait_listed(id, true, recovery_timeout());
     const int64_t rejoined_ms = drill_now_ms();
+    victim_back_ms_ = rejoined_ms;
     r.zombie_acks = load_.watched_acks_between(r.fault_ms + ttl, dropped ? rejoined_ms : resumed_ms);
     if (!*r.rejoined) r.problems.push_back("broker " + std::to_string(id) + " did not rejoin after SIGCONT");
     if (*r.zombie_acks) {
@@ -292,8 +341,9 @@ void DrillRun::replace(ScenarioResult& r) {
     return;
   }
   const int id = v->node_id;
+  r.victim = id;
   scrape_all();
-  r.fault_ms = drill_now_ms();
+  mark_fault(r);
   v->process->signal(SIGKILL);
   v->process->wait_exit(std::chrono::seconds(5));
   v->removed = true;
@@ -313,7 +363,7 @@ void DrillRun::replace(ScenarioResult& r) {
 
 void DrillRun::scale_out(ScenarioResult& r) {
   scrape_all();
-  r.fault_ms = drill_now_ms();
+  mark_fault(r);
   auto added = env_.add_broker();
   if (!added) {
     r.problems.push_back("new broker: " + added.error().message);
@@ -340,19 +390,22 @@ void DrillRun::scale_in(ScenarioResult& r) {
   BrokerProcess* v = pick_victim(&leads);
   const int id = v->node_id;
   scrape_all();
-  r.fault_ms = drill_now_ms();
-  v->process->signal(SIGTERM);
+  mark_fault(r);
   event("SIGTERM broker " + std::to_string(id) + " (scale-in)");
-  const bool exited = v->process->wait_exit(std::chrono::seconds(60));
-  r.drain_ms = static_cast<double>(drill_now_ms() - r.fault_ms);
-  if (!exited) {
-    r.problems.push_back("broker " + std::to_string(id) + " did not exit within 60 s of SIGTERM");
+  const DrainFigures d = drain(v, leads);
+  r.drains.push_back(d);
+  r.drain_ms = d.exit_ms;
+  if (!d.exited) {
+    r.problems.push_back("broker " + std::to_string(id) + " did not exit within " +
+                         std::to_string(kDrainTimeoutMs / 1000) + " s of SIGTERM");
     v->process->stop(SIGKILL, std::chrono::seconds(5));
   }
   v->removed = true;
   event("broker " + std::to_string(id) + " exited");
   r.what = "SIGTERM broker " + std::to_string(id) + " (leading " + std::to_string(leads) + " of " +
-           std::to_string(options_.partitions) + " partitions); drained and exited in " + ms(*r.drain_ms);
+           std::to_string(options_.partitions) + " partitions); " +
+           (d.to_zero_ms ? "led 0 after " + ms(static_cast<int64_t>(*d.to_zero_ms)) + ", " : "") + "exited after " +
+           ms(static_cast<int64_t>(d.exit_ms));
   wait_recovered(r, r.fault_ms, "after the scale-in");
   if (wait_listed(id, false, recovery_timeout()) == false) {
     r.problems.push_back("Metadata still lists broker " + std::to_string(id) + " after it exited");
@@ -362,21 +415,23 @@ void DrillRun::scale_in(ScenarioResult& r) {
 void DrillRun::rolling(ScenarioResult& r) {
   std::vector<int> ids;
   for (BrokerProcess* b : env_.live_brokers()) ids.push_back(b->node_id);
-  r.fault_ms = drill_now_ms();
+  mark_fault(r);
   double slowest = 0;
   r.rejoined = true;
   for (int id : ids) {
     if (interrupted()) return;
     BrokerProcess* b = env_.broker(id);
     scrape_all();
-    const int64_t t0 = drill_now_ms();
-    b->process->signal(SIGTERM);
+    const auto md = metadata();
     event("SIGTERM broker " + std::to_string(id) + " (rolling)");
-    if (!b->process->wait_exit(std::chrono::seconds(60))) {
-      r.problems.push_back("broker " + std::to_string(id) + " did not exit within 60 s of SIGTERM");
+    const DrainFigures d = drain(b, md ? md->led_by(id) : -1);
+    r.drains.push_back(d);
+    if (!d.exited) {
+      r.problems.push_back("broker " + std::to_string(id) + " did not exit within " +
+                           std::to_string(kDrainTimeoutMs / 1000) + " s of SIGTERM");
       b->process->stop(SIGKILL, std::chrono::seconds(5));
     }
-    slowest = std::max(slowest, static_cast<double>(drill_now_ms() - t0));
+    slowest = std::max(slowest, d.exit_ms);
     if (auto s = env_.start_broker(id); !s) {
       r.problems.push_back("restart of broker " + std::to_string(id) + ": " + s.error().message);
       r.rejoined = false;

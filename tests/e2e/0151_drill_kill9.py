@@ -64,6 +64,18 @@ class DrillKill9Test(unittest.TestCase):
             self.assertEqual(s["rto_ms"]["unrecovered"], 0)
             self.assertGreaterEqual(s["rto_ms"]["max"], s["rto_ms"]["p50"])
             self.assertLess(s["rto_ms"]["max"], 20000)
+            # The same windows split by whether the leader changed: the killed broker's partitions moved (each
+            # one recovered), next to the client's own ack latency before the kill; issue 7's targets are listed.
+            moved, not_moved = s["moved_ms"], s["not_moved_ms"]
+            self.assertGreater(moved["partitions"], 0)
+            self.assertEqual(moved["partitions"] + not_moved["partitions"], 6)
+            self.assertEqual(moved["timed_out"], 0)
+            self.assertGreaterEqual(moved["max"], moved["p50"])
+            self.assertLessEqual(moved["max"], s["rto_ms"]["max"])
+            self.assertGreater(s["ack_latency_before_ms"]["acks"], 0)
+            self.assertTrue(any(t["what"].startswith("RTO of the %d partitions" % moved["partitions"])
+                                for t in s["targets"]), s["targets"])
+            self.assertTrue(any(t["what"] == "log data copied between brokers" and t["met"] for t in s["targets"]))
             self.assertGreater(s["delivered_records"], 0)
             # The brokers' own counters saw the load (appends summed over every broker process).
             self.assertGreater(s["brokers"]["appended_records"], 0)
@@ -79,6 +91,7 @@ class DrillKill9Test(unittest.TestCase):
             # The summary table on the terminal.
             self.assertIn("verdict: PASS", sys_out.stdout)
             self.assertIn("kill9", sys_out.stdout)
+            self.assertIn("targets (issue 7):", sys_out.stdout)
         finally:
             if keep:
                 print("kept %s" % work)

@@ -7,6 +7,7 @@
 #include "drill/report.h"
 #include "drill/stats.h"
 #include "drill/svg_chart.h"
+#include "drill/windows.h"
 
 namespace floe::drill {
 namespace {
@@ -56,6 +57,240 @@ TEST(DrillStats, UnrecoveredPartitionCountsWithTheWholeWindow) {
   EXPECT_EQ(s.unrecovered, 1);
   EXPECT_EQ(s.rto_max_ms, 3000);
   EXPECT_EQ(s.gap_max_ms, 3000);
+}
+
+// Four partitions written every 100 ms (partition p at t = 100k + 10p), acked 20 ms later by their leader: 0 and 1
+// on broker 1, 2 and 3 on broker 2. Broker 1 is killed at t = 1000; partition 0 is acked by broker 3 from 1600,
+// partition 1 from 2330; broker 1 restarts at 3000 and partition 1 moves back to it (graceful): last ack by
+// broker 3 at 3430, first by broker 1 at 3540.
+struct Cluster {
+  std::vector<std::vector<int32_t>> acks = std::vector<std::vector<int32_t>>(4);
+  std::vector<std::vector<AckLeader>> leaders = std::vector<std::vector<AckLeader>>(4);
+  void ack(int p, int32_t t, int32_t broker) {
+    acks[p].push_back(t);
+    if (leaders[p].empty() || leaders[p].back().broker != broker) leaders[p].push_back({t, broker});
+  }
+};
+
+Cluster kill9_cluster() {
+  Cluster c;
+  for (int32_t t = 0; t <= 4000; t += 100) {
+    const int32_t a = t + 20;
+    if (a < 1000) c.ack(0, a, 1);
+    if (a >= 1600) c.ack(0, a, 3);  // first at 1620
+    if (a < 1000) c.ack(1, a + 10, 1);
+    if (a >= 2300 && a < 3500) c.ack(1, a + 10, 3);
+    if (a >= 3500) c.ack(1, a + 20, 1);
+    c.ack(2, a + 20, 2);
+    c.ack(3, a + 30, 2);
+  }
+  return c;
+}
+
+TEST(DrillWindows, FailoverSplitsTheVictimsPartitionsFromTheRest) {
+  const Cluster c = kill9_cluster();
+  WindowSpec spec;
+  spec.fault_ms = 1000;
+  spec.end_ms = 4000;
+  spec.timeout_ms = 30000;
+  spec.victim = 1;
+  spec.victim_back_ms = 3000;
+  const MoveSummary m = summarize_moves(c.acks, c.leaders, spec);
+  EXPECT_EQ(m.moved.partitions, 2);
+  EXPECT_EQ(m.moved.samples, 2);
+  EXPECT_EQ(m.moved.p50_ms, 620);   // partition 0: first ack by broker 3 at 1620
+  EXPECT_EQ(m.moved.max_ms, 1330);  // partition 1: 2330
+  EXPECT_EQ(m.moved.p99_ms, 1330);
+  EXPECT_EQ(m.unmoved.partitions, 2);
+  EXPECT_EQ(m.unmoved.p50_ms, 40);  // partition 2: 1040; partition 3: 1050
+  EXPECT_EQ(m.unmoved.max_ms, 50);
+  EXPECT_EQ(m.later_moves.samples, 1);  // partition 1 back to broker 1: 3430 -> 3540
+  EXPECT_EQ(m.later_moves.partitions, 1);
+  EXPECT_EQ(m.later_moves.max_ms, 110);
+  EXPECT_EQ(m.unknown_leader, 0);
+}
+
+TEST(DrillWindows, LateAcksOfTheVictimAreNotARecovery) {
+  Cluster c;
+  // Broker 1's delivery reports for requests it answered before the kill arrive 5 ms after it; broker 2 takes over.
+  c.ack(0, 900, 1);
+  c.ack(0, 1005, 1);
+  c.ack(0, 1700, 2);
+  // A partition whose only leader was the victim, never taken over: counts as the timeout.
+  c.ack(1, 950, 1);
+  c.ack(1, 1010, 1);
+  WindowSpec spec;
+  spec.fault_ms = 1000;
+  spec.end_ms = 9000;
+  spec.timeout_ms = 5000;
+  spec.victim = 1;
+  const MoveSummary m = summarize_moves({c.acks[0], c.acks[1]}, {c.leaders[0], c.leaders[1]}, spec);
+  EXPECT_EQ(m.moved.partitions, 2);
+  EXPECT_EQ(m.moved.timed_out, 1);
+  EXPECT_EQ(m.moved.p50_ms, 700);
+  EXPECT_EQ(m.moved.max_ms, 5000);
+  // Once the victim is back (restarted with the same id), its acks are a recovery.
+  spec.victim_back_ms = 4000;
+  c.ack(1, 4100, 1);
+  const MoveSummary back = summarize_moves({c.acks[0], c.acks[1]}, {c.leaders[0], c.leaders[1]}, spec);
+  EXPECT_EQ(back.moved.timed_out, 0);
+  EXPECT_EQ(back.moved.max_ms, 3100);
+}
+
+TEST(DrillWindows, GracefulMovesAreMeasuredFromTheOldLeadersLastAck) {
+  Cluster c;
+  // Partition 0 moves 1 -> 2 (last ack 1450, first 1630) and in a rolling restart back 2 -> 1 (2950 -> 3010).
+  for (int32_t t = 950; t <= 4000; t += 100) {
+    if (t <= 1450) c.ack(0, t, 1);
+    if (t >= 1630 && t <= 2950) c.ack(0, t == 1650 ? 1630 : t, 2);
+    if (t >= 3050) c.ack(0, t - 40, 1);
+  }
+  // Partition 1 stays on broker 3 with one hiccup: nothing acked between 2000 and 2400.
+  for (int32_t t = 900; t <= 4000; t += 100) {
+    if (t <= 2000 || t >= 2400) c.ack(1, t, 3);
+  }
+  // Partition 2 moves with its last old-leader ack before the fault (900): the window counts from the fault.
+  c.ack(2, 900, 1);
+  c.ack(2, 1300, 2);
+  c.ack(2, 3990, 2);
+  // Partition 3: no ack before the fault at all.
+  c.ack(3, 1500, 2);
+  WindowSpec spec;
+  spec.fault_ms = 1000;
+  spec.end_ms = 4000;
+  const MoveSummary m = summarize_moves(c.acks, c.leaders, spec);
+  EXPECT_EQ(m.moved.partitions, 2);
+  EXPECT_EQ(m.moved.samples, 3);
+  EXPECT_EQ(m.moved.p50_ms, 180);  // {60, 180, 300}
+  EXPECT_EQ(m.moved.max_ms, 300);
+  EXPECT_EQ(m.unmoved.partitions, 2);
+  EXPECT_EQ(m.unmoved.max_ms, 2500);  // partition 3: 1500 -> 4000 without an ack
+  EXPECT_EQ(m.unmoved.p50_ms, 400);   // partition 1: 2000 -> 2400
+  EXPECT_EQ(m.unknown_leader, 1);
+  EXPECT_EQ(m.later_moves.samples, 0);
+  // A partition silent past the timeout counts as the timeout.
+  spec.timeout_ms = 1000;
+  const MoveSummary t = summarize_moves(c.acks, c.leaders, spec);
+  EXPECT_EQ(t.unmoved.timed_out, 1);
+  EXPECT_EQ(t.unmoved.max_ms, 1000);
+}
+
+TEST(DrillWindows, AckLatencyBaselineAndLeaseTtl) {
+  std::vector<LatencySample> v;
+  for (int i = 1; i <= 100; ++i) v.push_back({static_cast<int32_t>(1000 + i), static_cast<float>(i)});
+  v.push_back({900, 5000});  // before the window
+  v.push_back({1200, 7000});  // at its end (excluded)
+  const LatencyBaseline b = summarize_latency(v, 1000, 1200);
+  EXPECT_EQ(b.acks, 100);
+  EXPECT_EQ(b.p50_ms, 50);
+  EXPECT_EQ(b.p99_ms, 99);
+  EXPECT_EQ(summarize_latency({}, 0, 10).acks, 0);
+  EXPECT_EQ(lease_ttl_ms(3000), 3000);
+  EXPECT_EQ(lease_ttl_ms(1500), 2000);
+  EXPECT_EQ(lease_ttl_ms(4999), 4000);
+}
+
+WindowStats stats(int partitions, int samples, double p50, double p99, double max, int timed_out = 0) {
+  WindowStats w;
+  w.partitions = partitions;
+  w.samples = samples;
+  w.p50_ms = p50;
+  w.p99_ms = p99;
+  w.max_ms = max;
+  w.timed_out = timed_out;
+  return w;
+}
+
+const TargetCheck* find_target(const std::vector<TargetCheck>& v, const std::string& starts) {
+  for (const auto& c : v) {
+    if (c.what.rfind(starts, 0) == 0) return &c;
+  }
+  return nullptr;
+}
+
+TEST(DrillTargets, Kill9JudgesTheMovedPartitionsAndAllPartitions) {
+  ScenarioResult s;
+  s.name = "kill9";
+  s.ran = true;
+  s.victim = 2;
+  s.copied_measured = true;
+  s.moves.moved = stats(333, 333, 700, 1500, 1900);
+  s.recovery.partitions = 1000;
+  s.recovery.rto_p50_ms = 300;
+  s.recovery.rto_max_ms = 2600;
+  auto t = evaluate_targets(s);
+  ASSERT_EQ(t.size(), 3u);
+  const TargetCheck* moved = find_target(t, "RTO of the 333 partitions broker 2 led");
+  ASSERT_TRUE(moved);
+  EXPECT_TRUE(moved->met);
+  EXPECT_EQ(moved->figure, "p50 700 ms, p99 1500 ms, max 1900 ms");
+  const TargetCheck* all = find_target(t, "RTO of all 1000 partitions");
+  ASSERT_TRUE(all);
+  EXPECT_FALSE(all->met);  // max 2.6 s > 2 s
+  EXPECT_TRUE(find_target(t, "log data copied")->met);
+  s.moves.moved = stats(333, 333, 1100, 1500, 1900);  // p50 over 1 s
+  EXPECT_FALSE(find_target(evaluate_targets(s), "RTO of the 333")->met);
+  s.moves.moved = stats(333, 333, 700, 1500, 1900, 1);  // one partition never came back
+  EXPECT_FALSE(find_target(evaluate_targets(s), "RTO of the 333")->met);
+  s.moves.moved = stats(0, 0, 0, 0, 0);
+  EXPECT_EQ(find_target(evaluate_targets(s), "RTO of the 0")->figure, "no partition moved");
+  EXPECT_FALSE(find_target(evaluate_targets(s), "RTO of the 0")->met);
+  s.copied_measured = false;
+  EXPECT_EQ(find_target(evaluate_targets(s), "log data copied")->figure, "not measured");
+  EXPECT_FALSE(find_target(evaluate_targets(s), "log data copied")->met);
+  s.ran = false;
+  EXPECT_TRUE(evaluate_targets(s).empty());
+}
+
+TEST(DrillTargets, SigstopIsJudgedAgainstTheLeaseTtlPlusOneSecond) {
+  ScenarioResult s;
+  s.name = "sigstop";
+  s.ran = true;
+  s.victim = 1;
+  s.lease_ttl_ms = 3000;
+  s.moves.moved = stats(333, 333, 3500, 3900, 3990);  // no p50 bound for sigstop
+  const auto t = evaluate_targets(s);
+  const TargetCheck* moved = find_target(t, "RTO of the 333");
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->limit, "max <= lease TTL 3000 ms + 1 s");
+  EXPECT_TRUE(moved->met);
+  s.moves.moved = stats(333, 333, 3500, 3900, 4001);
+  EXPECT_FALSE(find_target(evaluate_targets(s), "RTO of the 333")->met);
+}
+
+TEST(DrillTargets, GracefulMovesAndDrain) {
+  ScenarioResult s;
+  s.name = "scale-in";
+  s.ran = true;
+  s.copied_measured = true;
+  s.moves.moved = stats(333, 333, 90, 180, 450);
+  DrainFigures d;
+  d.broker = 3;
+  d.led = 333;
+  d.to_zero_ms = 2500;
+  d.exit_ms = 2700;
+  d.exited = true;
+  s.drains.push_back(d);
+  auto t = evaluate_targets(s);
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_TRUE(find_target(t, "write unavailability per graceful move (333 moves of 333")->met);
+  const TargetCheck* drain = find_target(t, "drain of broker 3 leading 333 partitions");
+  ASSERT_TRUE(drain);
+  EXPECT_TRUE(drain->met);
+  EXPECT_EQ(drain->figure, "2500 ms");
+  s.moves.moved = stats(333, 333, 90, 201, 450);
+  s.drains[0].to_zero_ms.reset();  // the process exited before Metadata showed 0: the exit bounds it
+  s.drains[0].exit_ms = 3200;
+  t = evaluate_targets(s);
+  EXPECT_FALSE(find_target(t, "write unavailability per graceful move")->met);
+  EXPECT_FALSE(find_target(t, "drain of broker 3")->met);
+  EXPECT_EQ(find_target(t, "drain of broker 3")->figure, "<= 3200 ms (exited before Metadata showed 0)");
+  // A failure scenario's balancing moves afterwards are graceful moves too.
+  ScenarioResult k;
+  k.name = "kill9";
+  k.ran = true;
+  k.moves.later_moves = stats(300, 310, 100, 150, 400);
+  EXPECT_TRUE(find_target(evaluate_targets(k), "write unavailability per balancing move")->met);
 }
 
 TEST(DrillStats, LagPeakAndCatchUp) {
@@ -162,6 +397,11 @@ Report sample_report() {
   s.storage.objstore_metrics = true;
   s.storage.objstore_requests = {{"put", 40}, {"get", 2}};
   s.lag.catch_up_ms = 300.0;
+  s.copied_measured = true;
+  s.victim = 2;
+  s.moves.moved = stats(2, 2, 450, 800, 800);
+  s.moves.unmoved = stats(4, 4, 20, 60, 60);
+  s.ack_latency_before = LatencyBaseline{500, 1500, 40, 8, 35};
   r.scenarios.push_back(s);
   ScenarioResult skipped;
   skipped.name = "scale-in";
@@ -186,6 +426,12 @@ TEST(DrillReport, JsonCarriesEveryFigure) {
   EXPECT_NE(j.find("\"catch_up_ms\": 300"), std::string::npos);
   EXPECT_NE(j.find("\"zombie_acks\": null"), std::string::npos);
   EXPECT_NE(j.find("\"passed\": false"), std::string::npos);  // a skipped scenario is not a pass
+  EXPECT_NE(j.find("\"moved_ms\": {\"partitions\": 2, \"samples\": 2, \"timed_out\": 0, \"p50\": 450"),
+            std::string::npos) << j;
+  EXPECT_NE(j.find("\"ack_latency_before_ms\": {\"from_ms\": 500, \"to_ms\": 1500, \"acks\": 40, \"p50\": 8"),
+            std::string::npos);
+  EXPECT_NE(j.find("{\"what\": \"RTO of the 2 partitions broker 2 led"), std::string::npos);
+  EXPECT_NE(j.find("\"met\": true}"), std::string::npos);
   EXPECT_EQ(json_string("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
 }
 
@@ -200,6 +446,12 @@ TEST(DrillReport, SummaryTableAndVerdict) {
   EXPECT_NE(t.find("kill9"), std::string::npos);
   EXPECT_NE(t.find("800 ms"), std::string::npos);
   EXPECT_NE(t.find("verdict: PASS"), std::string::npos);
+  EXPECT_NE(t.find("450 / 800 / 800"), std::string::npos) << t;  // moved
+  EXPECT_NE(t.find("20 / 60 / 60"), std::string::npos);          // not moved
+  EXPECT_NE(t.find("8 / 35 (p50 / p99)"), std::string::npos);    // the client's own ack latency
+  EXPECT_NE(t.find("RTO of the 2 partitions broker 2 led"), std::string::npos);
+  EXPECT_NE(t.find("targets: 3 of 3 met"), std::string::npos);
+  EXPECT_EQ(t.find("NOT MET"), std::string::npos);
   r.verify.acked_lost = 1;
   EXPECT_FALSE(r.passed());
   r.verify_complete = false;
