@@ -97,6 +97,10 @@ std::unique_ptr<floe::stream::FileWal> open_wal(const std::string& dir, size_t m
   o.max_entry_bytes = max_entry;
   o.segment_bytes = 256ull << 20;
   o.max_buffered_bytes = 256u << 20;
+  // FLOE_BENCH_WAL_GROUP_BYTES=N: the WAL's max_group_bytes (most bytes one write + fdatasync covers).
+  if (const char* group = std::getenv("FLOE_BENCH_WAL_GROUP_BYTES")) o.max_group_bytes = std::strtoull(group, nullptr, 10);
+  // FLOE_BENCH_WAL_SYNC_THREADS=N: the WAL's flusher threads.
+  if (const char* threads = std::getenv("FLOE_BENCH_WAL_SYNC_THREADS")) o.sync_threads = std::strtoull(threads, nullptr, 10);
   auto wal = floe::stream::FileWal::open(o, [](const floe::stream::WalEntry&) {});
   if (!wal) {
     std::fprintf(stderr, "%s\n", wal.error().message.c_str());

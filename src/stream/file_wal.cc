@@ -240,6 +240,7 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
   }
   std::error_code refuse;
   uint64_t seq = 0;
+  const size_t frame_bytes = kFrameHeader + size;
   const auto queued = std::chrono::steady_clock::now();  // the append latency starts here (read outside the lock)
   {
     std::lock_guard lock(mu_);
@@ -247,11 +248,21 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
       refuse = make_error_code(Errc::closed);
     else if (failed_)
       refuse = failed_;
-    else if (buffer_.size() + kFrameHeader + size > options_.max_buffered_bytes && !buffer_.empty()) {
+    else if (queued_bytes_ + frame_bytes > options_.max_buffered_bytes && queued_bytes_ > 0) {
       refuse = make_error_code(Errc::too_large);  // back-pressure: the disk is behind; the caller retries
     } else {
       seq = next_seq_++;
-      if (pending_.empty()) buffer_first_seq_ = seq;
+      if (queue_.empty() || (!queue_.back().pending.empty() &&
+                             queue_.back().bytes.size() + frame_bytes > options_.max_group_bytes)) {
+        if (spare_groups_.empty()) {
+          queue_.emplace_back();
+        } else {
+          queue_.push_back(std::move(spare_groups_.back()));
+          spare_groups_.pop_back();
+        }
+        queue_.back().first_seq = seq;
+      }
+      Group& group = queue_.back();
       // Appended with insert (not resize + memcpy): no zero-filling of bytes about to be overwritten.
       uint8_t header[kFrameHeader];
       put_u32(header, static_cast<uint32_t>(size));
@@ -260,18 +271,21 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
       uint32_t crc = record::crc32c(header + 8, 16);
       for (const auto& p : parts) crc = record::crc32c(p.data(), p.size(), crc);
       put_u32(header + 4, crc);
-      if (buffer_.capacity() < buffer_.size() + kFrameHeader + size) {
-        buffer_.reserve(std::max(buffer_.size() + kFrameHeader + size, 2 * buffer_.capacity()));
+      std::vector<uint8_t>& buffer = group.bytes;
+      if (buffer.capacity() < buffer.size() + frame_bytes) {
+        buffer.reserve(std::max(buffer.size() + frame_bytes,
+                                std::min(2 * buffer.capacity(), options_.max_group_bytes)));
       }
-      buffer_.insert(buffer_.end(), header, header + kFrameHeader);
-      for (const auto& p : parts) buffer_.insert(buffer_.end(), p.begin(), p.end());
-      frame_ends_.push_back(buffer_.size());
+      buffer.insert(buffer.end(), header, header + kFrameHeader);
+      for (const auto& p : parts) buffer.insert(buffer.end(), p.begin(), p.end());
+      group.frame_ends.push_back(buffer.size());
+      queued_bytes_ += frame_bytes;
       // Counted before the writer can see the entry, so its completion never runs ahead of these.
       ProcessCounters& counters = process_counters();
       counters.appends.fetch_add(1, std::memory_order_relaxed);
       counters.append_bytes.fetch_add(size, std::memory_order_relaxed);
-      counters.pending_bytes.fetch_add(kFrameHeader + size, std::memory_order_relaxed);
-      pending_.push_back({seq, std::move(done), queued, kFrameHeader + size});
+      counters.pending_bytes.fetch_add(frame_bytes, std::memory_order_relaxed);
+      group.pending.push_back({seq, std::move(done), queued, frame_bytes});
     }
   }
   if (refuse) {
@@ -288,11 +302,8 @@ FileWal::SegmentFile::~SegmentFile() {
 }
 
 void FileWal::flusher_loop() {
-  std::vector<uint8_t> bytes;
-  std::vector<size_t> ends;
-  std::vector<Pending> group;
+  Group group;
   for (;;) {
-    uint64_t first_seq = 0;
     uint64_t ticket = 0;
     std::error_code write_ec;
     std::shared_ptr<SegmentFile> file;
@@ -302,20 +313,16 @@ void FileWal::flusher_loop() {
       std::unique_lock writing(write_mu_);
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return !pending_.empty() || closing_; });
-        if (pending_.empty()) return;  // closing and drained (every group taken is completed by its flusher)
-        bytes.swap(buffer_);
-        ends.swap(frame_ends_);
-        group.swap(pending_);
-        first_seq = buffer_first_seq_;
-        buffer_.clear();
-        frame_ends_.clear();
-        pending_.clear();
+        cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
+        if (queue_.empty()) return;  // closing and drained (every group taken is completed by its flusher)
+        group = std::move(queue_.front());
+        queue_.pop_front();
+        queued_bytes_ -= group.bytes.size();
         ticket = syncs_started_++;
         write_ec = failed_;  // after a failure nothing more is written: the group fails, in order
       }
       if (!write_ec) {
-        if (Status st = write_group(bytes, ends, first_seq); !st) {
+        if (Status st = write_group(group); !st) {
           write_ec = st.error().code;
           std::lock_guard lock(mu_);
           if (!failed_) failed_ = write_ec;  // at once: no later group is written after a failed write
@@ -342,35 +349,39 @@ void FileWal::flusher_loop() {
       earlier_failure = failed_;
       if (sync_ec && !failed_) failed_ = sync_ec;
       if (!sync_ec && !earlier_failure && any_written) {
-        durable_seq_ = group.back().seq;
+        durable_seq_ = group.pending.back().seq;
         ++syncs_;
       }
     }
     const std::error_code ec = write_ec ? write_ec : (earlier_failure ? earlier_failure : sync_ec);
     if (!ec) {
       counters.syncs.fetch_add(1, std::memory_order_relaxed);
-      counters.sync_entries.record(group.size());
-      counters.sync_bytes.record(bytes.size());
+      counters.sync_entries.record(group.pending.size());
+      counters.sync_bytes.record(group.bytes.size());
     }
     const auto completed = std::chrono::steady_clock::now();
-    for (Pending& p : group) {
+    for (Pending& p : group.pending) {
       counters.append_latency_us.record(completed - p.queued);
       counters.pending_bytes.fetch_sub(p.bytes, std::memory_order_relaxed);
       p.done(ec, ec ? 0 : p.seq);
     }
+    group.bytes.clear();
+    group.frame_ends.clear();
+    group.pending.clear();
     {
       std::lock_guard lock(mu_);
       ++syncs_finished_;  // the next group's completions may run now (they follow these callbacks)
+      if (spare_groups_.size() <= options_.sync_threads) spare_groups_.push_back(std::move(group));
+      group = Group{};
     }
     sync_cv_.notify_all();
-    bytes.clear();
-    ends.clear();
-    group.clear();
   }
 }
 
-Status FileWal::write_group(const std::vector<uint8_t>& bytes, const std::vector<size_t>& frame_ends,
-                            uint64_t first_seq) {
+Status FileWal::write_group(const Group& group) {
+  const std::vector<uint8_t>& bytes = group.bytes;
+  const std::vector<size_t>& frame_ends = group.frame_ends;
+  const uint64_t first_seq = group.first_seq;
   size_t flushed = 0;  // bytes[0, flushed) are written
   size_t frame_start = 0;
   for (size_t i = 0; i < frame_ends.size(); ++i) {

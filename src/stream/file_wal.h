@@ -10,9 +10,9 @@
 //   len > 0; crc = CRC-32C of seq, epoch and payload; seqs are dense (previous + 1) across segments.
 // Preallocated space reads as zeros, so len = 0 marks the end of the written part.
 //
-// Durability: `sync_threads` flusher threads. An idle flusher takes everything appended so far (one at a time, in
-// seq order), writes it (page cache), fdatasyncs it and completes those appends itself: one hand-off per ack (the
-// appender wakes a flusher), none between writing, syncing and completing. While one flusher syncs, another takes
+// Durability: `sync_threads` flusher threads. Appends queue in groups of up to `max_group_bytes`. An idle flusher
+// takes the oldest group (one at a time, in seq order), writes it (page cache), fdatasyncs it and completes those
+// appends itself: one hand-off per ack (the appender wakes a flusher), none between writing, syncing and completing. While one flusher syncs, another takes
 // and writes what arrived meanwhile and starts its own sync at once (on ext4 concurrent syncs overlap), so one sync
 // covers every append that arrived while the previous one ran (group commit) without waiting for it to end.
 // Completions run in the order the groups were taken, so appends complete in seq order, and none is acked after a
@@ -23,8 +23,8 @@
 //
 // Threads: the flusher threads do all blocking I/O; append() never blocks (it copies the payload into the buffer);
 // `done` runs on the flusher that synced the entry, and async_append's handler is posted once from there to its
-// associated executor (asio async_initiate). Memory: the buffer (max_buffered_bytes) plus the group each flusher
-// holds while it writes and syncs it (at most max_buffered_bytes each).
+// associated executor (asio async_initiate). Memory: the queued groups (max_buffered_bytes) plus the group each
+// flusher holds while it writes and syncs it (at most max_group_bytes, or one frame, each) plus the spare groups'.
 #pragma once
 
 #include <asio/associated_executor.hpp>
@@ -61,6 +61,11 @@ struct FileWalOptions {
   // is written and synced at once instead of after it (on ext4 concurrent syncs overlap), which cuts the ack
   // latency; completions still go in seq order.
   size_t sync_threads = 2;
+  // The most frame bytes one flusher takes as one group (one write + one fdatasync), at least one frame. Appends
+  // queue in groups of up to this size, so that while one flusher writes and syncs a group the next flusher takes
+  // the next one: with large appends (256 KiB, 1 MiB) and many in flight, one flusher taking everything would
+  // leave the other idle and turn the pipeline into "fill, write, sync" rounds.
+  size_t max_group_bytes = 1u << 20;
 };
 
 // Read-only figures for metrics, summed over every FileWal of the process (a broker has one; the StreamStore owns
@@ -137,6 +142,13 @@ class FileWal {
     std::chrono::steady_clock::time_point queued;  // for the append latency
     size_t bytes;                                  // frame bytes (pending_bytes)
   };
+  // Frames appended back to back, taken by one flusher as a whole: one write, one sync, completions in seq order.
+  struct Group {
+    std::vector<uint8_t> bytes;
+    std::vector<size_t> frame_ends;  // end offset of each frame in bytes
+    std::vector<Pending> pending;    // their completions, in seq order
+    uint64_t first_seq = 0;
+  };
 
   explicit FileWal(FileWalOptions options) : options_(std::move(options)) {}
   Status recover(const Replay& replay);
@@ -149,7 +161,7 @@ class FileWal {
   };
 
   void flusher_loop();
-  Status write_group(const std::vector<uint8_t>& bytes, const std::vector<size_t>& frame_ends, uint64_t first_seq);
+  Status write_group(const Group& group);
 
   FileWalOptions options_;
   int lock_fd_ = -1;
@@ -163,10 +175,9 @@ class FileWal {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<uint8_t> buffer_;     // frames not yet handed to the writer
-  std::vector<size_t> frame_ends_;  // end offset of each frame in buffer_
-  std::vector<Pending> pending_;    // their completions, in seq order
-  uint64_t buffer_first_seq_ = 0;
+  std::deque<Group> queue_;          // groups not yet taken by a flusher, in seq order (the last one still fills)
+  size_t queued_bytes_ = 0;          // frame bytes in queue_ (bounded by max_buffered_bytes)
+  std::vector<Group> spare_groups_;  // emptied groups kept for their memory (at most sync_threads + 1)
   uint64_t next_seq_ = 1;
   uint64_t durable_seq_ = 0;
   uint64_t syncs_ = 0;
