@@ -241,6 +241,20 @@ ClusterObservability::ClusterObservability(metrics::Registry& registry, ClusterN
     e.sample({}, as_double(pm.open_failures));
     e.family("floe_cluster_partition_open_batch_seconds", "Duration of the last batch of partition opens", Type::gauge);
     e.sample({}, static_cast<double>(pm.last_open_batch_ms) / 1000.0);
+    const kafka::OpenGateStats gate = node.leadership->open_gate()->stats();
+    e.family("floe_cluster_partition_open_waiters",
+             "Produce and fetch requests waiting now for a partition this broker is opening", Type::gauge);
+    e.sample({}, as_double(gate.waiting));
+    e.family("floe_cluster_partition_open_waits_total",
+             "Produce and fetch requests that waited for a partition this broker was opening", Type::counter);
+    e.sample({}, as_double(gate.waits));
+    e.family("floe_cluster_partition_open_wait_failures_total",
+             "Requests for a partition being opened here answered NOT_LEADER_OR_FOLLOWER: the wait ran out "
+             "(timeout), no room or no time to wait (refused), or the open failed or the partition left (closed)",
+             Type::counter);
+    e.sample({{"reason", "timeout"}}, as_double(gate.timeouts));
+    e.sample({{"reason", "refused"}}, as_double(gate.refusals));
+    e.sample({{"reason", "closed"}}, as_double(gate.closed));
     const EpochOwnership own = epoch_ownership(node, self_id);
     e.family("floe_cluster_partitions_assigned", "Active assignments to this broker epoch in the image", Type::gauge);
     e.sample({}, as_double(own.assigned));

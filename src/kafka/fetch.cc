@@ -1,9 +1,12 @@
 #include "kafka/fetch.h"
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "cluster/topic_catalog.h"
 #include "kafka/errors.h"
+#include "kafka/open_gate.h"
 #include "kafka/services.h"
 #include "stream/errc.h"
 #include "stream/stream_store.h"
@@ -13,9 +16,10 @@ namespace {
 
 constexpr int32_t kMaxWaitCapMs = 30000;  // a client's max_wait_ms beyond this is cut (bounds held requests)
 
-// One pass over every requested partition. Returns the bytes of records gathered.
+// One pass over every requested partition. Returns the bytes of records gathered. `not_local` (if given) collects
+// the streams answered NOT_LEADER_OR_FOLLOWER (some may be opening here).
 asio::awaitable<size_t> gather(RequestContext& ctx, proto::FetchRequest& req, proto::FetchResponse& resp,
-                               bool& any_error) {
+                               bool& any_error, std::vector<uint64_t>* not_local) {
   Services& services = *ctx.services;
   const bool by_id = ctx.version() >= 13;
   size_t total = 0;
@@ -45,12 +49,13 @@ asio::awaitable<size_t> gather(RequestContext& ctx, proto::FetchRequest& req, pr
         continue;
       }
       const PartitionLeader leader = services.leadership.leader(*topic, fp.partition);
+      const uint64_t stream = cluster::stream_id_of(topic->id, fp.partition);
       if (int16_t e = serve_error(leader, fp.current_leader_epoch); e != 0) {
         p.error_code = e;
         any_error = true;
+        if (not_local != nullptr && !leader.local) not_local->push_back(stream);
         continue;
       }
-      const uint64_t stream = cluster::stream_id_of(topic->id, fp.partition);
       stream::StreamEnds ends = services.store.ends(stream);
       p.high_watermark = ends.durable;
       p.last_stable_offset = ends.durable;
@@ -92,6 +97,25 @@ asio::awaitable<size_t> gather(RequestContext& ctx, proto::FetchRequest& req, pr
   co_return total;
 }
 
+// Right after a failover or a move the consumers, told by Metadata who leads now, fetch from this broker while it is
+// still opening the partition. They would get NOT_LEADER_OR_FOLLOWER, refresh their metadata (librdkafka: after a
+// back-off of up to a second) and learn the same leader again, so such a fetch waits for the open at the produce
+// path's OpenGate (open_gate.h), bounded by its own max wait (and the gate's bounds). true: at least one of
+// `streams` was opened meanwhile (gather again).
+asio::awaitable<bool> wait_for_opens(Services& services, const std::vector<uint64_t>& streams,
+                                     std::chrono::steady_clock::time_point deadline) {
+  OpenGate* gate = services.leadership.open_gate();
+  if (gate == nullptr) co_return false;
+  bool any = false;
+  for (uint64_t stream : streams) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    OpenGate::Ticket turn = co_await gate->wait(stream, 0, std::max(left, std::chrono::milliseconds(0)));
+    if (turn.outcome() == OpenGate::Outcome::turn) any = true;
+    // A fetch reserves nothing: its turn passes on here (~Ticket), and the next partition's wait follows.
+  }
+  co_return any;
+}
+
 }  // namespace
 
 asio::awaitable<proto::FetchResponse> handle_fetch(RequestContext& ctx, proto::FetchRequest& req) {
@@ -111,10 +135,16 @@ asio::awaitable<proto::FetchResponse> handle_fetch(RequestContext& ctx, proto::F
   }
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(std::clamp(req.max_wait_ms, 0, kMaxWaitCapMs));
+  bool waited_for_opens = false;  // once per request
   for (;;) {
     const uint64_t epoch = services.appends.epoch();
     bool any_error = false;
-    size_t bytes = co_await gather(ctx, req, resp, any_error);
+    std::vector<uint64_t> not_local;
+    size_t bytes = co_await gather(ctx, req, resp, any_error, waited_for_opens ? nullptr : &not_local);
+    if (!not_local.empty()) {
+      waited_for_opens = true;
+      if (co_await wait_for_opens(services, not_local, deadline)) continue;
+    }
     if (any_error || bytes >= static_cast<size_t>(std::max(req.min_bytes, 0)) ||
         std::chrono::steady_clock::now() >= deadline) {
       break;

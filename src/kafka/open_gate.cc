@@ -31,6 +31,7 @@ struct OpenGate::Shared {
   OpenGateOptions options;
   mutable std::mutex mu;
   std::unordered_map<uint64_t, std::shared_ptr<Gate>> gates;
+  OpenGateStats stats;  // under mu
 
   static void wake(const std::shared_ptr<Waiter>& w) {
     w->woken = true;
@@ -51,6 +52,7 @@ struct OpenGate::Shared {
     std::shared_ptr<Waiter> w = gate->queue.front();
     gate->queue.pop_front();
     gate->bytes -= w->bytes;
+    --stats.waiting;
     gate->turn_taken = true;
     wake(w);
   }
@@ -62,6 +64,8 @@ struct OpenGate::Shared {
     gates.erase(it);
     gate->closed = true;
     for (const auto& w : gate->queue) wake(w);
+    stats.waiting -= gate->queue.size();
+    stats.closed += gate->queue.size();
     gate->queue.clear();
     gate->bytes = 0;
   }
@@ -124,6 +128,11 @@ void OpenGate::close_all() {
   for (uint64_t stream : streams) shared_->close(stream);
 }
 
+OpenGateStats OpenGate::stats() const {
+  std::lock_guard lock(shared_->mu);
+  return shared_->stats;
+}
+
 size_t OpenGate::waiting(uint64_t stream) const {
   std::lock_guard lock(shared_->mu);
   auto it = shared_->gates.find(stream);
@@ -152,12 +161,15 @@ asio::awaitable<OpenGate::Ticket> OpenGate::wait(uint64_t stream, size_t bytes, 
     }
     if (wait_for.count() <= 0 || gate->queue.size() >= shared_->options.max_waiters ||
         gate->bytes + bytes > shared_->options.max_bytes) {
+      ++shared_->stats.refusals;
       ticket.outcome_ = Outcome::refused;
       co_return ticket;
     }
     waiter->timer = std::make_shared<asio::steady_timer>(executor, wait_for);
     gate->queue.push_back(waiter);
     gate->bytes += bytes;
+    ++shared_->stats.waiting;
+    ++shared_->stats.waits;
   }
   std::error_code ec;
   co_await waiter->timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -167,7 +179,9 @@ asio::awaitable<OpenGate::Ticket> OpenGate::wait(uint64_t stream, size_t bytes, 
     if (pos != gate->queue.end()) {
       gate->queue.erase(pos);
       gate->bytes -= waiter->bytes;
+      --shared_->stats.waiting;
     }
+    ++shared_->stats.timeouts;
     ticket.outcome_ = Outcome::timed_out;
     co_return ticket;
   }

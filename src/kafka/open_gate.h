@@ -15,6 +15,10 @@
 // If the open fails or the partition leaves this broker meanwhile (closed), every waiter resumes at once and finds
 // the partition not local: NOT_LEADER_OR_FOLLOWER as before.
 //
+// A fetch for a partition being opened here waits at the same gate (kafka/fetch.cc), bounded by its max wait, and
+// passes on at once when its turn comes (it reserves nothing). Produce and fetch waiters share the per-partition
+// bounds. stats(): waiters now, waits, and waits that ended without their turn (metrics: docs/metrics.md).
+//
 // Thread-safe; waiters sleep on a timer on their own executor (cancelled there), no polling.
 #pragma once
 
@@ -29,6 +33,15 @@ struct OpenGateOptions {
   std::chrono::milliseconds max_wait{5000};  // partition.open.wait.ms: the cap on a request's own timeout
   size_t max_waiters = 1000;                 // partition.open.max.waiters: per partition; beyond: not leader
   size_t max_bytes = 64u << 20;              // partition.open.max.wait.bytes: records held by waiters, per partition
+};
+
+// Counters of one gate (all partitions), for metrics.
+struct OpenGateStats {
+  uint64_t waiting = 0;    // requests queued now
+  uint64_t waits = 0;      // requests that queued (each counted once)
+  uint64_t timeouts = 0;   // queued requests whose wait ran out before the open (not leader)
+  uint64_t refusals = 0;   // requests turned away without queueing: over max_waiters / max_bytes, or no time left
+  uint64_t closed = 0;     // queued requests released because the open failed or the partition left
 };
 
 class OpenGate {
@@ -78,6 +91,7 @@ class OpenGate {
 
   const OpenGateOptions& options() const;
   size_t waiting(uint64_t stream) const;  // queued requests (tests, metrics)
+  OpenGateStats stats() const;
 
  private:
   std::shared_ptr<Shared> shared_;
