@@ -1,6 +1,7 @@
 #include "drill/broker_metrics.h"
 
 #include <chrono>
+#include <cstdlib>
 
 #include "cost/http_get.h"
 #include "cost/prom_text.h"
@@ -10,6 +11,8 @@ namespace floe::drill {
 namespace {
 
 constexpr std::string_view kRequestsPrefix = "objstore_requests/";
+constexpr std::string_view kHandoffPrefix = "handoff/";  // handoff/<cause>/<le>
+constexpr std::string_view kHandoffBuckets = "floe_cluster_partition_handoff_seconds_bucket";
 
 }  // namespace
 
@@ -27,6 +30,13 @@ bool MetricsLedger::add_scrape(int node_id, int instance, std::string_view text)
   for (const auto& op : s.label_values("floe_objstore_requests_total", "op")) {
     c.objstore = true;
     now[std::string(kRequestsPrefix) + op] = s.sum("floe_objstore_requests_total", {{"op", op}}).value_or(0);
+  }
+  for (const auto& cause : s.label_values(kHandoffBuckets, "cause")) {
+    for (const auto& le : s.label_values(kHandoffBuckets, "le")) {
+      if (auto v = s.sum(kHandoffBuckets, {{"cause", cause}, {"le", le}})) {
+        now[std::string(kHandoffPrefix) + cause + "/" + le] = *v;
+      }
+    }
   }
   // One restart check for the whole scrape: if any counter dropped, the process is new and every counter starts
   // from 0 (a per-series check would miss a counter that happens to have grown past its old value).
@@ -64,6 +74,13 @@ StorageFigures MetricsLedger::totals() const {
         f.objstore_read_bytes += v;
       else if (key.starts_with(kRequestsPrefix))
         f.objstore_requests[key.substr(kRequestsPrefix.size())] += v;
+      else if (key.starts_with(kHandoffPrefix)) {
+        const std::string rest = key.substr(kHandoffPrefix.size());
+        const std::size_t slash = rest.find('/');
+        if (slash == std::string::npos) continue;
+        const double le = std::strtod(rest.c_str() + slash + 1, nullptr);  // "+Inf" parses as infinity
+        f.handoff_buckets[rest.substr(0, slash)][le] += v;
+      }
     }
   }
   return f;
@@ -76,6 +93,17 @@ StorageFigures difference(const StorageFigures& a, const StorageFigures& b) {
   d.served_bytes = b.served_bytes - a.served_bytes;
   d.objstore_read_bytes = b.objstore_read_bytes - a.objstore_read_bytes;
   d.objstore_metrics = b.objstore_metrics;
+  for (const auto& [cause, buckets] : b.handoff_buckets) {
+    const auto before = a.handoff_buckets.find(cause);
+    for (const auto& [le, v] : buckets) {
+      double was = 0;
+      if (before != a.handoff_buckets.end()) {
+        const auto it = before->second.find(le);
+        if (it != before->second.end()) was = it->second;
+      }
+      d.handoff_buckets[cause][le] = v - was;
+    }
+  }
   for (const auto& [op, v] : b.objstore_requests) {
     const auto it = a.objstore_requests.find(op);
     d.objstore_requests[op] = v - (it == a.objstore_requests.end() ? 0 : it->second);

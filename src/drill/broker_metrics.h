@@ -8,6 +8,7 @@
 //   floe_topic_bytes_out_total{topic}: log data sent in Fetch responses
 //   floe_objstore_received_bytes_total{op="get"}: bytes read from the object store
 //   floe_objstore_requests_total{op}: object-store requests (each billed HTTP request once)
+//   floe_cluster_partition_handoff_seconds_bucket{cause,le}: partitions opened after a change of owner
 #pragma once
 
 #include <map>

@@ -112,6 +112,21 @@ std::string triple(const WindowStats& w) {
   return buf;
 }
 
+// "move: 333 opened, p50 <= 131 ms, p99 <= 262 ms, max <= 524 ms; failover: ..." ("" when none).
+std::string handoff_text(const StorageFigures& f) {
+  std::string out;
+  for (const auto& [cause, buckets] : f.handoff_buckets) {
+    const BucketQuantiles q = bucket_quantiles(buckets);
+    if (q.count <= 0) continue;
+    const auto bound = [](double seconds) {
+      return std::isfinite(seconds) ? "<= " + duration_text(seconds * 1000) : std::string("> the largest bucket");
+    };
+    out += (out.empty() ? "" : "; ") + cause + ": " + num(q.count) + " opened, p50 " + bound(q.p50) + ", p99 " +
+           bound(q.p99) + ", max " + bound(q.max);
+  }
+  return out;
+}
+
 std::string moved_count(const ScenarioResult& s) {
   const auto& m = s.moves.moved;
   if (m.samples == m.partitions) return std::to_string(m.partitions);
@@ -171,6 +186,9 @@ void print_summary(std::ostream& out, const Report& r) {
     if (s.moves.later_moves.samples) {
       out << "    later moves (balancing after the recovery): " << s.moves.later_moves.samples << " of "
           << s.moves.later_moves.partitions << " partitions, " << triple(s.moves.later_moves) << " ms\n";
+    }
+    if (const std::string h = handoff_text(s.storage); !h.empty()) {
+      out << "    broker-side handoff (change of owner -> serving, every topic; bucket bounds): " << h << "\n";
     }
     if (s.moves.unknown_leader) {
       out << "    " << s.moves.unknown_leader << " partitions had no ack before the fault (counted as not moved)\n";
@@ -252,7 +270,15 @@ void write_json(std::ostream& out, const Report& r) {
       out << (first ? "" : ", ") << json_string(op) << ": " << num(n);
       first = false;
     }
-    out << "}, \"objstore_requests_total\": " << num(s.storage.objstore_request_total()) << "}"
+    out << "}, \"objstore_requests_total\": " << num(s.storage.objstore_request_total()) << ", \"handoff_s\": {";
+    first = true;
+    for (const auto& [cause, buckets] : s.storage.handoff_buckets) {
+      const BucketQuantiles q = bucket_quantiles(buckets);
+      out << (first ? "" : ", ") << json_string(cause) << ": {\"count\": " << num(q.count) << ", \"p50_le\": "
+          << num(q.p50) << ", \"p99_le\": " << num(q.p99) << ", \"max_le\": " << num(q.max) << "}";
+      first = false;
+    }
+    out << "}}"
         << ",\n     \"drain_ms\": " << opt_num(s.drain_ms) << ", \"drains\": [";
     for (std::size_t k = 0; k < s.drains.size(); ++k) {
       const auto& d = s.drains[k];

@@ -38,6 +38,9 @@ struct StorageFigures {
   double objstore_read_bytes = 0;  // sum of floe_objstore_received_bytes_total (GET bodies)
   std::map<std::string, double> objstore_requests;  // sum of floe_objstore_requests_total by op
   bool objstore_metrics = false;                    // whether the brokers expose floe_objstore_* at all
+  // floe_cluster_partition_handoff_seconds by cause ("move", "failover"): cumulative bucket counts by upper bound
+  // (seconds), summed over brokers. The brokers' own "change of owner -> serving here" per partition, all topics.
+  std::map<std::string, std::map<double, double>> handoff_buckets;
   double objstore_request_total() const;
 };
 

@@ -1,6 +1,7 @@
 #include "drill/windows.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "drill/stats.h"
 
@@ -123,6 +124,24 @@ LatencyBaseline summarize_latency(const std::vector<LatencySample>& samples, int
   b.p50_ms = percentile(v, 0.5);
   b.p99_ms = percentile(v, 0.99);
   return b;
+}
+
+BucketQuantiles bucket_quantiles(const std::map<double, double>& cumulative) {
+  BucketQuantiles q;
+  if (cumulative.empty()) return q;
+  q.count = cumulative.rbegin()->second;  // the +Inf (largest) bucket holds every observation
+  if (q.count <= 0) return q;
+  const auto at = [&](double fraction) {
+    const double rank = std::ceil(fraction * q.count);
+    for (const auto& [le, n] : cumulative) {
+      if (n >= rank) return le;
+    }
+    return cumulative.rbegin()->first;
+  };
+  q.p50 = at(0.5);
+  q.p99 = at(0.99);
+  q.max = at(1.0);
+  return q;
 }
 
 int64_t lease_ttl_ms(int64_t session_timeout_ms) { return std::max<int64_t>(2, session_timeout_ms / 1000) * 1000; }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <vector>
 
 namespace floe::drill {
@@ -73,6 +74,14 @@ struct LatencyBaseline {
 
 // The ack latency of the acks delivered in [from_ms, to_ms).
 LatencyBaseline summarize_latency(const std::vector<LatencySample>& samples, int64_t from_ms, int64_t to_ms);
+
+// Quantiles of a Prometheus histogram's cumulative buckets (upper bound -> count): each is the upper bound of the
+// bucket holding it (an upper bound on the true value; the brokers' buckets are powers of two).
+struct BucketQuantiles {
+  double count = 0;
+  double p50 = 0, p99 = 0, max = 0;  // seconds; infinity when it is in the +Inf bucket
+};
+BucketQuantiles bucket_quantiles(const std::map<double, double>& cumulative);
 
 // The lease TTL a broker registers with for --broker-session-timeout-ms (app/cluster_node.cc: etcd leases are in
 // whole seconds, at least 2).

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <sstream>
 
 #include "drill/broker_metrics.h"
@@ -173,6 +174,18 @@ TEST(DrillWindows, GracefulMovesAreMeasuredFromTheOldLeadersLastAck) {
   const MoveSummary t = summarize_moves(c.acks, c.leaders, spec);
   EXPECT_EQ(t.unmoved.timed_out, 1);
   EXPECT_EQ(t.unmoved.max_ms, 1000);
+}
+
+TEST(DrillWindows, HistogramBucketQuantilesAreUpperBounds) {
+  // 100 observations: 60 at or below 0.1 s, 39 more at or below 0.2 s, one above 0.4 s.
+  const std::map<double, double> b = {{0.05, 10}, {0.1, 60}, {0.2, 99}, {0.4, 99}, {INFINITY, 100}};
+  const BucketQuantiles q = bucket_quantiles(b);
+  EXPECT_EQ(q.count, 100);
+  EXPECT_EQ(q.p50, 0.1);
+  EXPECT_EQ(q.p99, 0.2);
+  EXPECT_TRUE(std::isinf(q.max));
+  EXPECT_EQ(bucket_quantiles({}).count, 0);
+  EXPECT_EQ(bucket_quantiles({{0.1, 0}, {INFINITY, 0}}).p99, 0);
 }
 
 TEST(DrillWindows, AckLatencyBaselineAndLeaseTtl) {
@@ -351,7 +364,10 @@ std::string metrics_text(double in_bytes, double in_records, double out_bytes, d
     << "floe_objstore_received_bytes_total{op=\"get\"} " << get_bytes << "\n"
     << "floe_objstore_received_bytes_total{op=\"list\"} 5000\n"
     << "floe_objstore_requests_total{op=\"put\"} " << puts << "\n"
-    << "floe_objstore_requests_total{op=\"get\"} 2\n";
+    << "floe_objstore_requests_total{op=\"get\"} 2\n"
+    << "floe_cluster_partition_handoff_seconds_bucket{cause=\"move\",le=\"0.1\"} " << puts << "\n"
+    << "floe_cluster_partition_handoff_seconds_bucket{cause=\"move\",le=\"0.2\"} " << 2 * puts << "\n"
+    << "floe_cluster_partition_handoff_seconds_bucket{cause=\"move\",le=\"+Inf\"} " << 2 * puts << "\n";
   return m.str();
 }
 
@@ -377,6 +393,12 @@ TEST(DrillMetrics, LedgerSumsBrokersAndSurvivesRestarts) {
   EXPECT_EQ(d.appended_records, 11);
   EXPECT_EQ(d.served_bytes, 200);
   EXPECT_EQ(d.objstore_requests.at("put"), 1 + 1 + 1);
+  // The handoff histogram's buckets are counters like the rest (le 0.1 = puts): broker 1 at 5, broker 2's 6 plus
+  // its new process's 1, broker 1's second process 1.
+  EXPECT_EQ(b.handoff_buckets.at("move").at(0.1), 5 + (6 + 1) + 1);
+  EXPECT_EQ(d.handoff_buckets.at("move").at(0.1), 1 + 1 + 1);
+  EXPECT_EQ(d.handoff_buckets.at("move").at(0.2), 2 + 2 + 2);
+  EXPECT_TRUE(std::isinf(d.handoff_buckets.at("move").rbegin()->first));
   EXPECT_FALSE(ledger.add_scrape(3, 1, "not{ a metric"));
 }
 
@@ -402,6 +424,7 @@ Report sample_report() {
   s.moves.moved = stats(2, 2, 450, 800, 800);
   s.moves.unmoved = stats(4, 4, 20, 60, 60);
   s.ack_latency_before = LatencyBaseline{500, 1500, 40, 8, 35};
+  s.storage.handoff_buckets["move"] = {{0.1, 30}, {0.2, 35}, {0.4, 40}, {INFINITY, 40}};
   r.scenarios.push_back(s);
   ScenarioResult skipped;
   skipped.name = "scale-in";
@@ -432,6 +455,8 @@ TEST(DrillReport, JsonCarriesEveryFigure) {
             std::string::npos);
   EXPECT_NE(j.find("{\"what\": \"RTO of the 2 partitions broker 2 led"), std::string::npos);
   EXPECT_NE(j.find("\"met\": true}"), std::string::npos);
+  EXPECT_NE(j.find("\"handoff_s\": {\"move\": {\"count\": 40, \"p50_le\": 0.100, \"p99_le\": 0.400"),
+            std::string::npos);
   EXPECT_EQ(json_string("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
 }
 
@@ -451,6 +476,9 @@ TEST(DrillReport, SummaryTableAndVerdict) {
   EXPECT_NE(t.find("8 / 35 (p50 / p99)"), std::string::npos);    // the client's own ack latency
   EXPECT_NE(t.find("RTO of the 2 partitions broker 2 led"), std::string::npos);
   EXPECT_NE(t.find("targets: 3 of 3 met"), std::string::npos);
+  EXPECT_NE(t.find("broker-side handoff (change of owner -> serving, every topic; bucket bounds): move: 40 opened, "
+                   "p50 <= 100 ms, p99 <= 400 ms, max <= 400 ms"),
+            std::string::npos);
   EXPECT_EQ(t.find("NOT MET"), std::string::npos);
   r.verify.acked_lost = 1;
   EXPECT_FALSE(r.passed());
