@@ -23,7 +23,12 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
 class DrillRun {
  public:
   DrillRun(DrillOptions options, Environment& env, Load& load, MetricsLedger& ledger, Report& report)
-      : options_(std::move(options)), env_(env), load_(load), ledger_(ledger), report_(report) {}
+      : options_(std::move(options)),
+        env_(env),
+        load_(load),
+        ledger_(ledger),
+        report_(report),
+        broker_logs_(options_.work_dir) {}
 
   // Runs one scenario (settle first, then the fault, the recovery and the observation window).
   ScenarioResult run(const std::string& name);
@@ -69,7 +74,8 @@ class DrillRun {
   Load& load_;
   MetricsLedger& ledger_;
   Report& report_;
-  std::set<int> paused_;  // SIGSTOPped brokers: not scraped
+  BrokerLogCursor broker_logs_;  // the controller's failure verdicts in each scenario's window
+  std::set<int> paused_;         // SIGSTOPped brokers: not scraped
   int64_t last_scrape_ms_ = 0;
   // When the failed broker's id was back (restarted, or resumed and registered again): acks attributed to it
   // before this are its old process's (windows.h). Reset by every scenario.

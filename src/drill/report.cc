@@ -187,6 +187,12 @@ void print_summary(std::ostream& out, const Report& r) {
       out << "    later moves (balancing after the recovery): " << s.moves.later_moves.samples << " of "
           << s.moves.later_moves.partitions << " partitions, " << triple(s.moves.later_moves) << " ms\n";
     }
+    for (std::size_t k = 0; k < s.failed_epochs.size(); ++k) {
+      const auto& f = s.failed_epochs[k];
+      const bool planned = k < s.failed_epoch_planned.size() && s.failed_epoch_planned[k];
+      out << "    controller failed broker " << f.broker << " epoch " << f.epoch << " (" << f.why << ")"
+          << (planned ? ": the drill's fault" : ": NOT the drill's fault") << "\n";
+    }
     if (const std::string h = handoff_text(s.storage); !h.empty()) {
       out << "    broker-side handoff (change of owner -> serving, every topic; bucket bounds): " << h << "\n";
     }
@@ -219,7 +225,8 @@ void print_summary(std::ostream& out, const Report& r) {
         << r.total_produced << ", failed " << r.total_failed << "); no loss verdict\n";
   }
   out << "targets: " << met << " of " << targets << " met (performance; not part of the verdict)\n";
-  out << "verdict: " << (r.passed() ? "PASS" : "FAIL") << " (every acked record read back, nothing copied, every check passed)\n";
+  out << "verdict: " << (r.passed() ? "PASS" : "FAIL")
+      << " (a pass needs: every acked record read back, nothing copied, no problem in any scenario)\n";
 }
 
 void write_json(std::ostream& out, const Report& r) {
@@ -285,6 +292,13 @@ void write_json(std::ostream& out, const Report& r) {
       out << (k ? ", " : "") << "{\"broker\": " << d.broker << ", \"led\": " << d.led
           << ", \"to_zero_ms\": " << opt_num(d.to_zero_ms) << ", \"exit_ms\": " << num(d.exit_ms)
           << ", \"exited\": " << (d.exited ? "true" : "false") << "}";
+    }
+    out << "], \"failed_epochs\": [";
+    for (std::size_t k = 0; k < s.failed_epochs.size(); ++k) {
+      const auto& f = s.failed_epochs[k];
+      const bool planned = k < s.failed_epoch_planned.size() && s.failed_epoch_planned[k];
+      out << (k ? ", " : "") << "{\"broker\": " << f.broker << ", \"epoch\": " << f.epoch
+          << ", \"why\": " << json_string(f.why) << ", \"planned\": " << (planned ? "true" : "false") << "}";
     }
     out << "], \"lease_ttl_ms\": " << opt_num(s.lease_ttl_ms) << ",\n     \"targets\": [";
     const auto checks = evaluate_targets(s);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "drill/broker_logs.h"
 #include "drill/stats.h"
 #include "drill/windows.h"
 
@@ -89,6 +90,10 @@ struct ScenarioResult {
   std::optional<double> drain_ms;      // SIGTERM -> exit of the drained broker (scale-in; rolling: the slowest)
   std::vector<DrainFigures> drains;    // scale-in: one; rolling: one per broker
   std::optional<int64_t> lease_ttl_ms;  // sigstop: the paused broker's lease TTL
+  // Broker epochs the controller declared failed in the window (its log), and which of them the drill's fault
+  // explains: failure scenarios, the victim's first; any other is an unplanned failover (a problem).
+  std::vector<FailedEpoch> failed_epochs;
+  std::vector<bool> failed_epoch_planned;
   std::optional<int64_t> zombie_acks;  // sigstop: acks attributed to the paused broker after its lease expired
   std::optional<bool> rejoined;        // sigstop / kill9 / rolling: the broker is listed again in Metadata
 };

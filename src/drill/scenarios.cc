@@ -167,6 +167,7 @@ ScenarioResult DrillRun::run(const std::string& name) {
       },
       std::chrono::seconds(20));
   const int64_t start_errors = load_.errors_total();
+  broker_logs_.skip_to_end();
   r.ran = true;
   victim_back_ms_ = std::numeric_limits<int64_t>::max();
   if (name == "kill9")
@@ -225,6 +226,17 @@ ScenarioResult DrillRun::run(const std::string& name) {
     }
   } else {
     r.problems.push_back("the producer did not quiesce within 20 s at a checkpoint: copied bytes not measured");
+  }
+  r.failed_epochs = parse_failed_epochs(broker_logs_.read_new());
+  bool victim_explained = false;
+  for (const auto& f : r.failed_epochs) {
+    const bool planned = r.victim >= 0 && f.broker == r.victim && !victim_explained;
+    victim_explained = victim_explained || planned;
+    r.failed_epoch_planned.push_back(planned);
+    if (!planned) {
+      r.problems.push_back("unplanned failover: the controller failed broker " + std::to_string(f.broker) +
+                           " epoch " + std::to_string(f.epoch) + " (" + f.why + "), which the drill did not stop");
+    }
   }
   if (r.recovery.unrecovered) {
     r.problems.push_back(std::to_string(r.recovery.unrecovered) + " partitions took no write after the fault");

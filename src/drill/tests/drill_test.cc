@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
+#include "drill/broker_logs.h"
 #include "drill/broker_metrics.h"
 #include "drill/options.h"
 #include "drill/report.h"
@@ -306,6 +311,50 @@ TEST(DrillTargets, GracefulMovesAndDrain) {
   EXPECT_TRUE(find_target(evaluate_targets(k), "write unavailability per balancing move")->met);
 }
 
+TEST(DrillLogs, FailedEpochsFromTheControllersLog) {
+  const std::string log =
+      "2026-11-28T00:00:37.272Z WARN cluster: controller: broker epoch 2/7 failed: its heartbeats stopped\n"
+      "2026-11-28T00:00:37.444Z WARN cluster: broker 2 epoch 7 lost: epoch sealed\n"
+      "2026-11-28T00:00:38.488Z WARN cluster: controller: broker epoch 2/7 failed: its seal is recorded\n"
+      "2026-11-28T00:00:39.000Z WARN cluster: controller: seal of 2/7 failed: timeout\n"
+      "2026-11-28T00:00:40.000Z WARN cluster: controller: broker epoch 1/2478 failed: it was the controller before "
+      "this election and has not connected since\n"
+      "x controller: broker epoch 3/ failed: junk\n"
+      "x controller: broker epoch 3/5 gone\n"
+      "x controller: broker epoch 4/9 failed: no newline";
+  const auto f = parse_failed_epochs(log);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0], (FailedEpoch{2, 7, "its heartbeats stopped"}));
+  EXPECT_EQ(f[1], (FailedEpoch{1, 2478, "it was the controller before this election and has not connected since"}));
+  EXPECT_EQ(f[2], (FailedEpoch{4, 9, "no newline"}));
+  EXPECT_TRUE(parse_failed_epochs("").empty());
+}
+
+TEST(DrillLogs, CursorReadsOnlyWhatWasAppended) {
+  const std::string dir = ::testing::TempDir() + "/drill-logs-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const auto append = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name, std::ios::app) << text;
+  };
+  append("broker-1.log", "old line\n");
+  append("etcd.log", "not a broker\n");
+  BrokerLogCursor c(dir);
+  c.skip_to_end();
+  EXPECT_EQ(c.read_new(), "");
+  append("broker-1.log", "new 1\n");
+  append("broker-2.log", "new 2\n");  // a broker started in the window: read from its start
+  append("etcd.log", "more\n");
+  const std::string got = c.read_new();
+  EXPECT_NE(got.find("new 1\n"), std::string::npos);
+  EXPECT_NE(got.find("new 2\n"), std::string::npos);
+  EXPECT_EQ(got.find("old line"), std::string::npos);
+  EXPECT_EQ(got.find("more"), std::string::npos);
+  EXPECT_EQ(c.read_new(), "");
+  append("broker-1.log", std::string(100, 'x') + "tail");
+  EXPECT_EQ(c.read_new(10), "xxxxxxtail\n");  // bounded: the newest part
+  std::filesystem::remove_all(dir);
+}
+
 TEST(DrillStats, LagPeakAndCatchUp) {
   std::vector<LagSample> lag;
   const int64_t values[] = {10, 12, 9, 11, 10, 300, 900, 400, 30, 11, 10};
@@ -425,6 +474,8 @@ Report sample_report() {
   s.moves.unmoved = stats(4, 4, 20, 60, 60);
   s.ack_latency_before = LatencyBaseline{500, 1500, 40, 8, 35};
   s.storage.handoff_buckets["move"] = {{0.1, 30}, {0.2, 35}, {0.4, 40}, {INFINITY, 40}};
+  s.failed_epochs = {{2, 7, "it was the controller before this election"}};
+  s.failed_epoch_planned = {true};
   r.scenarios.push_back(s);
   ScenarioResult skipped;
   skipped.name = "scale-in";
@@ -455,6 +506,9 @@ TEST(DrillReport, JsonCarriesEveryFigure) {
             std::string::npos);
   EXPECT_NE(j.find("{\"what\": \"RTO of the 2 partitions broker 2 led"), std::string::npos);
   EXPECT_NE(j.find("\"met\": true}"), std::string::npos);
+  EXPECT_NE(j.find("\"failed_epochs\": [{\"broker\": 2, \"epoch\": 7, \"why\": \"it was the controller before "
+                   "this election\", \"planned\": true}]"),
+            std::string::npos);
   EXPECT_NE(j.find("\"handoff_s\": {\"move\": {\"count\": 40, \"p50_le\": 0.100, \"p99_le\": 0.400"),
             std::string::npos);
   EXPECT_EQ(json_string("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
@@ -476,6 +530,9 @@ TEST(DrillReport, SummaryTableAndVerdict) {
   EXPECT_NE(t.find("8 / 35 (p50 / p99)"), std::string::npos);    // the client's own ack latency
   EXPECT_NE(t.find("RTO of the 2 partitions broker 2 led"), std::string::npos);
   EXPECT_NE(t.find("targets: 3 of 3 met"), std::string::npos);
+  EXPECT_NE(t.find("controller failed broker 2 epoch 7 (it was the controller before this election): the drill's "
+                   "fault"),
+            std::string::npos);
   EXPECT_NE(t.find("broker-side handoff (change of owner -> serving, every topic; bucket bounds): move: 40 opened, "
                    "p50 <= 100 ms, p99 <= 400 ms, max <= 400 ms"),
             std::string::npos);
