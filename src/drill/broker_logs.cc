@@ -10,6 +10,7 @@ namespace floe::drill {
 namespace {
 
 constexpr std::string_view kMarker = "controller: broker epoch ";
+constexpr std::string_view kResumed = "its seal is recorded";
 
 std::vector<std::string> broker_logs(const std::string& dir) {
   std::vector<std::string> out;
@@ -38,7 +39,14 @@ std::vector<FailedEpoch> parse_failed_epochs(std::string_view text) {
     constexpr std::string_view kFailed = " failed: ";
     if (r.ec != std::errc() || std::string_view(r.ptr, end - r.ptr).substr(0, kFailed.size()) != kFailed) continue;
     f.why = std::string(r.ptr + kFailed.size(), end);
-    if (seen.insert({f.broker, f.epoch}).second) out.push_back(std::move(f));
+    if (seen.insert({f.broker, f.epoch}).second) {
+      out.push_back(std::move(f));
+    } else if (f.why != kResumed) {
+      // A controller that took over repeats the epoch as "its seal is recorded": keep the first reason given.
+      for (auto& kept : out) {
+        if (kept.broker == f.broker && kept.epoch == f.epoch && kept.why == kResumed) kept.why = f.why;
+      }
+    }
   }
   return out;
 }

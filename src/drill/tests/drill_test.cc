@@ -328,6 +328,13 @@ TEST(DrillLogs, FailedEpochsFromTheControllersLog) {
   EXPECT_EQ(f[1], (FailedEpoch{1, 2478, "it was the controller before this election and has not connected since"}));
   EXPECT_EQ(f[2], (FailedEpoch{4, 9, "no newline"}));
   EXPECT_TRUE(parse_failed_epochs("").empty());
+  // The logs of several brokers read in any order: the original reason wins over a later controller's "its seal
+  // is recorded".
+  const auto g = parse_failed_epochs(
+      "controller: broker epoch 2/7 failed: its seal is recorded\ncontroller: broker epoch 2/7 failed: its "
+      "heartbeats stopped\n");
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].why, "its heartbeats stopped");
 }
 
 TEST(DrillLogs, CursorReadsOnlyWhatWasAppended) {
