@@ -106,6 +106,8 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   sc.compaction_target_bytes = static_cast<size_t>(cfg.compaction_target_bytes);
   sc.compaction_min_objects = static_cast<size_t>(cfg.compaction_min_objects);
   sc.compaction_max_age = std::chrono::milliseconds(cfg.compaction_max_age_ms);
+  sc.compaction_dead_bytes = static_cast<uint64_t>(cfg.compaction_dead_bytes);
+  sc.compaction_dead_max_age = std::chrono::milliseconds(cfg.compaction_dead_max_age_ms);
   sc.compaction_grace = std::chrono::milliseconds(cfg.object_gc_grace_ms);
   // One compactor and garbage collector for the cluster: the controller (its swaps and retirements are guarded by
   // compares on the objects/ keys, so a deposed controller still at it changes nothing it should not; other

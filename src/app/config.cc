@@ -240,6 +240,18 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.compaction_max_age_ms);
        },
        [](const ServeConfig& c) { return std::to_string(c.compaction_max_age_ms); }},
+      {"compaction.dead.bytes",
+       "rewrite an object without its dead (trimmed, deleted-topic) blocks once they reach this many bytes (or half "
+       "of it)",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.compaction_dead_bytes);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.compaction_dead_bytes); }},
+      {"compaction.dead.max.age.ms", "rewrite an object without its dead blocks once they have been dead this long",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, INT64_C(1) << 40, c.compaction_dead_max_age_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.compaction_dead_max_age_ms); }},
       {"wal", "write-ahead log: file (local disk, uploaded to objects) or object (one object per flush, no local state)",
        [](ServeConfig& c, const std::string& v) -> std::string {
          if (v == "file") c.wal = ServeConfig::Wal::file;

@@ -45,6 +45,8 @@ struct ServeConfig {
   int64_t compaction_target_bytes = 64 << 20;   // compaction.target.bytes: compacted object size
   int32_t compaction_min_objects = 8;           // compaction.min.objects: compact once this many small objects...
   int64_t compaction_max_age_ms = 300000;       // compaction.max.age.ms: ...or once the oldest waited this long
+  int64_t compaction_dead_bytes = 16 << 20;     // compaction.dead.bytes: rewrite a partly dead object past this...
+  int64_t compaction_dead_max_age_ms = 3600000;  // compaction.dead.max.age.ms: ...or once dead this long
   int64_t producer_snapshot_ms = 2000;   // producer.snapshot.interval.ms: idempotence state snapshots per partition
   enum class Wal { file, object };
   Wal wal = Wal::file;                  // wal: file (local disk, uploads) or object (WAL objects in the store)

@@ -59,6 +59,8 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
   sc.compaction_target_bytes = static_cast<size_t>(cfg.compaction_target_bytes);
   sc.compaction_min_objects = static_cast<size_t>(cfg.compaction_min_objects);
   sc.compaction_max_age = std::chrono::milliseconds(cfg.compaction_max_age_ms);
+  sc.compaction_dead_bytes = static_cast<uint64_t>(cfg.compaction_dead_bytes);
+  sc.compaction_dead_max_age = std::chrono::milliseconds(cfg.compaction_dead_max_age_ms);
   sc.compaction_grace = std::chrono::milliseconds(cfg.object_gc_grace_ms);
   if (cfg.wal == ServeConfig::Wal::object) {
     // The object WAL's epoch is this start's counter (never reused); earlier unsealed epochs of this node are

@@ -175,9 +175,12 @@ asio::awaitable<Result<std::vector<Compactor::Input>>> Compactor::plan(std::map<
       }
     }
   }
-  // Inputs: small objects, and objects of any size at least half dead (trimmed blocks, deleted streams) that still
-  // hold a live block (wholly dead ones are retired whole: retire_unreferenced). A candidate with dead blocks
-  // ("dirty") triggers a round by itself, so dead data inside shared objects is dropped, not kept forever.
+  // Inputs: small objects, and objects of any size with dead blocks (trimmed, deleted streams) that still hold a
+  // live block (wholly dead ones are retired whole: retire_unreferenced) once the dead part is half of the object,
+  // or dead_bytes, or was first seen dead_max_age ago. A candidate with dead blocks ("dirty") triggers a round by
+  // itself, so dead data inside shared objects is dropped, not kept forever.
+  const auto now = std::chrono::steady_clock::now();
+  std::map<std::string, std::chrono::steady_clock::time_point> dead_seen;
   std::vector<Input> small;
   size_t dirty = 0;
   for (Input& in : all) {
@@ -192,8 +195,15 @@ asio::awaitable<Result<std::vector<Compactor::Input>>> Compactor::plan(std::map<
       }
     }
     const bool is_small = in.ranges.object_size < options_.small_object_bytes;
-    const bool mostly_dead = any_live && dead > 0 && dead * 2 >= in.ranges.object_size;
-    if (!is_small && !mostly_dead) continue;
+    bool dead_enough = false;
+    if (any_live && dead > 0) {
+      auto seen = dead_seen_.find(in.ranges.key);
+      const auto since = seen == dead_seen_.end() ? now : seen->second;
+      dead_seen.emplace(in.ranges.key, since);
+      dead_enough = dead * 2 >= in.ranges.object_size || dead >= options_.dead_bytes ||
+                    now - since >= options_.dead_max_age;
+    }
+    if (!is_small && !dead_enough) continue;
     if (is_small) {
       ++info.small_objects;
       info.small_bytes += in.ranges.object_size;
@@ -203,9 +213,9 @@ asio::awaitable<Result<std::vector<Compactor::Input>>> Compactor::plan(std::map<
   }
   all.clear();
   plan_info_ = info;
+  dead_seen_ = std::move(dead_seen);
 
   // The age trigger: when each small object was first seen here (bounded by the objects in metadata).
-  const auto now = std::chrono::steady_clock::now();
   std::map<std::string, std::chrono::steady_clock::time_point> seen;
   auto oldest = now;
   for (const Input& in : small) {

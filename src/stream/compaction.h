@@ -11,9 +11,12 @@
 //      (so a busy stream gets objects of its own); adjacent blocks of a stream (offsets contiguous) are merged into
 //      blocks of up to block_bytes. Batches are copied as stored: offsets and bytes never change. Blocks wholly
 //      below their stream's start (trimmed), or of a deleted topic's stream (options.live_streams), are dropped.
-//      Besides small objects, an object of any size that is at least half dead (and still holds a live block) is
-//      an input, and an input with dead blocks triggers a round by itself (even alone): dead data inside shared
-//      objects goes, it is not kept for as long as a live neighbour lives.
+//      Besides small objects, an object of any size that still holds a live block is an input once its dead
+//      blocks are at least half of it, or at least dead_bytes, or it has held dead blocks for dead_max_age (first
+//      seen so by this process, steady clock); an input with dead blocks triggers a round by itself (even alone):
+//      dead data inside shared objects goes, it is not kept for as long as a live neighbour lives. So every dead
+//      byte is reclaimed within about dead_max_age (plus a pass interval and the grace), and an object is
+//      rewritten for its dead blocks at most once per dead_max_age unless it is half dead or dead_bytes of it are.
 //   3. a "pending" gc record <root>gc/<id> naming the outputs is written BEFORE they are PUT (crash: a later sweep
 //      deletes them), then the outputs are PUT with put_if_absent under fresh keys (never reused).
 //   4. the swap txn: compares every input key's mod revision (unchanged since the plan: no concurrent trim-GC,
@@ -88,6 +91,11 @@ struct CompactionOptions {
   size_t max_inputs = 64;                         // inputs per round (the swap txn: inputs + outputs + 1 ops)
   size_t max_round_bytes = 256u << 20;            // input bytes read per round (memory bound)
   size_t max_txn_value_bytes = 1u << 20;          // metadata values per swap txn (etcd: 1.5 MiB a request)
+  // Partly dead objects of any size are rewritten without their dead blocks once these are half of the object,
+  // or at least dead_bytes (compaction.dead.bytes), or were first seen dead dead_max_age ago
+  // (compaction.dead.max.age.ms).
+  uint64_t dead_bytes = 16u << 20;
+  std::chrono::milliseconds dead_max_age{3600000};
   std::chrono::milliseconds grace{60000};         // replaced objects live this long (object.gc.grace.ms)
   std::chrono::milliseconds object_timeout{30000};
   asio::any_io_executor cpu;  // where outputs are built; empty: the caller's executor
@@ -159,6 +167,9 @@ class Compactor {
   meta::MetaStore& meta_;
   CompactionPlanInfo plan_info_;
   std::map<std::string, std::chrono::steady_clock::time_point> first_seen_;  // small objects (age trigger)
+  // Objects holding dead and live blocks: when this process first saw them so (the dead age trigger). Bounded
+  // like first_seen_: rebuilt from every plan.
+  std::map<std::string, std::chrono::steady_clock::time_point> dead_seen_;
   // gc records: key -> (mod revision, when this process first saw the record at that revision): the steady-clock
   // half of the due time. Bounded by the gc/ keys in metadata (pruned on every sweep).
   std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> gc_seen_;

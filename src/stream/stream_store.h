@@ -137,6 +137,10 @@ struct StreamStoreConfig {
   size_t compaction_target_bytes = 64u << 20;       // compaction.target.bytes (inputs: objects below half of it)
   size_t compaction_min_objects = 8;                // compaction.min.objects: trigger by count...
   std::chrono::milliseconds compaction_max_age{300000};  // compaction.max.age.ms: ...or by age
+  // Objects of any size holding dead blocks (trimmed, deleted topics) beside live ones are rewritten without them
+  // once the dead blocks are half the object, or this many bytes, or were first seen dead this long ago.
+  uint64_t compaction_dead_bytes = 16u << 20;                 // compaction.dead.bytes
+  std::chrono::milliseconds compaction_dead_max_age{3600000};  // compaction.dead.max.age.ms
   size_t compaction_block_bytes = 1u << 20;          // merged blocks up to this (one ranged GET per read)
   size_t compaction_max_round_bytes = 256u << 20;    // input bytes read per round (memory bound)
   size_t compaction_max_rounds = 16;                 // rounds per pass

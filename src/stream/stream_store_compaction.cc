@@ -42,6 +42,8 @@ void StreamStore::start_compaction() {
   o.block_bytes = config_.compaction_block_bytes;
   o.min_objects = config_.compaction_min_objects;
   o.max_age = config_.compaction_max_age;
+  o.dead_bytes = config_.compaction_dead_bytes;
+  o.dead_max_age = config_.compaction_dead_max_age;
   o.max_round_bytes = config_.compaction_max_round_bytes;
   o.grace = config_.compaction_grace;
   o.object_timeout = config_.object_timeout;

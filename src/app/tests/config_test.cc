@@ -108,6 +108,7 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
             "log.retention.check.interval.ms=300000 "
             "producer.snapshot.interval.ms=2000 object.gc.grace.ms=60000 compaction.interval.ms=30000 "
             "compaction.target.bytes=67108864 compaction.min.objects=8 compaction.max.age.ms=300000 "
+            "compaction.dead.bytes=16777216 compaction.dead.max.age.ms=3600000 "
             "wal=file wal.flush.ms=50 "
             "wal.batch.bytes=4194304 wal.inflight=4 wal.put.hedge.ms=150 http=127.0.0.1:0");
 }

@@ -246,6 +246,81 @@ TEST_P(StreamCompaction, RetentionAfterCompactionDeletesWhatItShouldAndNothingEl
   EXPECT_EQ(read_all(2), quiet);
 }
 
+// A large object (not small) that is less than half dead keeps its dead blocks only until they reach
+// compaction_dead_bytes or have been dead for compaction_dead_max_age: then it is rewritten without them, its bytes
+// are reclaimed, and the live records read back exactly.
+TEST_P(StreamCompaction, PartlyDeadLargeObjectsAreReclaimedByAgeOrDeadBytes) {
+  StreamStoreConfig c = compacting_config();  // target 8 KiB: objects of 4 KiB or more are not small
+  c.compaction_dead_bytes = 1u << 30;
+  c.compaction_dead_max_age = std::chrono::hours(1);
+  open_store(c);
+  for (int i = 0; i < 2; ++i) append_committed(1, i, 40);       // ~1.2 KiB of stream 1
+  for (int i = 0; i < 9; ++i) append_committed(2, 10 + i, 40);  // ~5.6 KiB of stream 2
+  ASSERT_TRUE(run(store_->compact_once()));
+  auto only_object = [this]() {
+    auto keys = meta_keys("objects/");
+    EXPECT_EQ(keys.size(), 1u);
+    auto ranges = decode_object_ranges(keys.at(0).key.substr(std::string("/floe/objects/").size()), keys.at(0).value);
+    EXPECT_TRUE(ranges);
+    return *ranges;
+  };
+  const ObjectRanges shared = only_object();
+  uint64_t stream1_bytes = 0;
+  for (const BlockInfo& b : shared.blocks) stream1_bytes += b.stream_id == 1 ? b.size : 0;
+  ASSERT_GE(shared.object_size, 4096u) << "not a small object";
+  ASSERT_GT(stream1_bytes, 0u);
+  ASSERT_LT(stream1_bytes * 2, shared.object_size) << "less than half of it will be dead";
+  const auto live = read_all(2);
+  ASSERT_EQ(live.size(), 9u);
+
+  // Stream 1 trimmed away: its blocks in the shared object are dead, less than half of it, far below dead_bytes.
+  ASSERT_TRUE(run(store_->trim(1, store_->ends(1).durable)));
+  const uint64_t swaps = store_->compaction_stats().swaps;
+  ASSERT_TRUE(run(store_->compact_once()));
+  EXPECT_EQ(store_->compaction_stats().swaps, swaps) << "within both bounds: kept for now";
+  EXPECT_EQ(only_object().key, shared.key);
+
+  // The age bound: first seen dead by this process now, rewritten once it has been dead for 300 ms.
+  close_store();
+  c.compaction_dead_max_age = std::chrono::milliseconds(300);
+  open_store(c);
+  ASSERT_TRUE(run(store_->compact_once()));
+  EXPECT_EQ(store_->compaction_stats().swaps, 0u) << "dead for less than the age bound";
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ASSERT_TRUE(run(store_->compact_once()));
+  EXPECT_EQ(store_->compaction_stats().swaps, 1u);
+  const ObjectRanges rewritten = only_object();
+  EXPECT_NE(rewritten.key, shared.key);
+  for (const BlockInfo& b : rewritten.blocks) EXPECT_EQ(b.stream_id, 2u) << "a dead block was kept";
+  EXPECT_LT(rewritten.object_size, shared.object_size - stream1_bytes / 2) << "the dead bytes were reclaimed";
+  EXPECT_FALSE(run(file_store_->head(shared.key, objstore::Clock::now() + std::chrono::seconds(5))).ok())
+      << "grace 0: the replaced object is deleted";
+  EXPECT_EQ(read_all(2), live);
+  expect_no_orphans_and_nothing_missing();
+
+  // The dead-bytes bound: stream 2's first block trimmed (under 2 KiB dead, less than half of the object).
+  close_store();
+  c.compaction_dead_max_age = std::chrono::hours(1);
+  c.compaction_dead_bytes = 1024;
+  open_store(c);
+  ASSERT_GE(rewritten.blocks.size(), 3u);
+  const int64_t new_start = rewritten.blocks.front().last_offset + 1;
+  ASSERT_TRUE(run(store_->trim(2, new_start)));
+  const uint64_t dead_bytes = rewritten.blocks.front().size;
+  ASSERT_GE(dead_bytes, 1024u);
+  ASSERT_LT(dead_bytes * 2, rewritten.object_size);
+  ASSERT_TRUE(run(store_->compact_once()));
+  EXPECT_EQ(store_->compaction_stats().swaps, 1u) << "dead_bytes reached: rewritten at once";
+  const ObjectRanges last = only_object();
+  EXPECT_NE(last.key, rewritten.key);
+  for (const BlockInfo& b : last.blocks) EXPECT_GE(b.last_offset, new_start) << "a trimmed block was kept";
+  EXPECT_LT(last.object_size, rewritten.object_size);
+  auto expected = live;
+  expected.erase(expected.begin(), expected.find(new_start));
+  EXPECT_EQ(read_all(2), expected);
+  expect_no_orphans_and_nothing_missing();
+}
+
 TEST_P(StreamCompaction, ReadsStayExactWhileCompactionRunsWithAppendsAndTrims) {
   StreamStoreConfig c = compacting_config();
   c.compaction_interval = std::chrono::milliseconds(5);  // the background task, as in serve
