@@ -161,6 +161,10 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
       report.scenarios.push_back(run.run(name));
     }
     run.event(interrupted() ? "interrupted: stopping the load" : "scenarios done: stopping the load");
+    // Failovers after the last scenario (the load's end and the read-back, which fetches everything at once)
+    // are nobody's fault either: the controller's log says whether there were any.
+    BrokerLogCursor after_scenarios(o.work_dir);
+    after_scenarios.skip_to_end();
     load.stop(std::chrono::seconds(30));
     run.scrape_all();
     report.timeline = load.timeline();
@@ -178,6 +182,7 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
       report.verify_complete = complete;
       report.verify = verify_sequences(load.states(), seen);
     }
+    report.failed_epochs_after = parse_failed_epochs(after_scenarios.read_new());
   }
   out << "\n";
   print_summary(out, report);

@@ -62,7 +62,7 @@ double StorageFigures::objstore_request_total() const {
 }
 
 bool Report::passed() const {
-  if (!verify_complete || verify.acked_lost != 0) return false;
+  if (!verify_complete || verify.acked_lost != 0 || !failed_epochs_after.empty()) return false;
   for (const auto& s : scenarios) {
     if (!s.ran || !s.problems.empty() || s.copied_bytes != 0) return false;
   }
@@ -224,6 +224,10 @@ void print_summary(std::ostream& out, const Report& r) {
         << " acked records not reached, " << r.verify.duplicates << " duplicated among those read (produced "
         << r.total_produced << ", failed " << r.total_failed << "); no loss verdict\n";
   }
+  for (const auto& f : r.failed_epochs_after) {
+    out << "PROBLEM: after the scenarios (load stop, read-back) the controller failed broker " << f.broker
+        << " epoch " << f.epoch << " (" << f.why << "), which the drill did not stop\n";
+  }
   out << "targets: " << met << " of " << targets << " met (performance; not part of the verdict)\n";
   out << "verdict: " << (r.passed() ? "PASS" : "FAIL")
       << " (a pass needs: every acked record read back, nothing copied, no problem in any scenario)\n";
@@ -321,6 +325,13 @@ void write_json(std::ostream& out, const Report& r) {
       << ", \"acked_lost\": " << v.acked_lost << ", \"duplicates\": " << v.duplicates
       << ", \"failed_but_present\": " << v.failed_but_present << ", \"first_lost_seq\": " << v.first_lost_seq
       << ", \"produced\": " << r.total_produced << ", \"failed\": " << r.total_failed << "},\n";
+  out << "  \"failed_epochs_after_scenarios\": [";
+  for (std::size_t k = 0; k < r.failed_epochs_after.size(); ++k) {
+    const auto& f = r.failed_epochs_after[k];
+    out << (k ? ", " : "") << "{\"broker\": " << f.broker << ", \"epoch\": " << f.epoch
+        << ", \"why\": " << json_string(f.why) << "}";
+  }
+  out << "],\n";
   out << "  \"events\": [";
   for (std::size_t i = 0; i < r.events.size(); ++i) {
     out << (i ? ", " : "") << "{\"t_ms\": " << r.events[i].t_ms << ", \"label\": " << json_string(r.events[i].label)

@@ -119,8 +119,11 @@ struct Report {
   VerifySummary verify;
   bool verify_complete = false;  // the read-back reached every partition's end
   std::string verify_note;
+  // Broker epochs the controller failed after the last scenario (load stop, read-back): unplanned, a problem.
+  std::vector<FailedEpoch> failed_epochs_after;
   int64_t total_produced = 0, total_acked = 0, total_failed = 0;
-  // The run's verdict: every scenario ran without problems, nothing acked was lost, nothing was copied.
+  // The run's verdict: every scenario ran without problems, nothing acked was lost, nothing was copied, no
+  // broker was failed over after the scenarios.
   bool passed() const;
 };
 

@@ -557,6 +557,18 @@ TEST(DrillReport, SummaryTableAndVerdict) {
   r.verify.acked_lost = 0;
   r.scenarios[0].copied_bytes = 1024;
   EXPECT_FALSE(r.passed());
+  r.scenarios[0].copied_bytes = 0;
+  EXPECT_TRUE(r.passed());
+  r.failed_epochs_after = {{3, 10, "its heartbeats stopped"}};
+  EXPECT_FALSE(r.passed());
+  std::ostringstream after;
+  print_summary(after, r);
+  EXPECT_NE(after.str().find("PROBLEM: after the scenarios (load stop, read-back) the controller failed broker 3 "
+                             "epoch 10 (its heartbeats stopped)"),
+            std::string::npos);
+  std::ostringstream j;
+  write_json(j, r);
+  EXPECT_NE(j.str().find("\"failed_epochs_after_scenarios\": [{\"broker\": 3, \"epoch\": 10"), std::string::npos);
 }
 
 TEST(DrillChart, SvgHasSeriesAndLabelledFaultLines) {
