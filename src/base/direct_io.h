@@ -1,5 +1,5 @@
 // Writes that bypass the page cache (O_DIRECT), for data written once and made durable at once: segment objects
-// on file:// (objstore/file_store.cc).
+// on file:// (objstore/file_store.cc) and the file WAL's groups (stream/file_wal.cc: AlignedBuffer, set_direct).
 //
 // Why: a buffered write copies every byte into freshly allocated page-cache pages (on this kind of machine the
 // kernel's copy and page allocation cost far more CPU than the write itself) and leaves megabytes of dirty pages

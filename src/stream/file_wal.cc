@@ -10,13 +10,15 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "protocol/record/crc32c.h"
+#include "stream/file_wal_format.h"
 
 namespace floe::stream {
 namespace {
 
-constexpr size_t kFrameHeader = 24;  // len, crc, seq, epoch
+using namespace wal_format;
 
 // FileWal::process_stats(): relaxed atomics updated off the lock, summed over every FileWal of the process.
 struct ProcessCounters {
@@ -32,17 +34,6 @@ Error io_error(const std::string& what, const std::string& path) {
   return Error{Errc::io_error, "file WAL: " + what + " " + path + ": " + std::strerror(errno)};
 }
 
-void put_u32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (24 - 8 * i));
-}
-void put_u64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (56 - 8 * i));
-}
-uint32_t get_u32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-uint64_t get_u64(const uint8_t* p) { return (uint64_t{get_u32(p)} << 32) | get_u32(p + 4); }
-
 std::string segment_name(const std::string& dir, uint64_t first_seq) {
   char name[32];
   std::snprintf(name, sizeof name, "%020llu.wal", static_cast<unsigned long long>(first_seq));
@@ -57,78 +48,64 @@ bool fsync_dir(const std::string& dir) {
   return ok;
 }
 
-bool write_all(int fd, const uint8_t* p, size_t n, uint64_t at) {
+// pwrite until done: 0, or the errno that ended it.
+int pwrite_fully(int fd, const uint8_t* p, size_t n, uint64_t at) {
   while (n > 0) {
     ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(at));
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
+    if (w < 0) return errno;
+    if (w == 0) return EIO;
     p += w;
     n -= static_cast<size_t>(w);
     at += static_cast<uint64_t>(w);
   }
-  return true;
+  return 0;
 }
 
-// Reads a segment file front to back in chunks, so that recovery reads only the written part of a preallocated
-// (mostly zero) file.
-class ChunkedFile {
- public:
-  ~ChunkedFile() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool open(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st {};
-    if (fd_ < 0 || ::fstat(fd_, &st) != 0) return false;
-    size_ = static_cast<uint64_t>(st.st_size);
-    return true;
-  }
-  // Bytes [pos, pos + n), valid until the next call; nullptr when the file is shorter or unreadable.
-  const uint8_t* at(uint64_t pos, size_t n) {
-    if (pos + n > size_) return nullptr;
-    if (pos >= start_ && pos + n <= start_ + buf_.size()) return buf_.data() + (pos - start_);
-    size_t want = static_cast<size_t>(std::min<uint64_t>(std::max<size_t>(n, 1 << 20), size_ - pos));
-    buf_.resize(want);
-    size_t got = 0;
-    while (got < want) {
-      ssize_t r = ::pread(fd_, buf_.data() + got, want - got, static_cast<off_t>(pos + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      got += static_cast<size_t>(r);
-    }
-    buf_.resize(got);
-    start_ = pos;
-    return got >= n ? buf_.data() : nullptr;
-  }
+uint64_t file_size(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
 
- private:
-  int fd_ = -1;
-  uint64_t size_ = 0;
-  uint64_t start_ = 0;
-  std::vector<uint8_t> buf_;
-};
+// A random generation whose crc seed is not 0 (0 is the legacy format's).
+uint64_t draw_generation() {
+  std::random_device rd;
+  for (;;) {
+    const uint64_t g = (uint64_t{rd()} << 32) ^ rd() ^
+                       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    if (generation_seed(g) != 0) return g;
+  }
+}
 
 }  // namespace
 
 Result<std::unique_ptr<FileWal>> FileWal::open(const FileWalOptions& options, const Replay& replay) {
-  if (options.dir.empty() || options.max_entry_bytes == 0 ||
-      options.segment_bytes < options.max_entry_bytes + kFrameHeader) {
-    return Error{Errc::invalid_argument, "file WAL: segment_bytes must hold the largest entry"};
+  if (options.dir.empty() || options.max_entry_bytes == 0 || options.max_entry_bytes > UINT32_MAX) {
+    return Error{Errc::invalid_argument, "file WAL: a directory and max_entry_bytes (1 to 4 GiB) are required"};
   }
-  std::unique_ptr<FileWal> wal(new FileWal(options));
+  FileWalOptions o = options;
+  // Room for the header block and one largest entry with its padding; whole blocks.
+  o.segment_bytes = align_up(std::max<uint64_t>(o.segment_bytes,
+                                                kSegmentHeader + align_up(kFrameHeader + o.max_entry_bytes) + kBlock));
+  o.sync_threads = std::max<size_t>(o.sync_threads, 1);
+  std::unique_ptr<FileWal> wal(new FileWal(o));
+  wal->group_cap_ = std::max<size_t>(1, std::min<uint64_t>(o.max_group_bytes, o.segment_bytes - kSegmentHeader - kBlock));
+  wal->generation_ = draw_generation();
+  wal->crc_seed_ = generation_seed(wal->generation_);
+  wal->direct_ = o.direct_io;
   std::error_code ec;
-  std::filesystem::create_directories(options.dir, ec);
-  if (ec) return Error{Errc::io_error, "file WAL: cannot create " + options.dir + ": " + ec.message()};
-  std::string lock = options.dir + "/.lock";
+  std::filesystem::create_directories(o.dir, ec);
+  if (ec) return Error{Errc::io_error, "file WAL: cannot create " + o.dir + ": " + ec.message()};
+  std::string lock = o.dir + "/.lock";
   wal->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (wal->lock_fd_ < 0) return io_error("cannot open", lock);
   if (::flock(wal->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return Error{Errc::locked, "file WAL: " + options.dir + " is in use by another process"};
+    return Error{Errc::locked, "file WAL: " + o.dir + " is in use by another process"};
   }
   if (auto st = wal->recover(replay); !st) return st.error();
   if (auto st = wal->open_new_segment(wal->next_seq_); !st) return st.error();
   wal->durable_seq_ = wal->next_seq_ - 1;
-  for (size_t i = 0; i < std::max<size_t>(options.sync_threads, 1); ++i) {
+  for (size_t i = 0; i < o.sync_threads; ++i) {
     wal->flushers_.emplace_back([w = wal.get()] { w->flusher_loop(); });
   }
   return wal;
@@ -139,14 +116,25 @@ FileWal::~FileWal() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
+std::string FileWal::spare_name(uint64_t number) const {
+  char name[40];
+  std::snprintf(name, sizeof name, "%020llu.spare", static_cast<unsigned long long>(number));
+  return options_.dir + "/" + name;
+}
+
 Status FileWal::recover(const Replay& replay) {
   std::vector<Segment> found;
+  std::vector<std::pair<uint64_t, std::string>> spares;
   for (const auto& entry : std::filesystem::directory_iterator(options_.dir)) {
     const std::string name = entry.path().filename().string();
-    if (name.size() != 24 || name.substr(20) != ".wal") continue;
-    found.push_back({std::stoull(name.substr(0, 20)), entry.path().string()});
+    if (name.size() == 24 && name.substr(20) == ".wal") {
+      found.push_back({std::stoull(name.substr(0, 20)), entry.path().string()});
+    } else if (name.size() == 26 && name.substr(20) == ".spare") {
+      spares.emplace_back(std::stoull(name.substr(0, 20)), entry.path().string());
+    }
   }
   std::sort(found.begin(), found.end(), [](const Segment& a, const Segment& b) { return a.first_seq < b.first_seq; });
+  std::sort(spares.begin(), spares.end());
 
   uint64_t last_seq = 0;
   bool have_last = false;
@@ -156,31 +144,45 @@ Status FileWal::recover(const Replay& replay) {
     if (have_last && seg.first_seq != last_seq + 1) break;  // a gap: this and later segments were never acked
     ChunkedFile file;
     if (!file.open(seg.path)) return io_error("cannot read", seg.path);
-    uint64_t pos = 0;
+    const uint8_t* head = file.at(0, std::min<uint64_t>(kSegmentHeader, file.size()));
+    const SegmentHeader header = decode_segment_header(head, head ? std::min<uint64_t>(kSegmentHeader, file.size()) : 0);
+    // A header that does not name this segment: a torn header write, or a reused spare whose new header never
+    // landed. Nothing in it was acknowledged (its header is synced before any frame is written).
+    if (header.kind == SegmentHeader::invalid ||
+        (header.kind == SegmentHeader::valid && header.first_seq != seg.first_seq)) {
+      break;
+    }
+    const bool legacy = header.kind == SegmentHeader::legacy;
+    const uint32_t seed = legacy ? 0 : generation_seed(header.generation);
+    uint64_t pos = legacy ? 0 : kSegmentHeader;
     size_t frames = 0;
-    bool torn = false;
+    bool invalid = false;
     while (const uint8_t* h = file.at(pos, kFrameHeader)) {
-      uint32_t len = get_u32(h);
+      const uint32_t len = get_u32(h);
       if (len == 0) break;  // the unwritten, preallocated rest
-      uint64_t seq = get_u64(h + 8);
-      uint64_t expected = frames == 0 ? seg.first_seq : last_seq + 1;
-      const uint8_t* f =
-          len <= options_.max_entry_bytes && seq == expected ? file.at(pos, kFrameHeader + len) : nullptr;
-      if (!f || record::crc32c(f + kFrameHeader, len, record::crc32c(f + 8, 16)) != get_u32(f + 4)) {
-        torn = true;
+      const uint64_t seq = get_u64(h + 8);
+      const bool padding = seq == 0 && !legacy;
+      const uint64_t expected = frames == 0 ? seg.first_seq : last_seq + 1;
+      const bool plausible = padding ? len <= kMaxPaddingPayload : (len <= options_.max_entry_bytes && seq == expected);
+      const uint8_t* f = plausible ? file.at(pos, kFrameHeader + len) : nullptr;
+      if (!f || record::crc32c(f + kFrameHeader, len, frame_crc_start(seed, seq, get_u64(f + 16))) != get_u32(f + 4)) {
+        invalid = true;
         break;
       }
+      pos += kFrameHeader + len;
+      if (padding) continue;
       replay(WalEntry{seq, get_u64(f + 16), std::span<const uint8_t>(f + kFrameHeader, len)});
       last_seq = seq;
       have_last = true;
       ++frames;
-      pos += kFrameHeader + len;
     }
     if (frames == 0) break;  // created but never written (crash right after the roll): nothing acked in it
     keep = i + 1;
-    if (torn) {
-      // Cut the torn write off so that no stale bytes can ever follow a new frame.
-      // (New frames always go to a new segment, so a short partial header left at a file's end is harmless.)
+    // Past the last frame: zeros, or stale bytes of a recycled file. The next segment goes on from here when it
+    // starts at the next seq (the writer rolled); otherwise this is where the valid prefix ends.
+    if (invalid && !(i + 1 < found.size() && found[i + 1].first_seq == last_seq + 1)) {
+      // Cut the rest off: no unacknowledged bytes stay behind the valid prefix. (New frames always go to a new
+      // segment, so this file is never written again.)
       if (::truncate(seg.path.c_str(), static_cast<off_t>(pos)) != 0) return io_error("cannot truncate", seg.path);
       break;
     }
@@ -188,7 +190,20 @@ Status FileWal::recover(const Replay& replay) {
   for (size_t i = keep; i < found.size(); ++i) {
     if (::unlink(found[i].path.c_str()) != 0) return io_error("cannot remove", found[i].path);
   }
-  if (keep < found.size() && !fsync_dir(options_.dir)) return io_error("cannot sync", options_.dir);
+  // Spares: the newest recycle_segments of full size stay for reuse, the rest go.
+  size_t removed_spares = 0;
+  for (auto it = spares.rbegin(); it != spares.rend(); ++it) {
+    next_spare_number_ = std::max(next_spare_number_, it->first + 1);
+    if (spares_.size() < options_.recycle_segments && file_size(it->second) >= options_.segment_bytes) {
+      spares_.insert(spares_.begin(), it->second);
+    } else {
+      if (::unlink(it->second.c_str()) != 0) return io_error("cannot remove", it->second);
+      ++removed_spares;
+    }
+  }
+  if ((keep < found.size() || removed_spares > 0) && !fsync_dir(options_.dir)) {
+    return io_error("cannot sync", options_.dir);
+  }
   found.resize(keep);
   segments_ = std::move(found);
   next_seq_ = have_last ? last_seq + 1 : 1;
@@ -196,38 +211,83 @@ Status FileWal::recover(const Replay& replay) {
 }
 
 Status FileWal::open_new_segment(uint64_t first_seq) {
-  std::string path = segment_name(options_.dir, first_seq);
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return io_error("cannot create", path);
-  if (options_.preallocate) {
-    int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(options_.segment_bytes));
-    if (rc != 0 && rc != EOPNOTSUPP) {
-      errno = rc;
-      ::close(fd);
-      ::unlink(path.c_str());
-      return io_error("cannot preallocate", path);
+  const std::string path = segment_name(options_.dir, first_seq);
+  std::string spare;
+  {
+    std::lock_guard lock(segments_mu_);
+    if (!spares_.empty()) {
+      spare = spares_.front();
+      spares_.erase(spares_.begin());
     }
   }
-  if (::fsync(fd) != 0 || !fsync_dir(options_.dir)) {
-    ::close(fd);
-    return io_error("cannot sync new segment", path);
+  int fd = -1;
+  if (!spare.empty() && ::rename(spare.c_str(), path.c_str()) == 0) {
+    // A recycled file: its blocks are written already (no preallocation, no extent conversion at sync). Its old
+    // frames stay behind the new ones; the new header's generation tells them apart (see file_wal.h).
+    fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return io_error("cannot open", path);
+  } else {
+    if (!spare.empty()) ::unlink(spare.c_str());
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return io_error("cannot create", path);
+    if (options_.preallocate) {
+      int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(options_.segment_bytes));
+      if (rc != 0 && rc != EOPNOTSUPP) {
+        errno = rc;
+        ::close(fd);
+        ::unlink(path.c_str());
+        return io_error("cannot preallocate", path);
+      }
+    }
   }
   auto file = std::make_shared<SegmentFile>();
   file->fd = fd;
   file->path = path;
+  if (direct_.load(std::memory_order_relaxed) && !set_direct(fd, true)) direct_ = false;
+  AlignedBuffer header(kSegmentHeader);
+  encode_segment_header(header.data(), first_seq, generation_);
+  if (Status st = write_at(*file, header.data(), kSegmentHeader, 0); !st) return st;
+  // The header (and the file's size and allocation) is durable before any frame is written to it.
+  if (::fsync(fd) != 0 || !fsync_dir(options_.dir)) return io_error("cannot sync new segment", path);
   {
     std::lock_guard lock(mu_);
     current_ = std::move(file);
   }
-  write_pos_ = 0;
+  write_pos_ = kSegmentHeader;
   std::lock_guard lock(segments_mu_);
   segments_.push_back({first_seq, path});
+  return ok_status();
+}
+
+Status FileWal::write_at(const SegmentFile& file, const uint8_t* data, size_t size, uint64_t at) {
+  int rc = pwrite_fully(file.fd, data, size, at);
+  if (rc == EINVAL && direct_.load(std::memory_order_relaxed)) {
+    // The file system refused O_DIRECT at the first write: buffered from now on (same layout, same syncs).
+    direct_ = false;
+    if (!set_direct(file.fd, false)) return io_error("cannot clear O_DIRECT on", file.path);
+    rc = pwrite_fully(file.fd, data, size, at);
+  }
+  if (rc != 0) {
+    errno = rc;
+    return io_error("cannot write", file.path);
+  }
   return ok_status();
 }
 
 uint64_t FileWal::append(std::span<const uint8_t> payload, Callback done) {
   const std::span<const uint8_t> parts[] = {payload};
   return append_parts(parts, std::move(done));
+}
+
+void FileWal::start_group_locked(size_t frame_bytes) {
+  if (spare_groups_.empty()) {
+    queue_.emplace_back();
+  } else {
+    queue_.push_back(std::move(spare_groups_.back()));
+    spare_groups_.pop_back();
+  }
+  // Room for the frames (up to the cap, or this one frame) and the padding the flusher adds.
+  queue_.back().buffer.reserve_discard(std::max(group_cap_, frame_bytes) + kMaxPaddingPayload + 2 * kFrameHeader);
 }
 
 uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, Callback done) {
@@ -252,33 +312,19 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
       refuse = make_error_code(Errc::too_large);  // back-pressure: the disk is behind; the caller retries
     } else {
       seq = next_seq_++;
-      if (queue_.empty() || (!queue_.back().pending.empty() &&
-                             queue_.back().bytes.size() + frame_bytes > options_.max_group_bytes)) {
-        if (spare_groups_.empty()) {
-          queue_.emplace_back();
-        } else {
-          queue_.push_back(std::move(spare_groups_.back()));
-          spare_groups_.pop_back();
-        }
-        queue_.back().first_seq = seq;
-      }
+      if (queue_.empty() || queue_.back().size + frame_bytes > group_cap_) start_group_locked(frame_bytes);
       Group& group = queue_.back();
-      // Appended with insert (not resize + memcpy): no zero-filling of bytes about to be overwritten.
-      uint8_t header[kFrameHeader];
-      put_u32(header, static_cast<uint32_t>(size));
-      put_u64(header + 8, seq);
-      put_u64(header + 16, options_.epoch);
-      uint32_t crc = record::crc32c(header + 8, 16);
-      for (const auto& p : parts) crc = record::crc32c(p.data(), p.size(), crc);
-      put_u32(header + 4, crc);
-      std::vector<uint8_t>& buffer = group.bytes;
-      if (buffer.capacity() < buffer.size() + frame_bytes) {
-        buffer.reserve(std::max(buffer.size() + frame_bytes,
-                                std::min(2 * buffer.capacity(), options_.max_group_bytes)));
+      uint8_t* out = group.buffer.data() + group.size;
+      uint32_t crc = frame_crc_start(crc_seed_, seq, options_.epoch);
+      size_t at = kFrameHeader;
+      for (const auto& p : parts) {
+        if (p.empty()) continue;
+        std::memcpy(out + at, p.data(), p.size());
+        crc = record::crc32c(p.data(), p.size(), crc);
+        at += p.size();
       }
-      buffer.insert(buffer.end(), header, header + kFrameHeader);
-      for (const auto& p : parts) buffer.insert(buffer.end(), p.begin(), p.end());
-      group.frame_ends.push_back(buffer.size());
+      encode_frame_header(out, static_cast<uint32_t>(size), crc, seq, options_.epoch);
+      group.size += frame_bytes;
       queued_bytes_ += frame_bytes;
       // Counted before the writer can see the entry, so its completion never runs ahead of these.
       ProcessCounters& counters = process_counters();
@@ -301,43 +347,63 @@ FileWal::SegmentFile::~SegmentFile() {
   if (fd >= 0) ::close(fd);
 }
 
+Status FileWal::place_group(Group& group, std::shared_ptr<SegmentFile>& file, uint64_t& at, size_t& length) {
+  const size_t padding = padding_bytes(group.size);
+  if (padding > 0) write_padding(group.buffer.data() + group.size, padding, crc_seed_);
+  length = group.size + padding;
+  if (write_pos_ + length > options_.segment_bytes) {
+    // Roll: the group goes wholly to a new segment. Groups still being written to the old one are synced by their
+    // own flushers before anything after them completes; recovery goes on into the new segment because it starts
+    // at the seq right after the old one's last frame.
+    if (Status st = open_new_segment(group.pending.front().seq); !st) return st;
+  }
+  at = write_pos_;
+  write_pos_ += length;
+  file = current_;
+  return ok_status();
+}
+
 void FileWal::flusher_loop() {
   Group group;
   for (;;) {
     uint64_t ticket = 0;
     std::error_code write_ec;
     std::shared_ptr<SegmentFile> file;
+    uint64_t at = 0;
+    size_t length = 0;
     {
-      // One flusher writes at a time, and it takes its group while holding write_mu_, so groups reach the file in
-      // seq order; the others wait here (or sync what they wrote) meanwhile.
-      std::unique_lock writing(write_mu_);
+      // One flusher takes and places a group at a time, so groups lie in the file in seq order (and in ticket
+      // order); the writes and syncs below run concurrently.
+      std::unique_lock placing(write_mu_);
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
         if (queue_.empty()) return;  // closing and drained (every group taken is completed by its flusher)
         group = std::move(queue_.front());
         queue_.pop_front();
-        queued_bytes_ -= group.bytes.size();
+        queued_bytes_ -= group.size;
         ticket = syncs_started_++;
         write_ec = failed_;  // after a failure nothing more is written: the group fails, in order
       }
       if (!write_ec) {
-        if (Status st = write_group(group); !st) {
-          write_ec = st.error().code;
-          std::lock_guard lock(mu_);
-          if (!failed_) failed_ = write_ec;  // at once: no later group is written after a failed write
-        }
+        if (Status st = place_group(group, file, at, length); !st) write_ec = st.error().code;
       }
-      file = current_;  // the file this group ended in (an earlier one was synced when the writer rolled)
     }
-    // The sync, on this thread: the appends of this group are completed right after it, with no hand-off.
-    std::error_code sync_ec;
     ProcessCounters& counters = process_counters();
-    const bool any_written = !write_ec;
-    if (any_written) {
-      const auto sync_start = std::chrono::steady_clock::now();
-      if (::fdatasync(file->fd) != 0) sync_ec = io_error("cannot sync", file->path).code;
-      counters.sync_latency_us.record(std::chrono::steady_clock::now() - sync_start);
+    std::error_code sync_ec;
+    if (!write_ec) {
+      if (Status st = write_at(*file, group.buffer.data(), length, at); !st) {
+        write_ec = st.error().code;
+      } else {
+        // The sync, on this thread: the appends of this group are completed right after it, with no hand-off.
+        const auto sync_start = std::chrono::steady_clock::now();
+        if (::fdatasync(file->fd) != 0) sync_ec = io_error("cannot sync", file->path).code;
+        counters.sync_latency_us.record(std::chrono::steady_clock::now() - sync_start);
+      }
+    }
+    if (write_ec) {
+      std::lock_guard lock(mu_);
+      if (!failed_) failed_ = write_ec;  // at once: no later group is placed after a failed one
     }
     std::error_code earlier_failure;
     {
@@ -346,9 +412,9 @@ void FileWal::flusher_loop() {
       // an earlier one's result is known (a write-back error is reported to one fdatasync only; once any failed,
       // the WAL is failed and nothing after it is acked).
       sync_cv_.wait(lock, [&] { return syncs_finished_ == ticket; });
-      earlier_failure = failed_;
+      earlier_failure = failed_;  // (when this group's own write failed, ec below is that failure anyway)
       if (sync_ec && !failed_) failed_ = sync_ec;
-      if (!sync_ec && !earlier_failure && any_written) {
+      if (!sync_ec && !earlier_failure && !write_ec) {
         durable_seq_ = group.pending.back().seq;
         ++syncs_;
       }
@@ -357,7 +423,7 @@ void FileWal::flusher_loop() {
     if (!ec) {
       counters.syncs.fetch_add(1, std::memory_order_relaxed);
       counters.sync_entries.record(group.pending.size());
-      counters.sync_bytes.record(group.bytes.size());
+      counters.sync_bytes.record(length);
     }
     const auto completed = std::chrono::steady_clock::now();
     for (Pending& p : group.pending) {
@@ -365,8 +431,7 @@ void FileWal::flusher_loop() {
       counters.pending_bytes.fetch_sub(p.bytes, std::memory_order_relaxed);
       p.done(ec, ec ? 0 : p.seq);
     }
-    group.bytes.clear();
-    group.frame_ends.clear();
+    group.size = 0;
     group.pending.clear();
     {
       std::lock_guard lock(mu_);
@@ -378,40 +443,22 @@ void FileWal::flusher_loop() {
   }
 }
 
-Status FileWal::write_group(const Group& group) {
-  const std::vector<uint8_t>& bytes = group.bytes;
-  const std::vector<size_t>& frame_ends = group.frame_ends;
-  const uint64_t first_seq = group.first_seq;
-  size_t flushed = 0;  // bytes[0, flushed) are written
-  size_t frame_start = 0;
-  for (size_t i = 0; i < frame_ends.size(); ++i) {
-    size_t frame_size = frame_ends[i] - frame_start;
-    uint64_t unwritten = frame_start - flushed;
-    if (write_pos_ + unwritten + frame_size > options_.segment_bytes) {
-      // Roll: the frames so far go to the current segment, which is synced before the next one becomes current,
-      // so the syncer's sync of the current file always covers everything written earlier.
-      if (!write_all(current_->fd, bytes.data() + flushed, unwritten, write_pos_) || ::fdatasync(current_->fd) != 0) {
-        return io_error("cannot write", current_->path);
-      }
-      flushed = frame_start;
-      if (auto st = open_new_segment(first_seq + i); !st) return st;
-    }
-    frame_start = frame_ends[i];
-  }
-  size_t rest = bytes.size() - flushed;
-  if (!write_all(current_->fd, bytes.data() + flushed, rest, write_pos_)) {
-    return io_error("cannot write", current_->path);
-  }
-  write_pos_ += rest;
-  return ok_status();
-}
-
 Result<size_t> FileWal::trim_below(uint64_t seq) {
+  const uint64_t durable = durable_seq();
   std::lock_guard lock(segments_mu_);
   size_t removed = 0;
   // A segment may go when the next one starts at or below `seq`; the last (current) segment always stays.
   while (segments_.size() >= 2 && segments_[1].first_seq <= seq) {
-    if (::unlink(segments_.front().path.c_str()) != 0) return io_error("cannot remove", segments_.front().path);
+    const std::string& path = segments_.front().path;
+    // Reused only when every frame in it is durable: no write to it can still be in flight.
+    if (segments_[1].first_seq <= durable + 1 && spares_.size() < options_.recycle_segments &&
+        file_size(path) >= options_.segment_bytes) {
+      std::string spare = spare_name(next_spare_number_++);
+      if (::rename(path.c_str(), spare.c_str()) != 0) return io_error("cannot recycle", path);
+      spares_.push_back(std::move(spare));
+    } else if (::unlink(path.c_str()) != 0) {
+      return io_error("cannot remove", path);
+    }
     segments_.erase(segments_.begin());
     ++removed;
   }
@@ -457,6 +504,13 @@ FileWalStatsSnapshot FileWal::process_stats() {
   s.sync_entries = c.sync_entries.snapshot();
   s.sync_bytes = c.sync_bytes.snapshot();
   return s;
+}
+
+bool FileWal::direct_io() const { return direct_.load(std::memory_order_relaxed); }
+
+size_t FileWal::spare_segments() const {
+  std::lock_guard lock(segments_mu_);
+  return spares_.size();
 }
 
 uint64_t FileWal::syncs() const {

@@ -1,35 +1,73 @@
 // The file WAL: low-latency durable appends to local (or shared-volume) segment files with group commit.
 //
-// Directory:  <dir>/.lock                      flock(2)-ed while open (one process per WAL directory)
-//             <dir>/<first seq, 20 digits>.wal  segment files, preallocated to `segment_bytes`, in seq order
+// Directory:  <dir>/.lock                        flock(2)-ed while open (one process per WAL directory)
+//             <dir>/<first seq, 20 digits>.wal    segment files, preallocated to `segment_bytes`, in seq order
+//             <dir>/<number, 20 digits>.spare     trimmed segment files kept for reuse (at most recycle_segments)
 //
-// Each append is one frame (big-endian):
+// A segment file (big-endian; B = 4096, the direct-I/O block):
+//   offset 0: header block (B bytes)
+//   +------------+-------------+--------------+----------------+----------------+-----------+--------------+
+//   | "FLOEWAL2" | version u32 | reserved u32 | first_seq u64  | generation u64 | crc u32   | zeros to B   |
+//   +------------+-------------+--------------+----------------+----------------+-----------+--------------+
+//     crc = CRC-32C of the 32 bytes before it; first_seq equals the file name's.
+//   offset B: groups, each starting on a block boundary and ending on one:
+//   +---------+---------+---------+-----------+---------------+      +------------------------------------+
+//   | frame   | frame   |  ...    | frame     | padding frame |  or  | group ending exactly on a block    |
+//   +---------+---------+---------+-----------+---------------+      +------------------------------------+
+//   frame:
 //   +-----------+-----------+-----------+-------------+------------------+
 //   | len u32   | crc u32   | seq u64   | epoch u64   | payload (len B)  |
 //   +-----------+-----------+-----------+-------------+------------------+
-//   len > 0; crc = CRC-32C of seq, epoch and payload; seqs are dense (previous + 1) across segments.
-// Preallocated space reads as zeros, so len = 0 marks the end of the written part.
+//   len > 0; crc = CRC-32C of (generation, seq, epoch, payload), the generation taken from the segment's header;
+//   seqs are dense (previous + 1) across segments. A padding frame has seq 0 and len zero bytes of payload
+//   (epoch 0; len at most B; checked like any frame) and fills the group's last block; it spans into one more
+//   block when fewer than 25 bytes were left. After the last group: zeros (preallocated space) or stale bytes of
+//   the file's earlier life (a recycled segment).
+// Legacy segments (no header: the first 8 bytes are not "FLOEWAL2") hold frames from offset 0, crc without a
+// generation and no padding; they are recovered and trimmed, never written to.
 //
-// Durability: `sync_threads` flusher threads. Appends queue in groups of up to `max_group_bytes`. An idle flusher
-// takes the oldest group (one at a time, in seq order), writes it (page cache), fdatasyncs it and completes those
-// appends itself: one hand-off per ack (the appender wakes a flusher), none between writing, syncing and completing. While one flusher syncs, another takes
-// and writes what arrived meanwhile and starts its own sync at once (on ext4 concurrent syncs overlap), so one sync
-// covers every append that arrived while the previous one ran (group commit) without waiting for it to end.
-// Completions run in the order the groups were taken, so appends complete in seq order, and none is acked after a
-// failed write or sync. When a flusher rolls to a new segment it syncs the old one first, so a sync of the current
-// file covers every frame written before it. Recovery (open) replays the longest valid prefix of
-// frames and stops at the first torn or corrupt frame (a crash mid-write); everything after it was never acknowledged
-// and is removed. trim() deletes whole segments below a seq once their data is committed elsewhere.
+// Generation: a random 64-bit number drawn at each open; every segment created or reused by that open carries it.
+// It tells this life's frames from the stale frames a recycled segment still holds: stale frames of an earlier open
+// fail the crc (another generation); stale frames of the same open have seqs below the segment's first_seq (seqs
+// only grow within one open), so they fail the dense-seq check.
+//
+// Recovery (open) reads each segment from its first frame while frames are valid (right length, crc, the expected
+// seq; padding skipped). A segment ends at its first invalid frame or at zeros: recovery goes on into the next
+// segment only when that one starts at the next seq (a roll), else it stops there: everything after was never
+// acknowledged (a torn write, a group whose write never landed while a later one did, stale bytes) and is cut off
+// (the segment is truncated there, later segments deleted). So recovery keeps the longest dense, valid prefix.
+//
+// Durability: `sync_threads` flusher threads. Appends queue in groups of up to `max_group_bytes` in block-aligned
+// buffers. An idle flusher takes the oldest group and, holding the placement lock, pads it to whole blocks and
+// reserves its place in the file (rolling to a new segment when it does not fit: groups never span segments), so
+// groups land in the file in seq order. Then, with no lock held, it writes the group (O_DIRECT: the buffer goes to
+// the device, no page-cache copy and no write-back left for fdatasync to do), fdatasyncs the file (device cache
+// flush; block allocation where the space was never written) and completes those appends itself: one hand-off per
+// ack. Several flushers write and sync different groups at once.
+// Why padding instead of serialized writes that rewrite the last partial block: with O_DIRECT the write itself is
+// the device I/O, so serializing writes would serialize most of the latency; and two direct writes in flight that
+// share a block are unsafe (the older one landing last would erase the newer one's acked bytes). Each group owns
+// its blocks, so writes overlap freely; the cost is up to one block of padding per group (a few percent at the
+// group sizes of a loaded WAL, where it matters).
+// Completions run in the order the groups were taken (a later sync may return first), so appends complete in seq
+// order, and none is acked after a failed write or sync: when group k is acked every earlier group was written and
+// synced by its own flusher. Where the file system refuses O_DIRECT (tmpfs), writes are buffered (same layout).
+//
+// Recycling: trim_below() renames a segment wholly below the durable seq to a spare (up to recycle_segments, else
+// deletes it); a roll reuses a spare (rename, new header, sync) instead of creating and preallocating a file: its
+// blocks are already written, so a later fdatasync has no extent conversion to commit.
 //
 // Threads: the flusher threads do all blocking I/O; append() never blocks (it copies the payload into the buffer);
 // `done` runs on the flusher that synced the entry, and async_append's handler is posted once from there to its
 // associated executor (asio async_initiate). Memory: the queued groups (max_buffered_bytes) plus the group each
-// flusher holds while it writes and syncs it (at most max_group_bytes, or one frame, each) plus the spare groups'.
+// flusher holds while it writes and syncs it (at most max_group_bytes, or one frame, plus a block) plus the spare
+// groups' buffers (at most sync_threads + 1).
 #pragma once
 
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/post.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -43,6 +81,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/direct_io.h"
 #include "base/log2_histogram.h"
 #include "base/result.h"
 #include "stream/errc.h"
@@ -52,7 +91,8 @@ namespace floe::stream {
 struct FileWalOptions {
   std::string dir;
   uint64_t epoch = 0;                     // stamped on every frame (the broker epoch)
-  uint64_t segment_bytes = 64ull << 20;   // preallocated size of each segment file
+  uint64_t segment_bytes = 64ull << 20;   // preallocated size of each segment file (raised to hold the header and
+                                          // one largest entry with padding; rounded up to whole blocks)
   size_t max_entry_bytes = 16u << 20;     // largest payload accepted
   size_t max_buffered_bytes = 64u << 20;  // appends waiting for the writer; beyond this append fails with
                                           // Errc::too_large (back-pressure: the disk is behind)
@@ -66,6 +106,10 @@ struct FileWalOptions {
   // the next one: with large appends (256 KiB, 1 MiB) and many in flight, one flusher taking everything would
   // leave the other idle and turn the pipeline into "fill, write, sync" rounds.
   size_t max_group_bytes = 1u << 20;
+  // Writes bypass the page cache (O_DIRECT) where the file system allows it; else buffered writes.
+  bool direct_io = true;
+  // Trimmed segment files kept for reuse by later rolls (each segment_bytes of disk).
+  size_t recycle_segments = 2;
 };
 
 // Read-only figures for metrics, summed over every FileWal of the process (a broker has one; the StreamStore owns
@@ -129,6 +173,8 @@ class FileWal {
   uint64_t next_seq() const;
   uint64_t durable_seq() const;  // highest seq known synced (0 if none)
   uint64_t syncs() const;        // number of fdatasync group commits so far
+  bool direct_io() const;        // writes go through O_DIRECT (false: buffered, the file system refused it)
+  size_t spare_segments() const; // trimmed segment files waiting for reuse
   static FileWalStatsSnapshot process_stats();
 
  private:
@@ -144,16 +190,15 @@ class FileWal {
   };
   // Frames appended back to back, taken by one flusher as a whole: one write, one sync, completions in seq order.
   struct Group {
-    std::vector<uint8_t> bytes;
-    std::vector<size_t> frame_ends;  // end offset of each frame in bytes
-    std::vector<Pending> pending;    // their completions, in seq order
-    uint64_t first_seq = 0;
+    AlignedBuffer buffer;         // frames back to back from offset 0, then the padding
+    size_t size = 0;              // frame bytes in buffer (without the padding)
+    std::vector<Pending> pending; // their completions, in seq order
   };
 
   explicit FileWal(FileWalOptions options) : options_(std::move(options)) {}
   Status recover(const Replay& replay);
   Status open_new_segment(uint64_t first_seq);
-  // An open segment file, closed when the last user (writer or an in-progress sync) lets go of it.
+  // An open segment file, closed when the last user (a flusher writing or syncing it) lets go of it.
   struct SegmentFile {
     int fd;
     std::string path;
@@ -161,7 +206,11 @@ class FileWal {
   };
 
   void flusher_loop();
-  Status write_group(const Group& group);
+  // Pads the group to whole blocks and reserves its place (rolling when it does not fit). Under write_mu_.
+  Status place_group(Group& group, std::shared_ptr<SegmentFile>& file, uint64_t& at, size_t& length);
+  Status write_at(const SegmentFile& file, const uint8_t* data, size_t size, uint64_t at);
+  void start_group_locked(size_t frame_bytes);
+  std::string spare_name(uint64_t number) const;
 
   FileWalOptions options_;
   int lock_fd_ = -1;
@@ -171,7 +220,13 @@ class FileWal {
   std::shared_ptr<SegmentFile> current_;
   uint64_t write_pos_ = 0;
   std::vector<Segment> segments_;  // guarded by segments_mu_ (trim runs on other threads)
+  std::vector<std::string> spares_;  // guarded by segments_mu_: recycled segment files, oldest first
+  uint64_t next_spare_number_ = 1;   // guarded by segments_mu_
   mutable std::mutex segments_mu_;
+  uint64_t generation_ = 0;          // this open's (see the header comment)
+  uint32_t crc_seed_ = 0;            // CRC-32C of the generation: every frame's crc continues from it
+  size_t group_cap_ = 0;             // max_group_bytes, at most what a segment holds
+  std::atomic<bool> direct_{false};  // O_DIRECT in use (cleared for good when the file system refuses it)
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -19,6 +19,8 @@
 #include <set>
 #include <thread>
 
+#include "protocol/record/crc32c.h"
+#include "stream/file_wal_format.h"
 #include "wal_test_util.h"
 
 namespace floe::stream {
@@ -66,6 +68,22 @@ class FileWalTest : public ::testing::Test {
     std::vector<uint64_t> seqs;
     for (auto& d : done) seqs.push_back(d.get_future().get());
     return seqs;
+  }
+
+  // Where each frame of a segment file starts (seq -> offset), walking the layout of file_wal.h.
+  static std::map<uint64_t, uint64_t> frame_offsets(const fs::path& path) {
+    std::map<uint64_t, uint64_t> at;
+    wal_format::ChunkedFile file;
+    if (!file.open(path.string())) return at;
+    uint64_t pos = wal_format::kSegmentHeader;
+    while (const uint8_t* h = file.at(pos, wal_format::kFrameHeader)) {
+      const uint32_t len = wal_format::get_u32(h);
+      if (len == 0) break;
+      const uint64_t seq = wal_format::get_u64(h + 8);
+      if (seq != 0) at[seq] = pos;
+      pos += wal_format::kFrameHeader + len;
+    }
+    return at;
   }
 
   fs::path dir_;
@@ -131,9 +149,8 @@ TEST_F(FileWalTest, SeveralSyncersCompleteInSeqOrder) {
   EXPECT_EQ(replayed.rbegin()->first, static_cast<uint64_t>(kThreads * kPerThread));
 }
 
-// One append in flight at a time: every group is a single frame that starts inside the block the previous one
-// ended in, so each direct write rewrites that partial block (its earlier frames unchanged) and pads the rest with
-// zeros. Every byte must come back, across segment rolls, with and without preallocated segments.
+// One append in flight at a time: every group is a single frame padded to whole blocks (a padding frame after it).
+// Every byte must come back, across segment rolls, with and without preallocated segments.
 TEST_F(FileWalTest, OneAtATimeAppendsRewriteThePartialBlockIntact) {
   for (bool preallocate : {true, false}) {
     fs::remove_all(dir_);
@@ -178,9 +195,9 @@ TEST_F(FileWalTest, TornTailIsCutAndNewAppendsFollowIt) {
     if (e.path().extension() == ".wal" && (seg.empty() || e.path() < seg)) seg = e.path();
   }
   {
-    std::map<uint64_t, std::vector<uint8_t>> probe;
-    uint64_t end = 0;
-    for (uint64_t s = 1; s <= 10; ++s) end += 24 + payload_for(s).size();
+    const auto frames = frame_offsets(seg);
+    ASSERT_EQ(frames.count(10), 1u);
+    const uint64_t end = frames.at(10) + wal_format::kFrameHeader + payload_for(10).size();
     int fd = ::open(seg.c_str(), O_RDWR);
     ASSERT_GE(fd, 0);
     uint8_t junk = 0x5a;
@@ -291,12 +308,263 @@ TEST_F(FileWalTest, AsyncAppendCompletesOnTheCallersExecutor) {
   EXPECT_EQ(fut.get(), 1u);
 }
 
+// A segment file written by hand in the layout of file_wal.h, for recovery's edge cases.
+class CraftedSegment {
+ public:
+  CraftedSegment(uint64_t first_seq, uint64_t generation) : bytes_(wal_format::kSegmentHeader) {
+    wal_format::encode_segment_header(bytes_.data(), first_seq, generation);
+  }
+  // A one-frame group (frame + padding to the block) whose crc continues from `seed`; returns its offset.
+  uint64_t add_group(uint64_t seq, const std::vector<uint8_t>& payload, uint32_t seed) {
+    const uint64_t at = bytes_.size();
+    const size_t size = wal_format::kFrameHeader + payload.size();
+    const size_t pad = wal_format::padding_bytes(size);
+    bytes_.resize(at + size + pad);
+    const uint32_t crc = record::crc32c(payload.data(), payload.size(), wal_format::frame_crc_start(seed, seq, 7));
+    wal_format::encode_frame_header(&bytes_[at], static_cast<uint32_t>(payload.size()), crc, seq, 7);
+    std::copy(payload.begin(), payload.end(), bytes_.begin() + static_cast<std::ptrdiff_t>(at + 24));
+    if (pad > 0) wal_format::write_padding(&bytes_[at + size], pad, seed);
+    return at;
+  }
+  std::vector<uint8_t>& bytes() { return bytes_; }
+  // Writes the file, zero-filled to `file_bytes` (a preallocated segment).
+  void write(const fs::path& path, size_t file_bytes = 64 * 1024) {
+    std::vector<uint8_t> out = bytes_;
+    out.resize(std::max(out.size(), file_bytes));
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, out.data(), out.size()), static_cast<ssize_t>(out.size()));
+    ::close(fd);
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+fs::path segment_path(const fs::path& dir, uint64_t first_seq) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%020llu.wal", static_cast<unsigned long long>(first_seq));
+  return dir / name;
+}
+
+constexpr uint64_t kGeneration = 0x1111222233334444ull;     // the crafted segments' own generation
+constexpr uint64_t kOldGeneration = 0x5555666677778888ull;  // an earlier life of a recycled file
+
+// A new frame written over a stale frame of a recycled file, torn: its header and the first half of its payload
+// landed, the rest is the stale frame's. Recovery keeps the frames before it and nothing after.
+TEST_F(FileWalTest, RecoveryStopsAtATornFrameOverAStaleFrame) {
+  fs::create_directories(dir_);
+  const uint32_t seed = wal_format::generation_seed(kGeneration);
+  CraftedSegment seg(1, kGeneration);
+  seg.add_group(1, payload_for(1), seed);
+  seg.add_group(2, payload_for(2), seed);
+  const uint64_t torn_at = seg.add_group(3, payload_for(1003), wal_format::generation_seed(kOldGeneration));
+  {
+    // The new frame 3's header and half its payload over the stale frame.
+    const auto fresh = payload_for(3);
+    const uint32_t crc = record::crc32c(fresh.data(), fresh.size(), wal_format::frame_crc_start(seed, 3, 7));
+    wal_format::encode_frame_header(&seg.bytes()[torn_at], static_cast<uint32_t>(fresh.size()), crc, 3, 7);
+    std::copy(fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(fresh.size() / 2),
+              seg.bytes().begin() + static_cast<std::ptrdiff_t>(torn_at + 24));
+  }
+  seg.write(segment_path(dir_, 1));
+  std::map<uint64_t, std::vector<uint8_t>> replayed;
+  {
+    auto wal = open(replayed, options(64 * 1024));
+    ASSERT_EQ(replayed.size(), 2u);
+    EXPECT_EQ(replayed[1], payload_for(1));
+    EXPECT_EQ(replayed[2], payload_for(2));
+    EXPECT_EQ(append_all(*wal, 1, 3).front(), 3u) << "the torn, never acknowledged seq is given again";
+  }
+  replayed.clear();
+  auto wal = open(replayed, options(64 * 1024));
+  ASSERT_EQ(replayed.size(), 3u);
+  EXPECT_EQ(replayed[3], payload_for(3));
+}
+
+// Stale frames with a valid crc: of this generation but an old seq (behind the last frame of a segment the writer
+// rolled from: recovery goes on into the next segment), and of the expected seq but an earlier generation
+// (recovery stops). A reused spare whose new header never landed names another segment: nothing in it counts.
+TEST_F(FileWalTest, RecoveryStopsAtStaleFramesWithAValidCrc) {
+  const uint32_t seed = wal_format::generation_seed(kGeneration);
+  const uint32_t old_seed = wal_format::generation_seed(kOldGeneration);
+  {
+    fs::create_directories(dir_);
+    CraftedSegment first(10, kGeneration), second(12, kGeneration);
+    first.add_group(10, payload_for(10), seed);
+    first.add_group(11, payload_for(11), seed);
+    first.add_group(4, payload_for(4), seed);  // stale: this generation, an old seq
+    second.add_group(12, payload_for(12), seed);
+    second.add_group(13, payload_for(13), seed);
+    second.add_group(5, payload_for(5), seed);
+    first.write(segment_path(dir_, 10));
+    second.write(segment_path(dir_, 12));
+    std::map<uint64_t, std::vector<uint8_t>> replayed;
+    auto wal = open(replayed, options(64 * 1024));
+    ASSERT_EQ(replayed.size(), 4u);
+    for (uint64_t s = 10; s <= 13; ++s) EXPECT_EQ(replayed[s], payload_for(s)) << s;
+    EXPECT_EQ(wal->next_seq(), 14u);
+  }
+  fs::remove_all(dir_);
+  {
+    fs::create_directories(dir_);
+    CraftedSegment first(10, kGeneration), reused(12, kOldGeneration);
+    first.add_group(10, payload_for(10), seed);
+    first.add_group(11, payload_for(11), seed);
+    first.add_group(12, payload_for(1012), old_seed);  // stale: the expected seq, an earlier generation
+    reused.add_group(12, payload_for(12), old_seed);
+    first.write(segment_path(dir_, 10));
+    CraftedSegment spare(3, kOldGeneration);  // a spare renamed to 12 whose new header never landed
+    spare.add_group(12, payload_for(12), old_seed);
+    spare.write(segment_path(dir_, 12));
+    std::map<uint64_t, std::vector<uint8_t>> replayed;
+    auto wal = open(replayed, options(64 * 1024));
+    ASSERT_EQ(replayed.size(), 2u);
+    EXPECT_EQ(replayed[10], payload_for(10));
+    EXPECT_EQ(replayed[11], payload_for(11));
+    EXPECT_EQ(wal->next_seq(), 12u);
+  }
+}
+
+// Segments written by the writer before segment headers existed (frames from offset 0, crc without a generation,
+// no padding) are still recovered.
+TEST_F(FileWalTest, LegacySegmentsWithoutAHeaderAreRecovered) {
+  fs::create_directories(dir_);
+  std::vector<uint8_t> bytes;
+  for (uint64_t s = 1; s <= 5; ++s) {
+    const auto p = payload_for(s);
+    const size_t at = bytes.size();
+    bytes.resize(at + 24 + p.size());
+    const uint32_t crc = record::crc32c(p.data(), p.size(), wal_format::frame_crc_start(0, s, 7));
+    wal_format::encode_frame_header(&bytes[at], static_cast<uint32_t>(p.size()), crc, s, 7);
+    std::copy(p.begin(), p.end(), bytes.begin() + static_cast<std::ptrdiff_t>(at + 24));
+  }
+  bytes.resize(64 * 1024);
+  {
+    int fd = ::open(segment_path(dir_, 1).c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+  }
+  std::map<uint64_t, std::vector<uint8_t>> replayed;
+  {
+    auto wal = open(replayed, options(64 * 1024));
+    ASSERT_EQ(replayed.size(), 5u);
+    for (uint64_t s = 1; s <= 5; ++s) EXPECT_EQ(replayed[s], payload_for(s)) << s;
+    EXPECT_EQ(append_all(*wal, 3, 6).back(), 8u);
+  }
+  replayed.clear();
+  auto wal = open(replayed, options(64 * 1024));
+  EXPECT_EQ(replayed.size(), 8u);
+}
+
+// Padding: a frame that leaves fewer than 25 bytes of its block gets a padding frame spanning one more block, and
+// such groups fill a segment exactly to its end; padding frames longer than the largest entry are recovered too.
+TEST_F(FileWalTest, PaddingAtASegmentEndAndLongerThanAnEntry) {
+  auto make = [](uint64_t seq, size_t size) {
+    std::vector<uint8_t> p(size);
+    for (size_t i = 0; i < size; ++i) p[i] = static_cast<uint8_t>(seq * 31 + i);
+    return p;
+  };
+  {
+    // Frames of 4084 bytes: 12 bytes left in the block, so each group is two blocks; 3 groups fill a segment.
+    FileWalOptions o = options(4096 + 3 * 8192);
+    std::map<uint64_t, std::vector<uint8_t>> replayed;
+    {
+      auto wal = open(replayed, o);
+      for (uint64_t s = 1; s <= 7; ++s) {
+        std::promise<uint64_t> done;
+        wal->append(make(s, 4060), [&](std::error_code ec, uint64_t seq) { done.set_value(ec ? 0 : seq); });
+        ASSERT_EQ(done.get_future().get(), s);
+      }
+    }
+    const auto frames = frame_offsets(segment_path(dir_, 4));
+    ASSERT_EQ(frames.size(), 3u);
+    EXPECT_EQ(frames.at(4), 4096u);
+    EXPECT_EQ(frames.at(5), 4096u + 8192);
+    EXPECT_EQ(frames.at(6), 4096u + 2 * 8192) << "the third group ends exactly at the segment's end";
+    auto wal = open(replayed, o);
+    ASSERT_EQ(replayed.size(), 7u);
+    for (uint64_t s = 1; s <= 7; ++s) EXPECT_EQ(replayed[s], make(s, 4060)) << s;
+  }
+  fs::remove_all(dir_);
+  {
+    FileWalOptions o = options(64 * 1024);
+    o.max_entry_bytes = 100;  // padding frames carry up to 4096 bytes
+    std::map<uint64_t, std::vector<uint8_t>> replayed;
+    {
+      auto wal = open(replayed, o);
+      for (uint64_t s = 1; s <= 40; ++s) {
+        std::promise<uint64_t> done;
+        wal->append(make(s, 1 + s % 100), [&](std::error_code ec, uint64_t seq) { done.set_value(ec ? 0 : seq); });
+        ASSERT_EQ(done.get_future().get(), s);
+      }
+    }
+    auto wal = open(replayed, o);
+    ASSERT_EQ(replayed.size(), 40u);
+    for (uint64_t s = 1; s <= 40; ++s) EXPECT_EQ(replayed[s], make(s, 1 + s % 100)) << s;
+  }
+}
+
+// Trimmed segments become spares and later rolls reuse them: the reused file still holds its earlier frames (this
+// open's generation, old seqs) behind the new ones; they are never replayed, also after a torn write.
+TEST_F(FileWalTest, RecycledSegmentsNeverReplayTheirStaleFrames) {
+  FileWalOptions o = options(64 * 1024);  // one-frame groups of one block each: 15 per segment
+  o.recycle_segments = 2;
+  auto one_at_a_time = [](FileWal& wal, uint64_t from, uint64_t to) {
+    for (uint64_t s = from; s <= to; ++s) ASSERT_EQ(append_all(wal, 1, s).front(), s);
+  };
+  std::map<uint64_t, std::vector<uint8_t>> replayed;
+  {
+    auto wal = open(replayed, o);
+    one_at_a_time(*wal, 1, 60);  // segments 1, 16, 31, 46
+    auto removed = wal->trim_below(46);
+    ASSERT_TRUE(removed);
+    EXPECT_EQ(*removed, 3u);
+    EXPECT_EQ(wal->spare_segments(), 2u) << "two recycled, the third deleted";
+    one_at_a_time(*wal, 61, 70);  // segment 61 reuses segment 1's file: stale frames 11..15 follow frame 70
+    EXPECT_EQ(wal->spare_segments(), 1u);
+  }
+  const auto frames = frame_offsets(segment_path(dir_, 61));
+  EXPECT_EQ(frames.count(11), 1u) << "the reused file still holds its earlier frames";
+  {
+    auto wal = open(replayed, o);  // reuses the other spare for segment 71
+    ASSERT_EQ(replayed.size(), 25u);
+    EXPECT_EQ(replayed.begin()->first, 46u);
+    EXPECT_EQ(replayed.rbegin()->first, 70u);
+    for (auto& [seq, bytes] : replayed) EXPECT_EQ(bytes, payload_for(seq)) << seq;
+    EXPECT_EQ(wal->next_seq(), 71u);
+    EXPECT_EQ(wal->spare_segments(), 0u);
+  }
+  {
+    // Tear frame 70: recovery keeps 46..69 and gives 70 again.
+    const auto at = frame_offsets(segment_path(dir_, 61)).at(70);
+    int fd = ::open(segment_path(dir_, 61).c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    uint8_t junk = 0x5a;
+    ASSERT_EQ(::pwrite(fd, &junk, 1, static_cast<off_t>(at + 24 + payload_for(70).size() - 1)), 1);
+    ::close(fd);
+  }
+  replayed.clear();
+  {
+    auto wal = open(replayed, o);
+    ASSERT_EQ(replayed.size(), 24u);
+    EXPECT_EQ(replayed.rbegin()->first, 69u);
+    one_at_a_time(*wal, 70, 72);
+  }
+  replayed.clear();
+  auto wal = open(replayed, o);
+  ASSERT_EQ(replayed.size(), 27u);
+  for (auto& [seq, bytes] : replayed) EXPECT_EQ(bytes, payload_for(seq)) << seq;
+}
+
 // kill -9 at random moments while a child appends: every entry the child saw acknowledged is present with identical
 // bytes, and seqs are dense. 100 rounds on one directory, so later rounds also recover earlier crashes' tails.
 TEST_F(FileWalTest, KillNineNeverLosesAnAcknowledgedAppend) {
   std::mt19937_64 rng(12345);
   std::set<uint64_t> acked;
   uint64_t trimmed_below = 0;  // trim_below(x) keeps every entry >= x; below it entries may be gone
+  int rounds_with_spares = 0;
   for (int round = 0; round < 100; ++round) {
     int out[2];
     ASSERT_EQ(::pipe(out), 0);
@@ -338,7 +606,9 @@ TEST_F(FileWalTest, KillNineNeverLosesAnAcknowledgedAppend) {
     // Keep the directory small, as uploads and commits will: entries below the last one are "committed".
     trimmed_below = replayed.empty() ? 0 : replayed.rbegin()->first;
     ASSERT_TRUE(wal->trim_below(trimmed_below));
+    rounds_with_spares += wal->spare_segments() > 0;  // later rounds reuse them: kills land in recycled files
   }
+  EXPECT_GT(rounds_with_spares, 10) << "trimmed segments were not recycled";
   EXPECT_GT(acked.size(), 100u) << "the child acknowledged too little for the test to mean anything";
 }
 
