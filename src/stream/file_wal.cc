@@ -423,7 +423,7 @@ void FileWal::flusher_loop() {
     if (!ec) {
       counters.syncs.fetch_add(1, std::memory_order_relaxed);
       counters.sync_entries.record(group.pending.size());
-      counters.sync_bytes.record(length);
+      counters.sync_bytes.record(group.size);  // frame bytes (the padding not counted)
     }
     const auto completed = std::chrono::steady_clock::now();
     for (Pending& p : group.pending) {
