@@ -168,6 +168,7 @@ int serve(const std::vector<std::string>& args) {
   net_cfg.drain_timeout = std::chrono::milliseconds(cfg.shutdown_drain_ms);
 
   metrics::Registry registry;        // outlives everything that records into it
+  kafka::AppendWaiters appends(&registry);  // outlives the stream store, whose durable listener notifies it
   admin::ReadinessState readiness;  // starting -> ready (io runs) -> draining (SIGTERM)
   asio::io_context io;
   std::unique_ptr<app::EmbeddedStorage> storage;
@@ -192,7 +193,8 @@ int serve(const std::vector<std::string>& args) {
     node = NodeParts{st->meta.get(), st->objects.get(), st->catalog.get(), st->streams.get(),
                      st->producer_states.get(), st->groups.get(), st->leader_epoch, [st] { return st->close(); }};
   }
-  kafka::AppendWaiters appends;
+  // Parked fetches are woken the moment an append becomes durable, whoever appended it (append_waiters.h).
+  node.streams->set_durable_listener([&appends](uint64_t, int64_t) { appends.notify(); });
   producer::ProducerIdAllocator producer_ids(*node.meta);
   kafka::Dispatcher dispatcher(identity, &registry);
   // Reads the dispatcher's identity, whose advertised address is final before serving starts.

@@ -171,8 +171,7 @@ asio::awaitable<void> produce_partition(Services& services, cluster::TopicInfo t
           log::warn("kafka", "produce to ", topic.name, "-", data.index, ": ", r.error().message);
           co_return;
         }
-        decision.reservation.complete(*r);
-        services.appends.notify();
+        decision.reservation.complete(*r);  // waiting fetches were woken when it became durable (main.cc)
         if (services.data_metrics) services.data_metrics->produced(topic.name, batches_size, records);
         resp.base_offset = *r;
         resp.log_append_time_ms = append_time;

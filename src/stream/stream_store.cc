@@ -210,12 +210,13 @@ asio::awaitable<Result<int64_t>> StreamStore::append(uint64_t stream_id, Bytes b
     }
     const ByteSpan parts[] = {ByteSpan(header, kEntryHeader), ByteSpan(*data)};
     // Under the lock, so that WAL order is offset order within the stream.
+    // The callback runs on the flusher thread that synced the entry (with no WAL lock held): the high watermark
+    // moves there, and waiting fetches are woken from there (durable_listener_), not after a hop through the
+    // store's strand; only the append's own completion is posted, to its caller's executor.
     s.entries.back().wal_seq =
         wal_->append_parts(parts, [this, stream_id, first = entry.first, complete](std::error_code ec, uint64_t) {
-          asio::post(executor_, [this, stream_id, first, complete, ec] {
-            on_durable(stream_id, first, ec);
-            complete(ec, first);
-          });
+          on_durable(stream_id, first, ec);
+          complete(ec, first);
         });
   };
   auto [ec, first] = co_await asio::async_initiate<decltype(token), void(Outcome)>(initiate, token);
@@ -233,8 +234,15 @@ std::error_code StreamStore::object_wal_error(std::error_code ec) {
   return make_error_code(Errc::io_error);
 }
 
+void StreamStore::set_durable_listener(DurableListener listener) {
+  std::lock_guard lock(listener_mu_);
+  durable_listener_ = std::move(listener);
+}
+
+// Runs on the WAL's thread (file WAL: a flusher; object WAL: its strand), never on executor_.
 void StreamStore::on_durable(uint64_t stream_id, int64_t first, std::error_code ec) {
   bool wake = false;
+  int64_t durable_end = -1;
   {
     std::lock_guard lock(mu_);
     auto found = streams_.find(stream_id);
@@ -255,9 +263,15 @@ void StreamStore::on_durable(uint64_t stream_id, int64_t first, std::error_code 
     }
     it->durable = true;
     s.durable = it->last + 1;
+    durable_end = s.durable;
     wake = !object_wal_ && uncommitted_bytes_ >= config_.upload_bytes;  // the uploader (file WAL only)
   }
-  if (wake) wakeup_.cancel();
+  {
+    std::lock_guard lock(listener_mu_);
+    if (durable_listener_) durable_listener_(stream_id, durable_end);
+  }
+  // The timer belongs to executor_ (not thread-safe): cancelled there.
+  if (wake) asio::post(executor_, [this] { wakeup_.cancel(); });
 }
 
 asio::awaitable<Result<ReadResult>> StreamStore::read(uint64_t stream_id, int64_t offset, size_t max_bytes) {

@@ -201,6 +201,15 @@ class StreamStore {
   asio::awaitable<Result<int64_t>> append(uint64_t stream_id, Bytes batches, int32_t leader_epoch,
                                           Admit admit = {});
 
+  // Called each time a stream's durable end (high watermark) moves forward because an append became durable, with
+  // the new end: at once, on the WAL's thread (file WAL: the flusher that synced it; object WAL: its strand),
+  // after the new end is visible to ends() and read() and before the append's own completion is posted to its
+  // caller. Kafka's waiting fetches are woken from here (one hand-off from the sync instead of three). Must be
+  // quick, thread-safe and must not call back into the store; it runs under a lock of its own, so it is not called
+  // any more once set_durable_listener({}) returns. What it captures must outlive the store or be reset so.
+  using DurableListener = std::function<void(uint64_t stream_id, int64_t durable_end)>;
+  void set_durable_listener(DurableListener listener);
+
   // Whole batches from the one holding `offset` on, at most max_bytes (but at least one batch), never past the
   // durable end. Empty at or past the durable end. Errors: out_of_range below the log start.
   // A GET that finds no object (404: the block map is stale after a compaction elsewhere) re-reads the committed
@@ -413,6 +422,8 @@ class StreamStore {
   asio::thread_pool blocking_{1};
   asio::thread_pool compaction_cpu_{1};  // compaction builds its outputs here (not on blocking_: uploads wait there)
   asio::steady_timer wakeup_;
+  std::mutex listener_mu_;             // taken after mu_ is released, never with it
+  DurableListener durable_listener_;  // guarded by listener_mu_
   std::unique_ptr<BlockReader> block_reader_;  // committed blocks: block cache, ranged GETs, read-ahead
   std::unique_ptr<ObjectIndexCache> object_index_cache_;  // acquire(): decoded objects/ records
 

@@ -138,6 +138,7 @@ class ListOffsetsAndFetch(h.BrokerTestCase):
         c = consumer(self.broker.bootstrap, **{"fetch.wait.max.ms": 5000, "fetch.min.bytes": 1})
         try:
             fetches_before = fetch_requests(self.broker)
+            wakes_before = h.metric(self.broker, "floe_kafka_fetch_wake_duration_seconds_count")
             c.assign([TopicPartition(topic, 0, start)])
             # The consumer's fetch has reached the broker and is parked there (nothing to return yet).
             stop = threading.Event()
@@ -174,6 +175,9 @@ class ListOffsetsAndFetch(h.BrokerTestCase):
             latency = got_at - produced_at
             print("long poll: record received %.0f ms after it was produced" % (latency * 1000))
             self.assertLess(latency, 1.5, "the parked fetch was not woken by the produce")
+            # It was woken by the append becoming durable, and the broker measured that wake.
+            self.assertGreaterEqual(h.metric(self.broker, "floe_kafka_fetch_wake_duration_seconds_count"),
+                                    wakes_before + 1)
         finally:
             c.close()
 

@@ -10,8 +10,10 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
+#include <atomic>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -70,6 +72,51 @@ TEST_P(StreamStoreBothWals, AppendsGetDenseOffsetsPerStream) {
   ASSERT_TRUE(at_end);
   EXPECT_TRUE(at_end->batches.empty());
   EXPECT_FALSE(run(store_->read(1, 6, 1 << 20))) << "past the high watermark";
+}
+
+// The durable listener (Kafka's parked fetches are woken from it): called with each new durable end, on the WAL's
+// thread, before the append's own completion reaches its caller; not called after it is reset.
+TEST_P(StreamStoreBothWals, TheDurableListenerHearsEachNewEndBeforeTheAppendCompletes) {
+  open_store(config());
+  struct Heard {
+    uint64_t stream;
+    int64_t end;
+    bool append_completed;
+    bool on_test_thread;
+  };
+  std::mutex mu;
+  std::vector<Heard> heard;
+  std::atomic<int> completed{0};
+  const auto test_thread = std::this_thread::get_id();
+  store_->set_durable_listener([&](uint64_t stream, int64_t end) {
+    std::lock_guard lock(mu);
+    heard.push_back({stream, end, completed.load() > static_cast<int>(heard.size()),
+                     std::this_thread::get_id() == test_thread});
+  });
+  EXPECT_EQ(append(1, make_batch(0, 3)), 0);
+  ++completed;
+  EXPECT_EQ(append(2, make_batch(1, 5)), 0);
+  ++completed;
+  EXPECT_EQ(append(1, make_batch(2, 2)), 3);
+  ++completed;
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(heard.size(), 3u);
+    const std::pair<uint64_t, int64_t> want[] = {{1, 3}, {2, 5}, {1, 5}};
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(heard[i].stream, want[i].first) << i;
+      EXPECT_EQ(heard[i].end, want[i].second) << i;
+      EXPECT_FALSE(heard[i].append_completed) << i << ": heard only after the append had completed";
+      // The file WAL calls it on the flusher that synced the entry, not after a hop to the io thread.
+      if (kind_ == WalKind::file) {
+        EXPECT_FALSE(heard[i].on_test_thread) << i;
+      }
+    }
+  }
+  store_->set_durable_listener({});
+  EXPECT_EQ(append(1, make_batch(3, 1)), 5);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(heard.size(), 3u) << "called after it was reset";
 }
 
 TEST_F(StreamStoreTest, FlushCommitsAnObjectAndReadsComeBackFromIt) {
