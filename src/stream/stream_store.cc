@@ -90,6 +90,7 @@ asio::awaitable<Result<std::unique_ptr<StreamStore>>> StreamStore::open(asio::an
     if (Status st = co_await store->drain_file_wal(); !st) co_return st.error();
     if (Status st = co_await store->open_object_wal(); !st) co_return st.error();
     store->start_compaction();
+    store->start_index_warmer();
     co_return store;
   }
   if (Status st = store->replay_wal(); !st) co_return st.error();
@@ -496,6 +497,7 @@ asio::awaitable<void> StreamStore::close() {
     if (closing_) co_return;
     closing_ = true;
   }
+  co_await stop_index_warmer();
   co_await stop_compaction();  // the pass under way ends after its round
   if (object_wal_) {
     co_await object_wal_->close();  // writes and commits what is buffered (bounded by its timeouts)

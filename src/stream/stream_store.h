@@ -130,6 +130,10 @@ struct StreamStoreConfig {
   // acquire(): decoded objects/ records kept between acquires (object_index_cache.h), so that the open waves of a
   // failover read and decode only the records they have not seen. 0: none kept.
   size_t object_index_cache_bytes = 32u << 20;
+  // owned_streams_only with the object WAL: every this long, the records committed since the last pass are read
+  // and decoded into that cache in the background, so a failover's first acquire finds them decoded instead of
+  // decoding every object committed since this broker's previous acquire (0: only acquires fill the cache).
+  std::chrono::milliseconds object_index_warm_interval{2000};
 
   // Compaction (compaction.h): a background pass every compaction_interval (0: none; compact_once() still runs
   // one), rewriting small committed objects into objects of compaction_target_bytes.
@@ -395,6 +399,9 @@ class StreamStore {
   void start_compaction();
   asio::awaitable<void> compaction_loop();
   asio::awaitable<void> stop_compaction();
+  void start_index_warmer();
+  asio::awaitable<void> index_warm_loop();
+  asio::awaitable<void> stop_index_warmer();
   Status replay_wal();
   asio::awaitable<Status> open_object_wal();
   asio::awaitable<Status> seal_previous_epochs();
@@ -449,6 +456,9 @@ class StreamStore {
   std::unique_ptr<asio::steady_timer> compaction_wakeup_;  // on executor_
   std::unique_ptr<asio::steady_timer> compaction_stopped_;
   bool compaction_running_ = false;  // the loop was started and has not ended (guarded by mu_)
+  std::unique_ptr<asio::steady_timer> index_warm_wakeup_;  // object_index_warm_interval's loop, on executor_
+  std::unique_ptr<asio::steady_timer> index_warm_stopped_;
+  bool index_warm_running_ = false;  // guarded by mu_
 };
 
 }  // namespace floe::stream

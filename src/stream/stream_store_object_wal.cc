@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
@@ -219,6 +220,68 @@ void StreamStore::forget_entries_locked(Stream& s) {
     }
   }
   s.entries.clear();
+}
+
+// The acquire path's ObjectIndexCache, kept current in the background (object_index_warm_interval): one keys-only
+// listing of objects/ per pass plus the values of the records committed since the last one. A failed pass only
+// leaves more for the next acquire to decode.
+void StreamStore::start_index_warmer() {
+  if (!config_.owned_streams_only || config_.object_index_warm_interval.count() <= 0 ||
+      config_.object_index_cache_bytes == 0) {
+    return;
+  }
+  index_warm_wakeup_ = std::make_unique<asio::steady_timer>(executor_);
+  index_warm_stopped_ = std::make_unique<asio::steady_timer>(executor_);
+  index_warm_stopped_->expires_at(asio::steady_timer::time_point::max());
+  {
+    std::lock_guard lock(mu_);
+    index_warm_running_ = true;
+  }
+  asio::co_spawn(executor_, index_warm_loop(), asio::detached);
+}
+
+asio::awaitable<void> StreamStore::index_warm_loop() {
+  std::function<Status(const ObjectRanges&)> nothing = [](const ObjectRanges&) { return ok_status(); };
+  for (;;) {
+    {
+      // closing_ is set before stop_index_warmer() cancels the timer on this strand: checked right before the wait
+      // starts, a stop is never missed.
+      std::lock_guard lock(mu_);
+      if (closing_) break;
+    }
+    index_warm_wakeup_->expires_after(config_.object_index_warm_interval);
+    std::error_code ec;
+    co_await index_warm_wakeup_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    {
+      std::lock_guard lock(mu_);
+      if (closing_) break;
+    }
+    auto r = co_await read_committed_objects_cached(meta_, config_.meta_root, *object_index_cache_, nothing,
+                                                    "stream: warming the object index");
+    if (!r) log::debug(kLog, r.error().message);
+  }
+  {
+    std::lock_guard lock(mu_);
+    index_warm_running_ = false;
+  }
+  index_warm_stopped_->cancel();
+}
+
+asio::awaitable<void> StreamStore::stop_index_warmer() {
+  if (!index_warm_wakeup_) co_return;
+  auto stop = [this]() -> asio::awaitable<void> {
+    index_warm_wakeup_->cancel();
+    bool running = false;
+    {
+      std::lock_guard lock(mu_);
+      running = index_warm_running_;
+    }
+    if (running) {
+      std::error_code ec;
+      co_await index_warm_stopped_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  };
+  co_await asio::co_spawn(executor_, stop(), asio::use_awaitable);
 }
 
 asio::awaitable<Status> StreamStore::acquire(std::vector<uint64_t> stream_ids) {

@@ -107,7 +107,9 @@ TEST_F(ObjectWalStore, AFileWalLeftBehindIsUploadedBeforeTheObjectWalOpens) {
 // A failover opens its partitions in waves, one acquire each: the later waves read and decode only the objects/
 // records committed since the previous one (ObjectIndexCache), and still see those.
 TEST_F(ObjectWalStore, ALaterAcquireDecodesOnlyObjectsCommittedSince) {
-  StreamStore& b = open_other(cluster_config(2));
+  StreamStoreConfig quiet = cluster_config(2);
+  quiet.object_index_warm_interval = std::chrono::milliseconds(0);  // only the acquires fill the cache here
+  StreamStore& b = open_other(quiet);
   open_store(config());  // broker 1 writes 3 objects, each with a block of streams 1..6
   for (int o = 0; o < 3; ++o) {
     for (uint64_t stream = 1; stream <= 6; ++stream) append(stream, make_batch(o, 2));
@@ -138,6 +140,33 @@ TEST_F(ObjectWalStore, ALaterAcquireDecodesOnlyObjectsCommittedSince) {
   auto got = read_all(5, &b);
   ASSERT_EQ(got.size(), 4u);
   EXPECT_EQ(got[6], (std::vector<std::string>{"b7-0", "b7-1", "b7-2"}));
+}
+
+// The cache is kept current in the background (object_index_warm_interval): the objects another broker commits are
+// decoded without any acquire, so a failover's first acquire finds them all decoded and still sees everything.
+TEST_F(ObjectWalStore, TheObjectIndexIsWarmedInTheBackgroundBeforeTheFirstAcquire) {
+  StreamStoreConfig warmed = cluster_config(2);
+  warmed.object_index_warm_interval = std::chrono::milliseconds(20);
+  StreamStore& b = open_other(warmed);
+  open_store(config());  // broker 1 writes 3 objects, each with a block of streams 1..4
+  for (int o = 0; o < 3; ++o) {
+    for (uint64_t stream = 1; stream <= 4; ++stream) append(stream, make_batch(o, 2));
+    ASSERT_TRUE(run(store_->flush()));
+  }
+  const uint64_t objects = store_->object_wal()->stats().committed_seq;
+  ASSERT_GE(objects, 3u);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (b.object_index_stats().decodes < objects && std::chrono::steady_clock::now() < deadline) {
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(20));
+  }
+  ObjectIndexCache::Stats s = b.object_index_stats();
+  EXPECT_EQ(s.decodes, objects) << "decoded in the background, before any acquire";
+  ASSERT_TRUE(run(b.acquire({1, 2, 3, 4})));
+  s = b.object_index_stats();
+  EXPECT_EQ(s.decodes, objects) << "the acquire decoded nothing itself";
+  EXPECT_GE(s.hits, objects);
+  EXPECT_EQ(b.ends(4).durable, 6);
 }
 
 TEST_F(ObjectWalStore, AcquireReadsCommitsAnotherBrokerMadeAfterItOpened) {
