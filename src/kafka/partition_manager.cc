@@ -219,6 +219,7 @@ asio::awaitable<void> PartitionManager::open_batch(std::vector<cluster::Assignme
 }
 
 asio::awaitable<Status> PartitionManager::release_batch(std::vector<cluster::Assignment> batch) {
+  const auto started = std::chrono::steady_clock::now();
   std::vector<uint64_t> streams;
   for (const cluster::Assignment& a : batch) {
     std::optional<cluster::TopicInfo> topic = deps_.catalog.find(a.topic);
@@ -230,12 +231,14 @@ asio::awaitable<Status> PartitionManager::release_batch(std::vector<cluster::Ass
       if (a.topic == kOffsetsTopic) co_await deps_.groups.unload_partition(a.partition);
     }
   }
+  const int64_t unload_ms = ms_since(started);
   if (Status st = co_await deps_.store.release(streams); !st) {
     // Not served any more, not given up either: forget them here, so the next pass opens them again (acquire
     // starts from the committed end) unless they were released meanwhile.
     for (uint64_t stream : streams) open_.erase(stream);
     co_return st;
   }
+  const int64_t streams_ms = ms_since(started) - unload_ms;
   for (uint64_t stream : streams) {
     // Everything is committed now: a snapshot at the end lets the next owner load the producer state without
     // replaying the log (a move then reads metadata only). A failed snapshot only costs the next owner a replay.
@@ -244,13 +247,17 @@ asio::awaitable<Status> PartitionManager::release_batch(std::vector<cluster::Ass
     open_.erase(stream);
     deps_.producer_states.drop(stream);
   }
+  const int64_t snapshots_ms = ms_since(started) - unload_ms - streams_ms;
   // One assignment that changed meanwhile (a move target set, say) is released at its current revision by the
   // membership; one no longer this epoch's is skipped (a later pass drops or releases it as the image then shows).
   auto released = co_await deps_.membership.release(batch);
   if (!released) co_return released.error();
   log::info(kLog, "released ", released->released, " partition(s)",
             released->skipped.empty() ? std::string() : ", " + std::to_string(released->skipped.size()) +
-                                                            " no longer this epoch's");
+                                                            " no longer this epoch's",
+            " in ", ms_since(started), " ms, not served meanwhile (unload ", unload_ms, " ms, WAL durable and "
+            "committed ", streams_ms, " ms, producer snapshots ", snapshots_ms, " ms, release txn ",
+            ms_since(started) - unload_ms - streams_ms - snapshots_ms, " ms)");
   std::lock_guard lock(stats_mu_);
   stats_.released += released->released;
   stats_.local = open_.size();

@@ -63,6 +63,14 @@ def handoff_buckets(broker):
     return sorted(buckets), count
 
 
+def meta_txns(broker):
+    """floe_meta_requests_total{op="txn"}: metadata txns this broker has sent."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % broker.http_port(), timeout=5) as resp:
+        text = resp.read().decode()
+    m = re.search(r'^floe_meta_requests_total\{op="txn"\} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
 def quantile_from_buckets(per_broker, q):
     """The upper bound of the bucket holding quantile q of the summed histograms."""
     total = {}
@@ -172,6 +180,7 @@ class ClusterDrainTimingTest(unittest.TestCase):
                 on_two = sorted(p for p, l in metadata_leaders(b1).items() if l == 2)
                 self.assertGreater(len(on_two), 0)
                 handoffs_before = sum(handoff_buckets(b)[1] for i, b in cluster.brokers.items() if i != 2)
+                txns_before = meta_txns(cluster.brokers[2])
                 started = time.monotonic()
                 wall_started = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
                 r = h.run_floe(["broker", "drain", "2", "--bootstrap", b1.bootstrap, "--timeout-ms", "60000"],
@@ -180,6 +189,7 @@ class ClusterDrainTimingTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 took_ms = int(re.search(r"in (\d+) ms", r.stdout).group(1))
                 drained = time.monotonic()
+                txns = meta_txns(cluster.brokers[2]) - txns_before
                 self.assertFalse([p for p, l in metadata_leaders(b1).items() if l == 2])
                 h.wait_until(lambda: all(load.last_ack[p] > drained for p in on_two), 60, interval=0.05,
                              what="every moved partition acked after the drain")
@@ -189,8 +199,8 @@ class ClusterDrainTimingTest(unittest.TestCase):
                 base = [longest_gap(load.ack_times[p], started - window - 0.5, started - 0.5) for p in on_two]
                 per_broker = [handoff_buckets(b) for i, b in cluster.brokers.items() if i != 2]
                 handoffs = sum(c for _, c in per_broker) - handoffs_before
-                print("drain of broker 2 leading %d of %d partitions: %d ms by the CLI (target <= 3000)" %
-                      (len(on_two), PARTITIONS, took_ms))
+                print("drain of broker 2 leading %d of %d partitions: %d ms by the CLI (target <= 3000); broker 2 "
+                      "sent %d metadata txns meanwhile" % (len(on_two), PARTITIONS, took_ms, txns))
                 print("write unavailability per moved partition (longest gap between acks during the drain): "
                       "p50 %.0f ms, p99 %.0f ms, max %.0f ms (target p99 <= 200); same partitions just before the "
                       "drain (the load's rhythm): p50 %.0f ms, p99 %.0f ms, max %.0f ms" %
