@@ -65,6 +65,9 @@ class DrillRun {
   BrokerProcess* pick_victim(int* leads);
   // Until every partition has an ack after `since_ms`; a problem is recorded on timeout.
   bool wait_recovered(ScenarioResult& r, int64_t since_ms, const std::string& what);
+  // Up to 10 partitions with no ack since `since_ms`: each one's last ack, the broker that gave it and the leader
+  // Metadata names now (for a problem line).
+  std::string silent_partitions(int64_t since_ms);
   // Until Metadata lists broker `node` (want_listed) or no longer lists it.
   bool wait_listed(int node, bool want_listed, std::chrono::milliseconds timeout);
   std::chrono::milliseconds recovery_timeout() const { return std::chrono::seconds(options_.recovery_timeout_s); }

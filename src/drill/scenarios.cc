@@ -117,9 +117,35 @@ bool DrillRun::wait_recovered(ScenarioResult& r, int64_t since_ms, const std::st
   if (!ok) {
     r.problems.push_back(std::to_string(partitions - load_.partitions_acked_since(since_ms)) + " of " +
                          std::to_string(partitions) + " partitions took no write within " +
-                         std::to_string(options_.recovery_timeout_s) + " s " + what);
+                         std::to_string(options_.recovery_timeout_s) + " s " + what + ": " +
+                         silent_partitions(since_ms));
   }
   return ok;
+}
+
+std::string DrillRun::silent_partitions(int64_t since_ms) {
+  // Where the client last had each acked and whom the brokers name as leader now: a live leader here with the
+  // partition still silent points at the client, no leader (-1) at the brokers.
+  const auto acks = load_.ack_times();
+  const auto leaders = load_.ack_leaders();
+  const auto md = metadata();
+  std::string which;
+  int listed = 0, silent = 0;
+  for (std::size_t p = 0; p < acks.size(); ++p) {
+    if (!acks[p].empty() && acks[p].back() >= since_ms) continue;
+    if (++silent > 10) continue;
+    ++listed;
+    which += (which.empty() ? "" : ", ") + std::to_string(p) + " (last ack ";
+    which += acks[p].empty() ? "never" : "at " + std::to_string(acks[p].back()) + " ms";
+    if (!leaders[p].empty()) which += " from broker " + std::to_string(leaders[p].back().broker);
+    std::string leader_now = "; Metadata leader unknown";
+    if (md) {
+      const auto it = md->leader_of.find(static_cast<int>(p));
+      if (it != md->leader_of.end()) leader_now = "; Metadata leader now " + std::to_string(it->second);
+    }
+    which += leader_now + ")";
+  }
+  return "partition " + which + (silent > listed ? ", ..." : "");
 }
 
 bool DrillRun::wait_listed(int node, bool want_listed, std::chrono::milliseconds timeout) {
@@ -205,7 +231,6 @@ ScenarioResult DrillRun::run(const std::string& name) {
   r.delivered_records = end_delivered - start_delivered;
   r.producer_errors = load_.errors_total() - start_errors;
   const auto acks = load_.ack_times();
-  const auto leaders = load_.ack_leaders();
   r.recovery = summarize_recovery(acks, r.fault_ms, r.end_ms);
   WindowSpec spec;
   spec.fault_ms = r.fault_ms;
@@ -213,7 +238,7 @@ ScenarioResult DrillRun::run(const std::string& name) {
   spec.timeout_ms = recovery_timeout().count();
   spec.victim = r.victim;
   spec.victim_back_ms = victim_back_ms_;
-  r.moves = summarize_moves(acks, leaders, spec);
+  r.moves = summarize_moves(acks, load_.ack_leaders(), spec);
   r.lag = summarize_lag(load_.lag_samples(), r.fault_ms, r.end_ms);
   if (quiet_start && quiet_end) {
     r.copied_measured = true;
@@ -240,26 +265,8 @@ ScenarioResult DrillRun::run(const std::string& name) {
     }
   }
   if (r.recovery.unrecovered) {
-    // Which ones, where the client last had them acked and whom the brokers name as leader now: tells a client
-    // that stopped sending from a partition no broker serves.
-    std::string which;
-    const auto md = metadata();
-    int listed = 0;
-    for (std::size_t p = 0; p < acks.size() && listed < 10; ++p) {
-      if (!acks[p].empty() && acks[p].back() > r.fault_ms) continue;
-      ++listed;
-      which += (which.empty() ? "" : ", ") + std::to_string(p) + " (last ack ";
-      which += acks[p].empty() ? "never" : "at " + std::to_string(acks[p].back()) + " ms";
-      if (!leaders[p].empty()) which += " from broker " + std::to_string(leaders[p].back().broker);
-      std::string leader_now = "; Metadata leader unknown";
-      if (md) {
-        const auto it = md->leader_of.find(static_cast<int>(p));
-        if (it != md->leader_of.end()) leader_now = "; Metadata leader now " + std::to_string(it->second);
-      }
-      which += leader_now + ")";
-    }
     r.problems.push_back(std::to_string(r.recovery.unrecovered) + " partitions took no write after the fault: " +
-                         which + (r.recovery.unrecovered > listed ? ", ..." : ""));
+                         silent_partitions(r.fault_ms));
   }
   if (!r.lag.catch_up_ms) r.problems.push_back("the consumer lag did not come back to its pre-fault level");
   if (const std::string fatal = load_.fatal_error(); !fatal.empty()) {
