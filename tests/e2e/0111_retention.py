@@ -31,14 +31,17 @@ class Retention(h.BrokerTestCase):
         self.admin = AdminClient({"bootstrap.servers": self.broker.bootstrap})
 
     def produce_rounds(self, topic, rounds, per_round=50):
-        """Each round becomes its own uploaded object: the next round starts once a new object appeared."""
+        """Each round becomes its own uploaded object: the next round starts once a new object appeared.
+
+        New by name, not by count: retention may delete an older object while a round uploads (keys are never
+        reused, so a name not seen before is this round's upload)."""
         p = Producer({"bootstrap.servers": self.broker.bootstrap, "acks": "all", "linger.ms": 0})
         for r in range(rounds):
-            count = len(objects_in(self.broker.data_dir))
+            before = set(objects_in(self.broker.data_dir))
             for i in range(per_round):
                 p.produce(topic, value=b"x" * 1000, key=b"%d-%d" % (r, i), partition=0)
             self.assertEqual(p.flush(TIMEOUT), 0)
-            h.wait_until(lambda: len(objects_in(self.broker.data_dir)) > count, 10.0, what="round %d uploaded" % r)
+            h.wait_until(lambda: set(objects_in(self.broker.data_dir)) - before, 10.0, what="round %d uploaded" % r)
 
     def watermarks(self, topic):
         c = Consumer({"bootstrap.servers": self.broker.bootstrap, "group.id": "unused"})
