@@ -185,6 +185,8 @@ asio::awaitable<void> Controller::Core::serve_term() {
     previous_controller.reset();
   }
   first_seen.clear();
+  last_pass_end = {};
+  resumed_at = {};
   sealed_at.clear();  // a new term re-runs the (resumable) seal before acting on it
   detected_at.clear();
   log::info("cluster", "controller: broker ", config.broker_id, " elected (revision ", rev, ", heartbeats at ",

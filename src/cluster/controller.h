@@ -17,6 +17,11 @@
 //         `previous_controller_grace` of the election. A controller that dies is deposed by the brokers whose
 //         heartbeat connections to it closed (heartbeat.h), so it is most likely dead; if it is alive its heartbeat
 //         client sees the new election key in its image and connects within milliseconds.
+//     The silence and closed-connection rules count from the controller's own last stall at the latest: a pass
+//     that starts more than `tick` + `self_stall_allowance` after the previous one ended means this process was
+//     not running its io (a blocked io thread, SIGSTOP, a starved machine), so heartbeats that arrived meanwhile
+//     may still sit unread in their sockets; blaming the brokers for that would fail live ones. (Only delays
+//     detection, which is always safe: sealing is what fences.)
 //  2. Recovery of a failed epoch: stream::seal_epoch (guarded; resumable, so a controller that takes over mid-seal
 //     simply runs it again), then (after `fence_delay` since detection: file WAL only) E's partitions are reassigned to live epochs with leader_epoch + 1 (guarded txns
 //     comparing each assignment's mod_revision), then E is forgotten: brokers/<id> (if still E's) and
@@ -83,6 +88,7 @@ struct ControllerConfig {
   std::chrono::milliseconds silence_timeout{1000};
   std::chrono::milliseconds previous_controller_grace{300};
   std::chrono::milliseconds tick{50};                 // pass period when nothing else wakes the controller
+  std::chrono::milliseconds self_stall_allowance{200};  // pass gap beyond `tick` that counts as its own stall
   std::chrono::milliseconds retry_interval{100};      // campaign / failed pass retry
   objstore::ObjectStore* objects = nullptr;           // the object WAL's store (sealing); must outlive the controller
   std::string object_prefix;

@@ -51,6 +51,8 @@ struct Controller::Core : std::enable_shared_from_this<Core> {
 
   // Failure detection and recovery state (per election).
   Clock::time_point elected_at{};
+  Clock::time_point last_pass_end{};  // when the previous pass ended (zero: none this term)
+  Clock::time_point resumed_at{};     // the end of this controller's own last stall seen between passes
   std::map<EpochKey, Clock::time_point> first_seen;
   std::set<EpochKey> reported;  // failures already logged
   std::map<EpochKey, Clock::time_point> detected_at;  // when each failed epoch was first found failed

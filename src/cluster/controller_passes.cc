@@ -125,7 +125,7 @@ std::vector<EpochKey> Controller::Core::failed_epochs(const ImageState& s, Clock
     } else if (s.sealing.count(e) > 0) {
       why = "its seal is recorded";
     } else {
-      const auto seen = std::max(first_seen.try_emplace(e, now).first->second, elected_at);
+      const auto seen = std::max({first_seen.try_emplace(e, now).first->second, elected_at, resumed_at});
       auto p = peers.find(e);
       if (p == peers.end() || p->second.frames == 0) {
         if (previous_controller_epoch == e && now - elected_at > config.previous_controller_grace) {
@@ -512,6 +512,17 @@ asio::awaitable<void> Controller::Core::run_sweeps() {
 
 asio::awaitable<void> Controller::Core::pass() {
   const auto now = Clock::now();
+  struct PassEnd {
+    Clock::time_point& at;
+    ~PassEnd() { at = Clock::now(); }
+  } pass_end{last_pass_end};
+  if (last_pass_end != Clock::time_point{} && now - last_pass_end > config.tick + config.self_stall_allowance) {
+    // This process was not running (see controller.h): heartbeats may be waiting unread in their sockets.
+    resumed_at = now;
+    log::info("cluster", "controller: its own pass ran ",
+              std::chrono::duration_cast<std::chrono::milliseconds>(now - last_pass_end).count(),
+              " ms after the previous one (a stall here); broker silence is counted from now");
+  }
   auto s = image.snapshot();
   // Epochs that failed and are not recovered yet (a recovery that failed is retried on the next pass) are
   // never targets.

@@ -1,5 +1,9 @@
 // Controller: failure detection, sealing and failover, controller crashes mid-recovery, scale (fixture:
 // controller_fixture.h). The failover tests print their timings ([ RTO ], [ PAUSED ], ...).
+#include <asio/post.hpp>
+#include <atomic>
+#include <thread>
+
 #include "cluster/tests/controller_fixture.h"
 
 namespace floe::cluster {
@@ -192,6 +196,39 @@ TEST_F(ControllerTest, SilentBrokerIsSealed) {
   // (The broker learns of its loss as soon as "sealing" is recorded; the seal follows.)
   EXPECT_TRUE(eventually(
       [&] { return run(meta_->get(root_ + "wal/2/" + std::to_string(epoch) + "/seal"))->has_value(); }, 5s));
+}
+
+// The controller's own process stalls (every io thread blocked, as by a long CPU-bound task or SIGSTOP) for longer
+// than the silence timeout: heartbeats sent meanwhile wait unread, and the controller must not blame live brokers
+// for that silence when it resumes.
+TEST_F(ControllerTest, ControllerStallDoesNotFailLiveBrokers) {
+  auto cc = controller_config(1);
+  cc.silence_timeout = 350ms;
+  auto fast_heartbeats = [](MembershipConfig& m) { m.heartbeat_interval = 100ms; };
+  auto* b1 = start(1, true, cc, fast_heartbeats);
+  ASSERT_TRUE(b1);
+  ASSERT_TRUE(eventually([&] { return b1->controller->elected(); }));
+  auto* b2 = start(2, false, std::nullopt, fast_heartbeats);
+  ASSERT_TRUE(b2);
+  const int64_t epoch1 = b1->membership->epoch(), epoch2 = b2->membership->epoch();
+  std::this_thread::sleep_for(500ms);  // both heard from
+  for (int round = 0; round < 3; ++round) {
+    // Block every io thread at once for 600 ms (> silence_timeout, < the lease TTL).
+    std::atomic<int> blocked{0};
+    for (int i = 0; i < 4; ++i) {
+      asio::post(io_.executor(), [&blocked] {
+        blocked.fetch_add(1);
+        std::this_thread::sleep_for(600ms);
+      });
+    }
+    ASSERT_TRUE(eventually([&] { return blocked.load() == 4; }, 2s));
+    std::this_thread::sleep_for(900ms);  // the stall, then time for a wrong verdict to be acted on
+    EXPECT_FALSE(b1->membership->lost()) << "round " << round;
+    EXPECT_FALSE(b2->membership->lost()) << "round " << round;
+  }
+  EXPECT_EQ(b1->membership->epoch(), epoch1);
+  EXPECT_EQ(b2->membership->epoch(), epoch2);
+  EXPECT_FALSE(run(meta_->get(root_ + "wal/2/" + std::to_string(epoch2) + "/seal"))->has_value());
 }
 
 // File WAL (timing-based fencing): a failed epoch's partitions move only fence_delay after the failure was seen.
