@@ -9,7 +9,9 @@
 //   --reps      repetitions of the produce and consume cases; the median is printed (default 3)
 //   --dir       where the temporary data directory goes (default .); fsync is measured there
 //   --upload-ms floe's upload interval (default 250)
-//   --rate      records/s of the latency case (default: half the slower uncompressed produce rate measured)
+//   --rate      records/s of the half-load latency case (default: half of floe's own median uncompressed produce
+//               rate); the low-load case runs at a fifth of it (a tenth of the maximum)
+//   --latency-only  with --rate: only the latency cases (to compare builds at one load)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
@@ -29,7 +31,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -265,12 +269,17 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   }
 }
 
-rd_kafka_t* new_producer(const std::string& bootstrap, const char* codec, DeliveryStats* stats) {
+// `extra`: settings applied after these (the latency case's own; both targets get the same).
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+rd_kafka_t* new_producer(const std::string& bootstrap, const char* codec, DeliveryStats* stats,
+                         const Settings& extra = {}) {
   rd_kafka_conf_t* c = rd_kafka_conf_new();
   set(c, "bootstrap.servers", bootstrap);
   set(c, "acks", "all");
   set(c, "linger.ms", "5");
   set(c, "compression.type", codec);
+  for (const auto& [k, v] : extra) set(c, k.c_str(), v);
   // batch.size, batch.num.messages, queue.buffering.max.*, max.in.flight: librdkafka's defaults.
   rd_kafka_conf_set_opaque(c, stats);
   rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
@@ -288,13 +297,15 @@ struct Consumer {
   rd_kafka_topic_t* rkt = nullptr;
 };
 
-Consumer new_consumer(const std::string& bootstrap, const std::string& topic, int64_t offset) {
+Consumer new_consumer(const std::string& bootstrap, const std::string& topic, int64_t offset,
+                      const Settings& extra = {}) {
   rd_kafka_conf_t* c = rd_kafka_conf_new();
   set(c, "bootstrap.servers", bootstrap);
   set(c, "enable.partition.eof", "false");
   // A read that reaches the end of the log waits at most 10 ms on the broker (librdkafka's default, 500 ms, would
   // stall every re-read of the consume-from-cache case).
   set(c, "fetch.wait.max.ms", "10");
+  for (const auto& [k, v] : extra) set(c, k.c_str(), v);
   char err[512];
   Consumer k;
   k.rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
@@ -468,15 +479,16 @@ struct Latency {
 
 // Open loop: record i is due at t0 + i / rate, carries its due time and is timed from then (so a stalled producer
 // or broker shows up as latency, not as a lower rate). A consumer assigned at the topic's end reads them back.
-Latency e2e_latency(const std::string& bootstrap, const std::string& topic, double rate, double seconds) {
+Latency e2e_latency(const std::string& bootstrap, const std::string& topic, double rate, double seconds,
+                    const Settings& producer_settings, const Settings& consumer_settings) {
   DeliveryStats st;
-  rd_kafka_t* rk = new_producer(bootstrap, "none", &st);
+  rd_kafka_t* rk = new_producer(bootstrap, "none", &st, producer_settings);
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   warm_up(rk, rkt, &st);
   int64_t start_offset = high_watermark(bootstrap, topic);
   // Start at the warm-up record so that the consumer is known to be fetching at the tail before the load starts
   // (the mock cluster keeps only about 5 MiB per partition: a consumer that starts late finds its offset gone).
-  Consumer ck = new_consumer(bootstrap, topic, start_offset - 1);
+  Consumer ck = new_consumer(bootstrap, topic, start_offset - 1, consumer_settings);
   std::atomic<bool> live{false};
 
   const int64_t warm_ns = 500'000'000;  // the first 0.5 s is not counted
@@ -558,11 +570,169 @@ Latency e2e_latency(const std::string& bootstrap, const std::string& topic, doub
   return r;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Floe's own view of a latency case: its /metrics before and after, and quantiles of the histograms on the path
+// produce -> WAL durable -> parked fetch woken, from the difference (interpolated within buckets, so coarse).
+
+// The admin HTTP port floe logged at start ("http listening on 127.0.0.1:PORT"), the last one in the log.
+int floe_http_port(const std::string& log) {
+  std::FILE* f = std::fopen(log.c_str(), "r");
+  if (!f) return 0;
+  int port = 0;
+  char line[1024];
+  while (std::fgets(line, sizeof(line), f)) {
+    const char* at = std::strstr(line, "http listening on ");
+    if (!at) continue;
+    const char* colon = std::strrchr(at, ':');
+    if (colon) port = std::atoi(colon + 1);
+  }
+  std::fclose(f);
+  return port;
+}
+
+// Every sample line of GET /metrics: "name{labels}" -> value. Empty when the scrape fails (the breakdown is then
+// left out; the figures do not depend on it).
+using Scrape = std::map<std::string, double>;
+
+Scrape scrape_metrics(int port) {
+  Scrape out;
+  if (port <= 0) return out;
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  std::string body;
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    const std::string req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::send(s, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size())) {
+      char buf[65536];
+      for (ssize_t n; (n = ::recv(s, buf, sizeof(buf), 0)) > 0 && body.size() < (64u << 20);) body.append(buf, n);
+    }
+  }
+  ::close(s);
+  size_t pos = body.find("\r\n\r\n");
+  if (pos == std::string::npos) return out;
+  for (size_t at = pos + 4; at < body.size();) {
+    size_t end = body.find('\n', at);
+    if (end == std::string::npos) end = body.size();
+    std::string line = body.substr(at, end - at);
+    at = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    size_t sp = line.rfind(' ');
+    if (sp == std::string::npos) continue;
+    out[line.substr(0, sp)] = std::strtod(line.c_str() + sp + 1, nullptr);
+  }
+  return out;
+}
+
+struct HistDelta {
+  uint64_t count = 0;
+  double p50 = 0, p99 = 0;  // seconds
+};
+
+// The histogram `name` (series whose labels include `label`, e.g. api="Produce"; empty: the unlabelled one)
+// between two scrapes: count and bucket-interpolated p50 / p99.
+HistDelta hist_delta(const Scrape& before, const Scrape& after, const std::string& name, const std::string& label) {
+  std::vector<std::pair<double, double>> cum;  // (le, cumulative count difference)
+  const std::string prefix = name + "_bucket{";
+  for (auto it = after.lower_bound(prefix); it != after.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+       ++it) {
+    const std::string& key = it->first;
+    if (!label.empty() && key.find(label) == std::string::npos) continue;
+    size_t le = key.find("le=\"");
+    if (le == std::string::npos) continue;
+    std::string bound = key.substr(le + 4, key.find('"', le + 4) - le - 4);
+    double b = bound == "+Inf" ? INFINITY : std::strtod(bound.c_str(), nullptr);
+    auto was = before.find(key);
+    cum.emplace_back(b, it->second - (was == before.end() ? 0 : was->second));
+  }
+  std::sort(cum.begin(), cum.end());
+  HistDelta d;
+  if (cum.empty() || cum.back().second <= 0) return d;
+  d.count = static_cast<uint64_t>(cum.back().second);
+  auto quantile = [&](double q) {
+    const double want = q * cum.back().second;
+    double lo = 0, below = 0;
+    for (const auto& [b, c] : cum) {
+      if (c >= want) {
+        if (std::isinf(b)) return lo;  // beyond the last bound: its lower edge
+        return c > below ? lo + (b - lo) * (want - below) / (c - below) : b;
+      }
+      lo = b;
+      below = c;
+    }
+    return lo;
+  };
+  d.p50 = quantile(0.5);
+  d.p99 = quantile(0.99);
+  return d;
+}
+
+// The path of a record through floe, as floe measured it during one latency case.
+void print_server_breakdown(const Scrape& before, const Scrape& after) {
+  if (before.empty() || after.empty()) {
+    std::printf("    (floe's /metrics could not be read: no server-side breakdown)\n");
+    return;
+  }
+  struct Row {
+    const char* what;
+    const char* name;
+    const char* label;
+  };
+  static const Row kRows[] = {
+      {"Produce request: dispatch -> acked (durable)", "floe_kafka_request_duration_seconds", "api=\"Produce\""},
+      {"  WAL append -> durable", "floe_wal_append_duration_seconds", ""},
+      {"  WAL fdatasync (per group commit)", "floe_wal_sync_duration_seconds", ""},
+      {"durable -> parked Fetch running again", "floe_kafka_fetch_wake_duration_seconds", ""},
+      {"Fetch request: dispatch -> response ready", "floe_kafka_request_duration_seconds", "api=\"Fetch\""},
+  };
+  for (const Row& r : kRows) {
+    HistDelta d = hist_delta(before, after, r.name, r.label);
+    if (d.count == 0) {
+      std::printf("    floe %-46s (none: %s not exported or not observed)\n", r.what, r.name);
+    } else {
+      std::printf("    floe %-46s p50 %7.3f ms  p99 %7.3f ms  (%" PRIu64 ")\n", r.what, d.p50 * 1e3, d.p99 * 1e3,
+                  d.count);
+    }
+  }
+  HistDelta group = hist_delta(before, after, "floe_wal_group_commit_appends", "");
+  if (group.count) std::printf("    floe WAL group commit: p50 %.1f appends per sync (%" PRIu64 " syncs)\n", group.p50, group.count);
+  std::printf("    (the Fetch request time includes its long-poll wait for data; buckets 50 us .. 60 s, interpolated)\n");
+}
+
+// The latency case's client settings, the same on both targets: what an application that cares about end-to-end
+// latency sets (librdkafka's INTRODUCTION.md, "Low latency"). linger.ms=0 (Kafka's own producer default before
+// 4.0): a batch goes as soon as the connection can take it (librdkafka still batches whatever queued meanwhile)
+// instead of lingering up to 5 ms for more; socket.nagle.disable=true on both clients (librdkafka's default
+// leaves Nagle on: a request's last small segment may wait for the previous one's ACK); fetch.min.bytes=1 (the
+// default, said explicitly): answer as soon as there is anything; fetch.wait.max.ms as the other cases (a parked
+// fetch is woken by the data anyway). FLOE_E2E_LINGER_MS overrides linger.ms (to see what lingering costs).
+const Settings& latency_producer_settings() {
+  static const Settings s = [] {
+    const char* linger = std::getenv("FLOE_E2E_LINGER_MS");
+    return Settings{{"linger.ms", linger && *linger ? linger : "0"}, {"socket.nagle.disable", "true"}};
+  }();
+  return s;
+}
+const Settings& latency_consumer_settings() {
+  static const Settings s = {{"fetch.min.bytes", "1"}, {"socket.nagle.disable", "true"}};
+  return s;
+}
+
+std::string describe(const Settings& s) {
+  std::string out;
+  for (const auto& [k, v] : s) out += (out.empty() ? "" : ", ") + k + "=" + v;
+  return out;
+}
+
 struct Figures {
   double prod_none = 0, prod_lz4 = 0, max_msgs_s = 0;
   // Floe only: the broker process's CPU time (ms) and minor page faults per MiB produced, medians.
   double cpu_ms_mib_none = 0, cpu_ms_mib_lz4 = 0, faults_mib_none = 0, faults_mib_lz4 = 0;
-  Latency lat;
+  Latency lat, lat_low;  // at half of floe's maximum load, and at a tenth of it
   double cons_cache = 0, cons_object = 0;
   int64_t none_records = 0;
 };
@@ -576,6 +746,7 @@ struct Options {
   int upload_ms = 250;
   double rate = 0;  // latency case load in records/s; 0: half of the slower measured produce rate
   bool produce_only = false;  // --produce-only: skip the latency and consume cases
+  bool latency_only = false;  // --latency-only (with --rate): the latency cases only
 };
 
 void run_produce(const std::string& name, const std::string& bootstrap, const Options& o, Figures& f,
@@ -637,7 +808,7 @@ void run_consume_cache(const std::string& name, const std::string& bootstrap, co
 void usage() {
   std::fprintf(stderr,
                "usage: floe_bench_e2e [--floe PATH] [--seconds S] [--mib N] [--reps N] [--dir DIR] "
-               "[--upload-ms MS] [--rate RECORDS_PER_S] [--produce-only]\n");
+               "[--upload-ms MS] [--rate RECORDS_PER_S] [--produce-only | --latency-only]\n");
   std::exit(2);
 }
 
@@ -668,11 +839,13 @@ int main(int argc, char** argv) {
     else if (a == "--upload-ms") o.upload_ms = std::atoi(val().c_str());
     else if (a == "--rate") o.rate = std::atof(val().c_str());
     else if (a == "--produce-only") o.produce_only = true;
+    else if (a == "--latency-only") o.latency_only = true;
     else if (a == "-h" || a == "--help") usage();
     else if (i == 1 && a[0] != '-') o.floe_bin = a;
     else usage();
   }
   if (o.seconds <= 0 || o.mib == 0 || o.reps < 1 || o.upload_ms < 1 || o.rate < 0) usage();
+  if (o.latency_only && (o.rate <= 0 || o.produce_only)) usage();  // half load comes from --rate then
   if (::access(o.floe_bin.c_str(), X_OK) != 0) die("no floe binary at " + o.floe_bin + " (--floe or FLOE_BIN)");
   o.floe_bin = fs::absolute(o.floe_bin).string();
 
@@ -715,8 +888,10 @@ int main(int argc, char** argv) {
   std::string floe_bs = start_floe(o.floe_bin, data_dir, log, o.upload_ms, false);
 
   Figures fl, mk;
-  run_produce("floe", floe_bs, o, fl, nullptr);
-  run_produce("mock", mock_bs, o, mk, mock);
+  if (!o.latency_only) {
+    run_produce("floe", floe_bs, o, fl, nullptr);
+    run_produce("mock", mock_bs, o, mk, mock);
+  }
   // The produce figures next to the disk's own bandwidth: the WAL writes every byte to this disk, and so does the
   // upload to the file:// object store in the data directory, so a durable broker here gets at most about half of
   // it (the in-memory mock none of it).
@@ -732,7 +907,7 @@ int main(int argc, char** argv) {
                 disk_direct, disk_buffered);
     std::fflush(stdout);
   };
-  produce_summary();
+  if (!o.latency_only) produce_summary();
   if (o.produce_only) {
     stop_floe();
     rd_kafka_mock_cluster_destroy(mock);
@@ -741,19 +916,54 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // Both at the same offered load: --rate, else half of the slower one's measured uncompressed produce rate.
-  double rate = o.rate > 0 ? o.rate : std::min(fl.max_msgs_s, mk.max_msgs_s) / 2;
-  std::printf("  e2e latency at %.0f records/s (%.1f MiB/s), %.1f s each\n", rate, rate * kRecord / (1 << 20),
-              o.seconds);
-  std::fflush(stdout);
-  fl.lat = e2e_latency(floe_bs, "latency", rate, o.seconds);
-  rd_kafka_mock_topic_create(mock, "latency", 1, 1);
-  mk.lat = e2e_latency(mock_bs, "latency", rate, o.seconds);
-  for (auto* f : {&fl, &mk}) {
-    std::printf("  %-5s e2e: p50 %.3f ms  p99 %.3f ms  (%" PRIu64 " samples, %" PRIu64 " missing)\n",
-                f == &fl ? "floe" : "mock", f->lat.p50_ms, f->lat.p99_ms, f->lat.samples, f->lat.lost);
+  // Half load is half of floe's OWN maximum (its median uncompressed produce rate above), or --rate; both targets
+  // get the same offered load and the same client settings. A second pair of cases runs at a tenth of the maximum.
+  const double rate = o.rate > 0 ? o.rate : fl.max_msgs_s / 2;
+  if (o.rate > 0) {
+    std::printf("\n  e2e latency: half load fixed by --rate at %.0f records/s (%.1f MiB/s)\n", rate,
+                rate * kRecord / (1 << 20));
+  } else {
+    std::printf("\n  e2e latency: half load = half of floe's own max produce rate (%.0f records/s; the mock's: %.0f)"
+                " = %.0f records/s (%.1f MiB/s)\n",
+                fl.max_msgs_s, mk.max_msgs_s, rate, rate * kRecord / (1 << 20));
   }
+  std::printf("  latency client settings (both targets): producer %s (else as the produce cases: acks=all); consumer "
+              "%s, fetch.wait.max.ms=10; %.1f s each, the first 0.5 s not counted\n",
+              describe(latency_producer_settings()).c_str(), describe(latency_consumer_settings()).c_str(), o.seconds);
   std::fflush(stdout);
+  const int http_port = floe_http_port(log);
+  for (int low = 0; low < 2; ++low) {
+    const double r = low ? rate / 5 : rate;
+    const std::string topic = low ? "latency-low" : "latency";
+    std::printf("  %s: %.0f records/s (%.1f MiB/s)\n", low ? "a tenth of the max load" : "half load", r,
+                r * kRecord / (1 << 20));
+    std::fflush(stdout);
+    Scrape before = scrape_metrics(http_port);
+    (low ? fl.lat_low : fl.lat) =
+        e2e_latency(floe_bs, topic, r, o.seconds, latency_producer_settings(), latency_consumer_settings());
+    Scrape after = scrape_metrics(http_port);
+    rd_kafka_mock_topic_create(mock, topic.c_str(), 1, 1);
+    (low ? mk.lat_low : mk.lat) =
+        e2e_latency(mock_bs, topic, r, o.seconds, latency_producer_settings(), latency_consumer_settings());
+    for (auto* f : {&fl, &mk}) {
+      const Latency& l = low ? f->lat_low : f->lat;
+      std::printf("    %-5s e2e: p50 %.3f ms  p99 %.3f ms  (%" PRIu64 " samples, %" PRIu64 " missing)\n",
+                  f == &fl ? "floe" : "mock", l.p50_ms, l.p99_ms, l.samples, l.lost);
+    }
+    print_server_breakdown(before, after);
+    std::fflush(stdout);
+  }
+  if (o.latency_only) {
+    std::printf("\nfsync p99 (4 KiB write + fdatasync): %.3f ms\n", fsync_p99);
+    const double lim = 3 * fsync_p99 + 2;
+    std::printf("target: e2e p99 on the file WAL at half load <= 3 x fsync p99 + 2 ms = %.3f ms: %.3f ms -> %s\n",
+                lim, fl.lat.p99_ms, fl.lat.p99_ms <= lim ? "MET" : "NOT MET");
+    stop_floe();
+    rd_kafka_mock_cluster_destroy(mock);
+    rd_kafka_destroy(dummy);
+    cleanup();
+    return 0;
+  }
 
   run_consume_cache("floe", floe_bs, o, fl);
   run_consume_cache("mock", mock_bs, o, mk);
@@ -801,6 +1011,8 @@ int main(int argc, char** argv) {
   row("floe CPU per MiB produced, lz4 (ms)", fl.cpu_ms_mib_lz4, -1, "");
   row_ms("e2e latency p50 at half load", fl.lat.p50_ms, mk.lat.p50_ms);
   row_ms("e2e latency p99 at half load", fl.lat.p99_ms, mk.lat.p99_ms);
+  row_ms("e2e latency p50 at a tenth of the max load", fl.lat_low.p50_ms, mk.lat_low.p50_ms);
+  row_ms("e2e latency p99 at a tenth of the max load", fl.lat_low.p99_ms, mk.lat_low.p99_ms);
   row("consume from log cache (MiB/s)", fl.cons_cache, mk.cons_cache, "");
   row("consume from object storage (MiB/s)", fl.cons_object, -1, "");
   std::printf("fsync p99 (4 KiB write + fdatasync): %.3f ms\n\n", fsync_p99);
