@@ -93,15 +93,6 @@ asio::awaitable<Result<PutInfo>> FaultStore::put_if_absent(std::string key, std:
   co_return r;
 }
 
-asio::awaitable<Result<PutInfo>> FaultStore::put_if_absent_from(std::string key, std::string& data,
-                                                                Clock::time_point deadline) {
-  const Plan p = plan(Op::put);
-  if (auto ec = co_await prelude(p, deadline)) co_return ec;
-  auto r = co_await inner_->put_if_absent_from(std::move(key), data, deadline);
-  if (p.after && r.ok()) co_return Errc::unavailable;
-  co_return r;
-}
-
 asio::awaitable<Result<std::string>> FaultStore::get(std::string key, std::optional<ByteRange> range,
                                                      Clock::time_point deadline) {
   const Plan p = plan(Op::get);

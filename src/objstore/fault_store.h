@@ -63,8 +63,6 @@ class FaultStore final : public ObjectStore {
   asio::awaitable<Result<PutInfo>> put(std::string key, std::string data, Clock::time_point deadline) override;
   asio::awaitable<Result<PutInfo>> put_if_absent(std::string key, std::string data,
                                                  Clock::time_point deadline) override;
-  asio::awaitable<Result<PutInfo>> put_if_absent_from(std::string key, std::string& data,
-                                                      Clock::time_point deadline) override;
   asio::awaitable<Result<std::string>> get(std::string key, std::optional<ByteRange> range,
                                            Clock::time_point deadline) override;
   asio::awaitable<Result<std::string>> get_into(std::string buffer, std::string key, std::optional<ByteRange> range,

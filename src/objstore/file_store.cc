@@ -411,12 +411,6 @@ asio::awaitable<Result<PutInfo>> FileStore::put(std::string key, std::string dat
 
 asio::awaitable<Result<PutInfo>> FileStore::put_if_absent(std::string key, std::string data,
                                                           Clock::time_point deadline) {
-  co_return co_await put_if_absent_from(std::move(key), data, deadline);
-}
-
-// Writes from the caller's buffer, which stays as it was (the pool's job always ends before this resumes).
-asio::awaitable<Result<PutInfo>> FileStore::put_if_absent_from(std::string key, std::string& data,
-                                                               Clock::time_point deadline) {
   if (!valid_key(key)) co_return Errc::invalid_argument;
   const auto start = Clock::now();
   auto fn = [this, &key, &data] { return write_object(key, data, true); };

@@ -8,9 +8,4 @@ asio::awaitable<Result<std::string>> ObjectStore::get_into(std::string /*buffer*
   co_return co_await get(std::move(key), range, deadline);
 }
 
-asio::awaitable<Result<PutInfo>> ObjectStore::put_if_absent_from(std::string key, std::string& data,
-                                                                 Clock::time_point deadline) {
-  co_return co_await put_if_absent(std::move(key), std::move(data), deadline);
-}
-
 }  // namespace floe::objstore

@@ -72,13 +72,6 @@ class ObjectStore {
   // one gets created = true. An existing key is PutInfo{created = false}, not an error.
   virtual asio::awaitable<Result<PutInfo>> put_if_absent(std::string key, std::string data,
                                                          Clock::time_point deadline) = 0;
-  // put_if_absent() from the caller's buffer where the backend can write from it (file://): `data` then still holds
-  // the bytes afterwards, and a writer that recycles its buffer (the file WAL's uploader) saves an allocation and
-  // the page faults of fresh memory per object. The default (s3://, which sends from a buffer of its own) moves
-  // `data` into put_if_absent() and leaves it empty: no copy either way. `data` must stay alive until the call
-  // completes.
-  virtual asio::awaitable<Result<PutInfo>> put_if_absent_from(std::string key, std::string& data,
-                                                              Clock::time_point deadline);
   virtual asio::awaitable<Result<std::string>> get(std::string key, std::optional<ByteRange> range,
                                                    Clock::time_point deadline) = 0;
   // get() into `buffer`'s memory where the backend can: the answer is `buffer` itself, resized to the bytes read

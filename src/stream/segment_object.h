@@ -62,10 +62,6 @@ struct SegmentFooter {
 // Builds one object. Blocks must be added in (stream id, offset) order; add() refuses anything else.
 class SegmentWriter {
  public:
-  SegmentWriter() = default;
-  // Builds the object in `buffer`'s memory (its contents are discarded): a caller that recycles the buffer of an
-  // earlier object (the file WAL's uploader) saves an allocation and the page faults of fresh memory.
-  explicit SegmentWriter(std::string buffer) : data_(std::move(buffer)) { data_.clear(); }
   // Appends a block: `batches` are whole record batches of `stream_id` covering [first_offset, last_offset].
   Status add(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp, ByteSpan batches);
   // The same with the block's bytes in pieces (appended in order, without an intermediate copy).

@@ -538,9 +538,4 @@ uint64_t StreamStore::uploads() const {
   return uploads_;
 }
 
-uint64_t StreamStore::uploads_into_recycled_buffers() const {
-  std::lock_guard lock(mu_);
-  return uploads_recycled_;
-}
-
 }  // namespace floe::stream

@@ -276,14 +276,6 @@ class StreamStore {
   asio::awaitable<void> close();
 
   uint64_t uploads() const;
-  // File WAL: uploads whose object was built in the recycled buffer of an earlier one (upload_once keeps up to
-  // kMaxRecycledUploadBuffers of them, each at most kMaxRecycledUploadBufferBytes, when the object store writes
-  // from the caller's buffer, file://) instead of freshly allocated memory.
-  uint64_t uploads_into_recycled_buffers() const;
-  // One buffer: uploads run one at a time but for a flush() overlapping the uploader, which then builds in fresh
-  // memory. At most 32 MiB kept (an upload is usually upload.bytes, 8 MiB, plus what arrived while it ran).
-  static constexpr size_t kMaxRecycledUploadBuffers = 1;
-  static constexpr size_t kMaxRecycledUploadBufferBytes = 32u << 20;
 
   // ---- cluster hooks (DESIGN §6) ----
   // Takes ownership of the streams: ONE linearizable read of the committed state (every objects/ key, paginated
@@ -441,8 +433,6 @@ class StreamStore {
   uint64_t cache_reads_ = 0;        // guarded by mu_
   uint64_t object_reads_ = 0;       // guarded by mu_
   uint64_t uploads_ = 0;
-  uint64_t uploads_recycled_ = 0;           // uploads built in a recycled buffer
-  std::vector<std::string> upload_buffers_;  // recycled object buffers (bounded: see kMaxRecycledUploadBuffers)
   std::map<std::string, std::chrono::steady_clock::time_point> unreferenced_since_;  // object key -> first seen
   bool closing_ = false;
   std::error_code wal_failure_;  // object WAL stopped: every append fails

@@ -164,20 +164,9 @@ asio::awaitable<Status> StreamStore::upload_once() {
     std::vector<BlockInfo> blocks;
     std::string object;
   };
-  // The object is built in the buffer of an earlier upload where there is one: a fresh buffer of megabytes costs a
-  // page fault per 4 KiB (most of the broker's page faults under produce load), and its release an unmap.
-  std::string recycled;
-  {
-    std::lock_guard lock(mu_);
-    if (!upload_buffers_.empty()) {
-      recycled = std::move(upload_buffers_.back());
-      upload_buffers_.pop_back();
-      ++uploads_recycled_;
-    }
-  }
-  auto build = [&parts, &recycled]() -> asio::awaitable<Built> {
+  auto build = [&parts]() -> asio::awaitable<Built> {
     Built out;
-    SegmentWriter writer(std::move(recycled));  // one buffer, handed to the store without another copy
+    SegmentWriter writer;  // the object is built in one buffer, handed to the store without another copy
     size_t total = 0;
     for (const Part& p : parts) {
       for (const auto& d : p.data) total += d->size();
@@ -206,13 +195,7 @@ asio::awaitable<Status> StreamStore::upload_once() {
   ranges.object_size = object.size();
 
   auto deadline = objstore::Clock::now() + config_.object_timeout;
-  auto put = co_await objects_.put_if_absent_from(ranges.key, object, deadline);
-  // file:// wrote from `object` and left it: kept for the next upload (bounded in number and size).
-  // (A store that took the buffer, s3://, leaves a moved-from string: nothing worth keeping.)
-  if (object.capacity() >= (64u << 10) && object.capacity() <= kMaxRecycledUploadBufferBytes) {
-    std::lock_guard lock(mu_);
-    if (upload_buffers_.size() < kMaxRecycledUploadBuffers) upload_buffers_.push_back(std::move(object));
-  }
+  auto put = co_await objects_.put_if_absent(ranges.key, std::move(object), deadline);
   if (!put) co_return err(Errc::io_error, "stream: PUT " + ranges.key + ": " + put.error.message());
   if (!put.value.created && !put.value.ambiguous) {
     co_return err(Errc::io_error, "stream: object key " + ranges.key + " already exists");

@@ -205,49 +205,6 @@ TEST(FileStore, GetIntoReadsIntoTheGivenBuffersMemory) {
   EXPECT_EQ(missing.error, make_error_code(Errc::not_found));
 }
 
-TEST(FileStore, PutIfAbsentFromWritesFromTheCallersBufferAndLeavesIt) {
-  TempDir dir;
-  auto opened = FileStore::open(dir.path() + "/b");
-  ASSERT_TRUE(opened);
-  FileStore& store = *opened.value;
-  Loop loop;
-  // Large enough for the O_DIRECT path (plus an unaligned tail), and a small one.
-  for (size_t size : {size_t{3} << 20 | 123, size_t{100}}) {
-    std::string data(size, 0);
-    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 23);
-    const std::string copy = data;
-    const char* memory = data.data();
-    const std::string key = "k" + std::to_string(size);
-    auto put = loop.run(store.put_if_absent_from(key, data, in(10s)));
-    ASSERT_TRUE(put.ok());
-    EXPECT_TRUE(put.value.created);
-    EXPECT_EQ(data, copy) << "the caller's bytes are left as they were";
-    EXPECT_EQ(data.data(), memory) << "and in the same memory, for the next object";
-    EXPECT_EQ(loop.run(store.get(key, std::nullopt, in(10s))).value, copy);
-    // Present already: not created, nothing replaced, the buffer still intact.
-    std::string other(size, 'z');
-    auto again = loop.run(store.put_if_absent_from(key, other, in(10s)));
-    ASSERT_TRUE(again.ok());
-    EXPECT_FALSE(again.value.created);
-    EXPECT_EQ(other, std::string(size, 'z'));
-    EXPECT_EQ(loop.run(store.get(key, std::nullopt, in(10s))).value, copy);
-  }
-  // Through FaultStore the same (its faults still apply); through a store without an override (the default:
-  // moved into put_if_absent) the object is written and the buffer is left empty.
-  auto inner = make_file_store(loop.executor());
-  FaultStore faulty(inner, FaultConfig{});
-  std::string data(200000, 'q');
-  ASSERT_TRUE(loop.run(faulty.put_if_absent_from("f", data, in(10s))).ok());
-  EXPECT_EQ(data, std::string(200000, 'q'));
-  ListThrough through(inner);
-  ASSERT_TRUE(loop.run(through.put_if_absent_from("d", data, in(10s))).ok());
-  EXPECT_TRUE(data.empty());
-  EXPECT_EQ(loop.run(inner->get("d", std::nullopt, in(10s))).value, std::string(200000, 'q'));
-  faulty.set_outage(true);
-  std::string refused(10, 'r');
-  EXPECT_EQ(loop.run(faulty.put_if_absent_from("g", refused, in(10s))).error, Errc::unavailable);
-}
-
 // ---- SigV4 and digests (moto does not verify them; these are the published vectors) -------------------------
 
 TEST(S3Sign, DigestVectors) {

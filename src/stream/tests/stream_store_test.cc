@@ -142,27 +142,6 @@ TEST_F(StreamStoreTest, FlushCommitsAnObjectAndReadsComeBackFromIt) {
   EXPECT_EQ(objects.value.objects.size(), 1u);
 }
 
-// Every upload after the first builds its object in the previous one's buffer (file:// writes from it and leaves
-// it), larger or smaller than before, and every object reads back exactly.
-TEST_F(StreamStoreTest, UploadsBuildTheirObjectsInTheBufferOfTheLastOne) {
-  open_store(config());
-  std::map<int64_t, std::vector<std::string>> expected;
-  int64_t next = 0;
-  const int counts[] = {6000, 40, 9000, 2, 4000};
-  for (int tag = 0; tag < 5; ++tag) {
-    EXPECT_EQ(append(7, make_batch(tag, counts[tag])), next);
-    auto& values = expected[next];
-    for (int i = 0; i < counts[tag]; ++i) values.push_back("b" + std::to_string(tag) + "-" + std::to_string(i));
-    next += counts[tag];
-    ASSERT_TRUE(run(store_->flush()));
-  }
-  EXPECT_EQ(store_->uploads(), 5u);
-  EXPECT_EQ(store_->uploads_into_recycled_buffers(), 4u);
-  EXPECT_EQ(store_->ends(7).committed, next);
-  EXPECT_EQ(count_objects("data/"), 5u);
-  EXPECT_EQ(read_all(7), expected) << "read back from the objects (no log cache here)";
-}
-
 TEST_F(StreamStoreTest, OverlappingFlushesUploadEachEntryOnce) {
   open_store(config());
   append(3, make_batch(0, 4));
