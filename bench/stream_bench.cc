@@ -128,7 +128,10 @@ double throughput(const std::string& dir, size_t batch, int window, double secs,
       ++inflight;
     }
     wal->append(payload, [&](std::error_code ec, uint64_t) {
-      if (ec) std::abort();
+      if (ec) {
+        std::fprintf(stderr, "WAL append failed: %s\n", ec.message().c_str());
+        std::abort();
+      }
       std::lock_guard lock(mu);
       --inflight;
       done_bytes += batch;
@@ -162,7 +165,10 @@ std::vector<double> latency_at_rate(const std::string& dir, size_t batch, double
     auto t = Clock::now();
     outstanding.fetch_add(1);
     wal->append(payload, [&, t](std::error_code ec, uint64_t) {
-      if (ec) std::abort();
+      if (ec) {
+        std::fprintf(stderr, "WAL append failed: %s\n", ec.message().c_str());
+        std::abort();
+      }
       std::lock_guard lock(mu);
       lat.push_back(seconds_since(t) * 1000);
       outstanding.fetch_sub(1);
