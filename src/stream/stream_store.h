@@ -257,9 +257,12 @@ class StreamStore {
   asio::awaitable<Result<int64_t>> apply_retention(uint64_t stream_id, int64_t retention_ms, int64_t retention_bytes,
                                                    int64_t now_ms);
 
-  // Deletes the objects none of whose blocks is at or above its stream's log start, once they have stayed
-  // unreferenced for `grace` (a reader that planned a GET before the trim still finds them): first the metadata
-  // key, then the object. Returns how many objects were deleted.
+  // Embedded mode's garbage collection, by the same guarded path as cluster mode (Compactor::
+  // retire_unreferenced, then sweep_gc): objects none of whose blocks is at or above its stream's log start (per
+  // ONE linearizable read of the metadata) lose their objects/ key in a txn comparing its mod revision and are
+  // deleted `grace` later (a reader that planned a GET before the trim still finds them), unless an objects/ key
+  // names them again by then. Returns how many objects were deleted (also earlier retirements and compaction's
+  // replaced objects now due). A call while another runs returns 0.
   asio::awaitable<Result<size_t>> collect_garbage(std::chrono::milliseconds grace);
 
   // Every stream this store knows (with data, a start, or committed blocks).
@@ -433,7 +436,10 @@ class StreamStore {
   uint64_t cache_reads_ = 0;        // guarded by mu_
   uint64_t object_reads_ = 0;       // guarded by mu_
   uint64_t uploads_ = 0;
-  std::map<std::string, std::chrono::steady_clock::time_point> unreferenced_since_;  // object key -> first seen
+  // collect_garbage's own Compactor (retire + sweep; its grace is the caller's), one call at a time.
+  std::unique_ptr<Compactor> gc_compactor_;
+  std::chrono::milliseconds gc_compactor_grace_{0};
+  bool collecting_ = false;  // guarded by mu_
   bool closing_ = false;
   std::error_code wal_failure_;  // object WAL stopped: every append fails
   std::set<uint64_t> owned_;     // owned_streams_only: acquired and not released

@@ -23,6 +23,15 @@ using detail::err;
 using detail::kLog;
 using detail::stream_key;
 
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 asio::awaitable<Result<std::optional<StreamStore::TimestampHit>>> StreamStore::find_timestamp(uint64_t stream_id,
                                                                                               int64_t timestamp) {
   return find_timestamp_gated(stream_id, timestamp, false);
@@ -173,43 +182,50 @@ asio::awaitable<Result<int64_t>> StreamStore::apply_retention(uint64_t stream_id
 }
 
 asio::awaitable<Result<size_t>> StreamStore::collect_garbage(std::chrono::milliseconds grace) {
-  const auto now = std::chrono::steady_clock::now();
-  std::vector<std::string> due;
+  // The same guarded path as cluster mode (compaction.h, "Retirement"): from ONE linearizable read of every
+  // objects/ key and the stream starts, the wholly dead objects lose their keys in txns that compare each key's
+  // mod revision and name them in a gc record; the sweep deletes them once the record is due (grace), after
+  // checking that no objects/ key names them. So a commit that rewrites or re-creates the key of an object being
+  // collected (a seal recovering it, a compaction swapping it) makes the retire txn fail or the sweep keep it,
+  // instead of racing an unconditional delete. Memory (this store's block map) is not the source: it only follows.
   {
     std::lock_guard lock(mu_);
-    std::map<std::string, bool> live;  // object key -> some block still at or above its stream's start
-    for (const auto& [id, s] : streams_) {
-      for (const auto& [b, key] : s.blocks) live[key] = live[key] || b.last_offset >= s.start;
+    if (collecting_ || closing_) co_return size_t{0};
+    collecting_ = true;
+  }
+  struct Done {
+    StreamStore* self;
+    ~Done() {
+      std::lock_guard lock(self->mu_);
+      self->collecting_ = false;
     }
-    for (auto it = unreferenced_since_.begin(); it != unreferenced_since_.end();) {
-      it = live.count(it->first) && !live[it->first] ? std::next(it) : unreferenced_since_.erase(it);
-    }
-    for (const auto& [key, alive] : live) {
-      if (alive) continue;
-      auto [it, fresh] = unreferenced_since_.emplace(key, now);
-      if (!fresh && now - it->second >= grace) due.push_back(key);
+  } done{this};
+  if (!gc_compactor_ || gc_compactor_grace_ != grace) {
+    CompactionOptions o;
+    o.meta_root = config_.meta_root;
+    o.output_prefix = config_.object_prefix + "compacted/";
+    o.grace = grace;
+    o.object_timeout = config_.object_timeout;
+    o.live_streams = config_.live_streams_at;
+    gc_compactor_ = std::make_unique<Compactor>(std::move(o), objects_, meta_);
+    gc_compactor_grace_ = grace;
+  }
+  auto retired = co_await gc_compactor_->retire_unreferenced(config_.live_streams_at);
+  if (!retired) co_return retired.error();
+  {
+    std::lock_guard lock(mu_);
+    compaction_stats_.objects_retired += retired->keys.size();
+    compaction_stats_.conflicts += retired->conflicts;
+    for (auto& [id, s] : streams_) {
+      std::erase_if(s.blocks, [&](const auto& b) { return retired->keys.count(b.second) > 0; });
     }
   }
-  size_t deleted = 0;
-  for (const std::string& key : due) {
-    meta::DeleteRequest del;
-    del.key = config_.meta_root + "objects/" + key;
-    auto r = co_await meta_.del(del);
-    if (!r) co_return err(Errc::io_error, "stream: uncommit " + key + ": " + r.error().message());
-    {
-      std::lock_guard lock(mu_);
-      for (auto& [id, s] : streams_) {
-        std::erase_if(s.blocks, [&](const auto& b) { return b.second == key; });
-      }
-      unreferenced_since_.erase(key);
-    }
-    block_reader_->forget_object(key);
-    // The metadata no longer names it; a failed delete only leaves an orphan for a later sweep.
-    auto ec = co_await objects_.remove(key, objstore::Clock::now() + config_.object_timeout);
-    if (ec) log::warn(kLog, "delete of unreferenced object ", key, " failed: ", ec.message());
-    ++deleted;
-  }
-  co_return deleted;
+  for (const std::string& key : retired->keys) block_reader_->forget_object(key);
+  auto swept = co_await gc_compactor_->sweep_gc(wall_ms());
+  if (!swept) co_return swept.error();
+  std::lock_guard lock(mu_);
+  compaction_stats_.gc_objects_deleted += *swept;
+  co_return *swept;
 }
 
 }  // namespace floe::stream

@@ -187,6 +187,72 @@ TEST_P(StreamGc, ARetireThatLosesItsCompareChangesNothing) {
   for (const std::string& key : objects) EXPECT_FALSE(exists(key));
 }
 
+// Embedded mode's collect_garbage takes the same guarded path: a commit that rewrites the objects/ key of an
+// object between the collector's read and its retire txn makes the txn fail (nothing retired, nothing deleted),
+// and an objects/ key that names a retired object again before its grace is over keeps it in the bucket.
+TEST_P(StreamGc, EmbeddedCollectionLosesToACommitNamingTheObject) {
+  StreamStoreConfig c = config();  // embedded: no retirement inside compaction passes
+  meta::MetaStore* meta = nullptr;
+  std::string victim;
+  std::optional<meta::KeyValue> saved;  // the victim's committed key, as a commit naming it would write it
+  c.live_streams_at = [&meta, &victim, &saved](int64_t) -> asio::awaitable<Result<std::optional<std::set<uint64_t>>>> {
+    if (!victim.empty()) {  // between the collector's read and its txn: a commit rewrites the victim's key
+      auto cur = co_await meta->get("/floe/objects/" + victim);
+      EXPECT_TRUE(cur && *cur);
+      saved = **cur;
+      meta::PutRequest put;
+      put.key = "/floe/objects/" + victim;
+      put.value = (*cur)->value;
+      EXPECT_TRUE(co_await meta->put(put));
+    }
+    co_return std::optional<std::set<uint64_t>>();
+  };
+  open_store(c);
+  meta = meta_.get();
+  for (int i = 0; i < 3; ++i) append_committed(1, i, 2);
+  const std::set<std::string> objects = objects_of(1);
+  ASSERT_EQ(objects.size(), 3u);
+  victim = *objects.begin();
+  const std::string victim_key = victim;
+  ASSERT_TRUE(run(store_->trim(1, 6)));
+  auto first = run(store_->collect_garbage(std::chrono::milliseconds(0)));
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(*first, 0u) << "the batch holding the rewritten key retired nothing";
+  EXPECT_EQ(objects_of(1), objects);
+  EXPECT_GE(store_->compaction_stats().conflicts, 1u);
+  for (const std::string& key : objects) EXPECT_TRUE(exists(key));
+
+  // Planned again: all three retire; before their grace is over, a commit names the victim again (its ranges
+  // for a live stream, as a recovery committing the object would).
+  victim.clear();
+  const std::chrono::milliseconds grace(300);
+  auto second = run(store_->collect_garbage(grace));
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(*second, 0u) << "retired, not yet due";
+  EXPECT_TRUE(objects_of(1).empty());
+  EXPECT_EQ(store_->compaction_stats().objects_retired, 3u);
+  ASSERT_TRUE(saved);
+  auto ranges = decode_object_ranges(victim_key, saved->value);
+  ASSERT_TRUE(ranges);
+  for (BlockInfo& b : ranges->blocks) b.stream_id = 7;  // a stream with all its data live
+  auto name_again = [this, key = saved->key, value = encode_object_ranges(*ranges)]() -> asio::awaitable<bool> {
+    meta::PutRequest put;
+    put.key = key;
+    put.value = value;
+    auto r = co_await meta_->put(put);
+    co_return r.ok();
+  };
+  ASSERT_TRUE(run(name_again()));
+  std::this_thread::sleep_for(grace + std::chrono::milliseconds(100));
+  auto third = run(store_->collect_garbage(grace));
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_EQ(*third, 2u);
+  for (const std::string& key : objects) {
+    EXPECT_EQ(exists(key), key == *objects.begin()) << key << ": deleted exactly when no committed key names it";
+  }
+  EXPECT_TRUE(meta_keys("gc/").empty()) << "the records are done";
+}
+
 // A gc record is due only after the grace on this process's steady clock too: a wall clock far ahead (a jump, or
 // a sweeper whose clock runs fast) deletes nothing early, and a new sweeper (a new controller) waits a grace of
 // its own.
