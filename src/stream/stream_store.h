@@ -391,6 +391,8 @@ class StreamStore {
                                                                            bool committed_allowed);
   asio::awaitable<Status> refresh_blocks();
   void apply_compaction_locked(const CompactionSwap& swap);
+  // Retired objects leave the block maps and the block reader's caches; counted in compaction_stats_.
+  void apply_retired(const Compactor::Retired& retired);
   void start_compaction();
   asio::awaitable<void> compaction_loop();
   asio::awaitable<void> stop_compaction();

@@ -150,15 +150,7 @@ asio::awaitable<Result<size_t>> StreamStore::compact_once() {
   if (config_.retire_unreferenced_objects) {
     auto retired = co_await compactor_->retire_unreferenced(config_.live_streams_at);
     if (retired) {
-      {
-        std::lock_guard lock(mu_);
-        compaction_stats_.objects_retired += retired->keys.size();
-        compaction_stats_.conflicts += retired->conflicts;
-        for (auto& [id, s] : streams_) {
-          std::erase_if(s.blocks, [&](const auto& b) { return retired->keys.count(b.second) > 0; });
-        }
-      }
-      for (const std::string& key : retired->keys) block_reader_->forget_object(key);
+      apply_retired(*retired);
     } else if (!failure) {
       failure = retired.error();
     }
@@ -202,6 +194,18 @@ void StreamStore::apply_compaction_locked(const CompactionSwap& swap) {
     }
     std::sort(s.blocks.begin(), s.blocks.end(), by_first_offset);
   }
+}
+
+void StreamStore::apply_retired(const Compactor::Retired& retired) {
+  {
+    std::lock_guard lock(mu_);
+    compaction_stats_.objects_retired += retired.keys.size();
+    compaction_stats_.conflicts += retired.conflicts;
+    for (auto& [id, s] : streams_) {
+      std::erase_if(s.blocks, [&](const auto& b) { return retired.keys.count(b.second) > 0; });
+    }
+  }
+  for (const std::string& key : retired.keys) block_reader_->forget_object(key);
 }
 
 asio::awaitable<Status> StreamStore::refresh_blocks() {

@@ -212,15 +212,7 @@ asio::awaitable<Result<size_t>> StreamStore::collect_garbage(std::chrono::millis
   }
   auto retired = co_await gc_compactor_->retire_unreferenced(config_.live_streams_at);
   if (!retired) co_return retired.error();
-  {
-    std::lock_guard lock(mu_);
-    compaction_stats_.objects_retired += retired->keys.size();
-    compaction_stats_.conflicts += retired->conflicts;
-    for (auto& [id, s] : streams_) {
-      std::erase_if(s.blocks, [&](const auto& b) { return retired->keys.count(b.second) > 0; });
-    }
-  }
-  for (const std::string& key : retired->keys) block_reader_->forget_object(key);
+  apply_retired(*retired);
   auto swept = co_await gc_compactor_->sweep_gc(wall_ms());
   if (!swept) co_return swept.error();
   std::lock_guard lock(mu_);
