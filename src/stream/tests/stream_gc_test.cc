@@ -18,6 +18,25 @@ namespace {
 using testing::make_batch;
 using testing::WalKind;
 
+// A live_streams_at hook for the collector that, while *victim names an object, rewrites that object's objects/ key
+// (same value, new mod revision) as a concurrent commit or compaction would, keeping the key as read in *saved when
+// given; it reports no deleted streams.
+Compactor::LiveStreams rewrite_victim_key(meta::MetaStore** meta, const std::string* victim,
+                                          std::optional<meta::KeyValue>* saved = nullptr) {
+  return [meta, victim, saved](int64_t) -> asio::awaitable<Result<std::optional<std::set<uint64_t>>>> {
+    if (!victim->empty()) {
+      auto cur = co_await (*meta)->get("/floe/objects/" + *victim);
+      EXPECT_TRUE(cur && *cur);
+      if (saved != nullptr) *saved = **cur;
+      meta::PutRequest put;
+      put.key = "/floe/objects/" + *victim;
+      put.value = (*cur)->value;
+      EXPECT_TRUE(co_await (*meta)->put(put));
+    }
+    co_return std::optional<std::set<uint64_t>>();
+  };
+}
+
 class StreamGc : public testing::StreamStoreFixture, public ::testing::WithParamInterface<WalKind> {
  protected:
   StreamGc() : StreamStoreFixture(GetParam()) {}
@@ -159,17 +178,7 @@ TEST_P(StreamGc, ARetireThatLosesItsCompareChangesNothing) {
   meta::MetaStore* meta = nullptr;
   std::string victim;
   // Between the plan's read and the retire txn, the object's key changes (as a concurrent compaction would).
-  c.live_streams_at = [&meta, &victim](int64_t) -> asio::awaitable<Result<std::optional<std::set<uint64_t>>>> {
-    if (!victim.empty()) {
-      auto cur = co_await meta->get("/floe/objects/" + victim);
-      EXPECT_TRUE(cur && *cur);
-      meta::PutRequest put;
-      put.key = "/floe/objects/" + victim;
-      put.value = (*cur)->value;
-      EXPECT_TRUE(co_await meta->put(put));
-    }
-    co_return std::optional<std::set<uint64_t>>();
-  };
+  c.live_streams_at = rewrite_victim_key(&meta, &victim);
   open_store(c);
   meta = meta_.get();
   for (int i = 0; i < 2; ++i) append_committed(1, i, 2);
@@ -195,18 +204,8 @@ TEST_P(StreamGc, EmbeddedCollectionLosesToACommitNamingTheObject) {
   meta::MetaStore* meta = nullptr;
   std::string victim;
   std::optional<meta::KeyValue> saved;  // the victim's committed key, as a commit naming it would write it
-  c.live_streams_at = [&meta, &victim, &saved](int64_t) -> asio::awaitable<Result<std::optional<std::set<uint64_t>>>> {
-    if (!victim.empty()) {  // between the collector's read and its txn: a commit rewrites the victim's key
-      auto cur = co_await meta->get("/floe/objects/" + victim);
-      EXPECT_TRUE(cur && *cur);
-      saved = **cur;
-      meta::PutRequest put;
-      put.key = "/floe/objects/" + victim;
-      put.value = (*cur)->value;
-      EXPECT_TRUE(co_await meta->put(put));
-    }
-    co_return std::optional<std::set<uint64_t>>();
-  };
+  // Between the collector's read and its txn: a commit rewrites the victim's key.
+  c.live_streams_at = rewrite_victim_key(&meta, &victim, &saved);
   open_store(c);
   meta = meta_.get();
   for (int i = 0; i < 3; ++i) append_committed(1, i, 2);
