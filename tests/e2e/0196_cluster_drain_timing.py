@@ -101,39 +101,18 @@ def longest_gap(times, start, end):
     return max((b - a for a, b in zip(seq, seq[1:])), default=end - start)
 
 
-class ProbeLoad:
-    """One record in flight per partition: produced again as soon as the previous one is acked (or failed)."""
+class ProbeLoad(ch.PartitionLoad):
+    """One record in flight per partition: produced again as soon as the previous one is acked (or failed).
+    Acks, ack times and the loss check are PartitionLoad's."""
 
     def __init__(self, bootstrap, topic, partitions):
-        import threading
-        self.p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 1,
-                           "message.timeout.ms": 60000, "request.timeout.ms": 10000,
-                           "topic.metadata.refresh.interval.ms": 500, "retry.backoff.ms": 20})
-        self.topic = topic
-        self.partitions = partitions
+        super().__init__(bootstrap, topic, partitions,
+                         producer_config={"linger.ms": 1, "request.timeout.ms": 10000, "retry.backoff.ms": 20})
         self.ready = set(range(partitions))  # partitions with nothing in flight
-        self.acked = {}  # (partition, offset) -> value
-        self.acked_without_offset = []
-        self.ack_times = {p: [] for p in range(partitions)}
-        self.last_ack = {p: 0.0 for p in range(partitions)}
-        self.errors = []
-        self.seq = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
     def on_delivery(self, err, msg):
-        p = msg.partition()
-        self.ready.add(p)
-        if err is not None:
-            self.errors.append(str(err))
-            return
-        if msg.offset() is None or msg.offset() < 0:
-            self.acked_without_offset.append((p, msg.value()))
-        else:
-            self.acked[(p, msg.offset())] = msg.value()
-        now = time.monotonic()
-        self.last_ack[p] = now
-        self.ack_times[p].append(now)
+        self.ready.add(msg.partition())
+        super().on_delivery(err, msg)
 
     def run(self):
         while not self.stop.is_set():
@@ -142,23 +121,6 @@ class ProbeLoad:
                 self.seq += 1
                 self.p.produce(self.topic, value=b"p%d-%d" % (p, self.seq), partition=p, on_delivery=self.on_delivery)
             self.p.poll(0.005)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def finish(self, timeout=60):
-        self.stop.set()
-        self.thread.join(timeout=10)
-        return self.p.flush(timeout)
-
-    def all_acked_after(self, t):
-        return all(self.last_ack[p] > t for p in range(self.partitions))
-
-    def acked_count(self):
-        return len(self.acked) + len(self.acked_without_offset)
-
-    lost = ch.PartitionLoad.lost
 
 
 class ClusterDrainTimingTest(unittest.TestCase):
