@@ -138,7 +138,12 @@ ROWS = [
             ("max by (instance) (floe_controller_elected%s)" % SEL, "elected {{instance}}"),
             (rate("floe_controller_assignments_written_total"), "assignments/s"),
             (rate("floe_controller_moves_requested_total"), "moves/s"),
-            (rate("floe_controller_failed_txns_total"), "failed txns/s")]),
+            (rate("floe_controller_failed_txns_total"), "failed txns/s"),
+            (rate("floe_controller_assignment_txns_total"), "assignment txns/s")]),
+        ("Requests waiting for a partition being opened", "short", [
+            ("sum by (instance) (floe_cluster_partition_open_waiters%s)" % SEL, "waiting {{instance}}"),
+            (rate("floe_cluster_partition_open_waits_total"), "waits/s"),
+            (rate("floe_cluster_partition_open_wait_failures_total", "reason"), "failed waits/s {{reason}}")]),
         ("Membership and image", "short", [
             ("max(floe_cluster_brokers_live%s)" % SEL, "live brokers"),
             ("min by (instance) (floe_cluster_registered%s)" % SEL, "registered {{instance}}"),

@@ -353,11 +353,17 @@ ClusterObservability::ClusterObservability(metrics::Registry& registry, ClusterN
          c.moves_requested},
         {"floe_controller_sweeps_total", "Sweeps of sealed epochs' late WAL objects", c.sweeps},
         {"floe_controller_failed_txns_total", "Guarded controller txns whose compares failed", c.failed_txns},
+        {"floe_controller_assignment_txns_total",
+         "Controller txns that wrote partition assignments (a batch takes as few as etcd's limits allow)",
+         c.assignment_txns},
     };
     for (const Field& fd : fields) {
       e.family(fd.name, fd.help, Type::counter);
       e.sample({}, as_double(fd.value.load(std::memory_order_relaxed)));
     }
+    e.family("floe_controller_assignment_txns_in_flight_peak",
+             "Most assignment txns this broker had in flight at once as controller", Type::gauge);
+    e.sample({}, as_double(c.peak_txns_in_flight.load(std::memory_order_relaxed)));
   }));
 }
 
