@@ -110,7 +110,13 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
                             o.session_timeout_ms,
                             o.topic,
                             o.work_dir};
-  report.config.request_timeout_ms = o.request_timeout_ms;
+  report.config.request_timeout_ms = effective_request_timeout_ms(o);
+  report.config.producers = effective_producers(o);
+  report.config.producers_reason = producers_reason(o);
+  report.config.request_timeout_reason = request_timeout_reason(o);
+  out << "producers: " << report.config.producers_reason << "\nclient: " << report.config.request_timeout_reason
+      << "\n"
+      << std::flush;
   Environment env(eo);
   if (auto s = env.start(); !s) {
     err << "floe drill: " << s.error().message << "\n";
@@ -139,7 +145,8 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
     lo.run_id = run_id;
     lo.max_records = o.max_records;
     lo.progress_every_s = o.progress_every_s;
-    lo.request_timeout_ms = o.request_timeout_ms;
+    lo.request_timeout_ms = effective_request_timeout_ms(o);
+    lo.producers = effective_producers(o);
     Load load(lo);
     MetricsLedger ledger(o.topic);
     if (auto s = load.start(); !s) {

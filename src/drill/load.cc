@@ -79,18 +79,37 @@ int Leadership::led_by(int node) const {
   return n;
 }
 
-void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) { static_cast<Load*>(opaque)->delivered(m); }
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  auto* p = static_cast<Load::Producer*>(opaque);
+  p->load->delivered(*p, m);
+}
 
-int on_stats(rd_kafka_t*, char* json, size_t len, void* opaque) {
-  auto* load = static_cast<Load*>(opaque);
+int on_stats(rd_kafka_t* rk, char* json, size_t len, void* opaque) {
+  auto* p = static_cast<Load::Producer*>(opaque);
+  Load* load = p->load;
+  const std::string_view text(json, len);
   int64_t delta = 0;
-  for (const auto& b : producer_errors_from_stats(std::string_view(json, len))) {
-    int64_t& last = load->stats_errors_[std::string(b.name)];
+  for (const auto& b : producer_errors_from_stats(text)) {
+    int64_t& last = p->stats_errors[std::string(b.name)];
     if (b.errors > last) delta += b.errors - last;
     last = b.errors;
   }
+  const ClientLatency latency = client_latency_from_stats(text);
+  if (latency.present && load->options_.progress_every_s > 0 &&
+      drill_now_ms() / 1000 % load->options_.progress_every_s == 0) {
+    // Where a record's time goes, per instance, in clients.log: queue before a request, request in flight.
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "stats: queue (int_latency) p50 %.1f p99 %.1f ms, outbuf p99 %.1f ms, rtt p50 %.1f p99 %.1f ms, "
+                  "requests in flight %lld, undelivered %lld",
+                  latency.int_latency_p50_ms, latency.int_latency_p99_ms, latency.outbuf_latency_p99_ms,
+                  latency.rtt_p50_ms, latency.rtt_p99_ms, static_cast<long long>(latency.in_flight),
+                  static_cast<long long>(latency.queued));
+    on_log(rk, 6, "STATS", line);
+  }
+  std::lock_guard lock(load->mu_);
+  if (latency.present) p->latency = latency;
   if (delta > 0) {
-    std::lock_guard lock(load->mu_);
     load->current_.errors += delta;
     load->errors_total_ += delta;
   }
@@ -98,7 +117,7 @@ int on_stats(rd_kafka_t*, char* json, size_t len, void* opaque) {
 }
 
 void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
-  auto* load = static_cast<Load*>(opaque);
+  auto* load = static_cast<Load::Producer*>(opaque)->load;
   std::string fatal;
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char buf[512];
@@ -124,13 +143,17 @@ Load::Load(LoadOptions options) : options_(std::move(options)) {
 
 Load::~Load() {
   stop(std::chrono::seconds(5));
-  if (producer_) rd_kafka_destroy(producer_);
+  for (auto& p : producers_) {
+    if (p->handle) rd_kafka_destroy(p->handle);
+  }
 }
 
-Status Load::start() {
+Status Load::start_producer(Producer& p) {
   std::string error;
   rd_kafka_conf_t* pc = rd_kafka_conf_new();
-  if (!common_settings(pc, options_.bootstrap, &error) || !set(pc, "enable.idempotence", "true", &error) ||
+  // Its own client.id, so clients.log and the brokers tell the instances apart.
+  if (!common_settings(pc, options_.bootstrap, &error) ||
+      !set(pc, "client.id", "floe-drill-p" + std::to_string(p.index), &error) || !set(pc, "enable.idempotence", "true", &error) ||
       !set(pc, "acks", "all", &error) || !set(pc, "linger.ms", "5", &error) ||
       !set(pc, "message.timeout.ms", "60000", &error) ||
       !set(pc, "request.timeout.ms", std::to_string(options_.request_timeout_ms), &error) ||
@@ -139,14 +162,28 @@ Status Load::start() {
     rd_kafka_conf_destroy(pc);
     return load_error("producer config: " + error);
   }
-  rd_kafka_conf_set_opaque(pc, this);
+  rd_kafka_conf_set_opaque(pc, &p);
   rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
   rd_kafka_conf_set_stats_cb(pc, on_stats);
   rd_kafka_conf_set_error_cb(pc, on_error);
   char err[512];
-  producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
-  if (!producer_) return load_error(std::string("producer: ") + err);
+  p.handle = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
+  if (!p.handle) return load_error("producer " + std::to_string(p.index) + ": " + err);
+  return ok_status();
+}
 
+Status Load::start() {
+  const int n = std::clamp(options_.producers, 1, std::max(1, options_.partitions));
+  for (int k = 0; k < n; ++k) {
+    auto p = std::make_unique<Producer>();
+    p->load = this;
+    p->index = k;
+    p->partitions = producer_slice(options_.partitions, n, k);
+    if (auto s = start_producer(*p); !s) return s;
+    producers_.push_back(std::move(p));
+  }
+  std::string error;
+  char err[512];
   rd_kafka_conf_t* cc = rd_kafka_conf_new();
   const std::string group = "floe-drill-" + std::to_string(options_.run_id);
   if (!common_settings(cc, options_.bootstrap, &error) || !set(cc, "group.id", group, &error) ||
@@ -166,14 +203,19 @@ Status Load::start() {
   rd_kafka_topic_partition_list_destroy(topics);
   if (sub) return load_error(std::string("subscribe: ") + rd_kafka_err2str(sub));
 
-  producer_thread_ = std::thread([this] { produce_loop(); });
+  for (auto& p : producers_) {
+    Producer* raw = p.get();
+    p->thread = std::thread([this, raw] { produce_loop(*raw); });
+  }
   consumer_thread_ = std::thread([this] { consume_loop(); });
   sampler_thread_ = std::thread([this] { sample_loop(); });
   return ok_status();
 }
 
-void Load::produce_loop() {
-  const double per_second = options_.rate_mib * 1024 * 1024 / options_.record_bytes;
+void Load::produce_loop(Producer& p) {
+  // This instance's share of the rate: the same per-partition rate as every other instance.
+  const double per_second = options_.rate_mib * 1024 * 1024 / options_.record_bytes *
+                            static_cast<double>(p.partitions.size()) / options_.partitions;
   std::vector<uint8_t> value(static_cast<std::size_t>(options_.record_bytes));
   for (std::size_t i = kHeader; i < value.size(); ++i) value[i] = static_cast<uint8_t>('a' + i % 26);
   std::memcpy(value.data(), kMagic, 8);
@@ -185,12 +227,12 @@ void Load::produce_loop() {
       std::unique_lock lock(mu_);
       if (pause_requested_) {
         lock.unlock();
-        rd_kafka_flush(producer_, 15000);  // serves the delivery callbacks on this thread
+        rd_kafka_flush(p.handle, 15000);  // serves the delivery callbacks on this thread
         lock.lock();
-        paused_ = true;
+        ++paused_;
         cv_.notify_all();
         cv_.wait(lock, [this] { return !pause_requested_ || stop_producing_.load(); });
-        paused_ = false;
+        --paused_;
         origin = std::chrono::steady_clock::now();
         paced = 0;
       }
@@ -202,10 +244,10 @@ void Load::produce_loop() {
       due = static_cast<int64_t>(per_second / 10);
     }
     for (int64_t i = 0; i < due && !stop_producing_.load(); ++i) {
-      const int64_t seq = produced_.load();
-      if (seq >= options_.max_records) {
-        stop_producing_ = true;
-        std::cerr << "floe drill: --max-records reached; the producer stops\n";
+      const auto local = static_cast<int64_t>(p.states.size());
+      const int64_t seq = slice_sequence(p.partitions, options_.partitions, local);
+      if (produced_.load() >= options_.max_records || seq >= options_.max_records) {
+        if (!stop_producing_.exchange(true)) std::cerr << "floe drill: --max-records reached; the producer stops\n";
         break;
       }
       const int32_t partition = static_cast<int32_t>(seq % options_.partitions);
@@ -213,15 +255,15 @@ void Load::produce_loop() {
       std::memcpy(value.data() + 16, &useq, 8);
       std::memcpy(value.data() + 24, &partition, 4);
       const rd_kafka_resp_err_t e =
-          rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+          rd_kafka_producev(p.handle, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
                             RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(seq))), RD_KAFKA_V_END);
+                            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(local))), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) break;  // back-pressure: try again after serving callbacks
-      states_.push_back(SeqState::pending);
+      p.states.push_back(SeqState::pending);
       ++paced;
       produced_++;
       if (e) {  // refused locally: counts as a failed record
-        states_.back() = SeqState::failed;
+        p.states.back() = SeqState::failed;
         failed_++;
         std::lock_guard lock(mu_);
         current_.errors++;
@@ -231,14 +273,14 @@ void Load::produce_loop() {
         current_.produced++;
       }
     }
-    rd_kafka_poll(producer_, 2);
+    rd_kafka_poll(p.handle, 2);
   }
 }
 
-void Load::delivered(const rd_kafka_message_t* m) {
-  const auto seq = static_cast<std::size_t>(reinterpret_cast<intptr_t>(m->_private));
+void Load::delivered(Producer& p, const rd_kafka_message_t* m) {
+  const auto local = static_cast<std::size_t>(reinterpret_cast<intptr_t>(m->_private));
   const int64_t now = drill_now_ms();
-  if (seq < states_.size()) states_[seq] = m->err ? SeqState::failed : SeqState::acked;
+  if (local < p.states.size()) p.states[local] = m->err ? SeqState::failed : SeqState::acked;
   std::lock_guard lock(mu_);
   if (m->err) {
     failed_++;
@@ -329,7 +371,9 @@ void Load::sample_loop() {
 bool Load::quiesce(const std::function<void()>& fn, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   pause_requested_ = true;
-  const bool ok = cv_.wait_for(lock, timeout, [this] { return paused_ || stop_producing_.load(); });
+  const bool ok = cv_.wait_for(lock, timeout, [this] {
+    return paused_ == static_cast<int>(producers_.size()) || stop_producing_.load();
+  });
   lock.unlock();
   fn();
   lock.lock();
@@ -344,8 +388,28 @@ void Load::stop(std::chrono::milliseconds flush_timeout) {
     std::lock_guard lock(mu_);
     cv_.notify_all();
   }
-  if (producer_thread_.joinable()) producer_thread_.join();
-  if (producer_) rd_kafka_flush(producer_, static_cast<int>(flush_timeout.count()));
+  for (auto& p : producers_) {
+    if (p->thread.joinable()) p->thread.join();
+  }
+  // Every instance flushes against the same deadline (their flushes serve their own delivery callbacks here:
+  // the instances' threads have ended).
+  const auto flush_deadline = std::chrono::steady_clock::now() + flush_timeout;
+  for (auto& p : producers_) {
+    if (!p->handle) continue;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(flush_deadline -
+                                                                            std::chrono::steady_clock::now());
+    rd_kafka_flush(p->handle, static_cast<int>(std::max<int64_t>(0, left.count())));
+  }
+  if (!stopped_) {
+    stopped_ = true;
+    std::vector<std::vector<int32_t>> slices;
+    std::vector<std::vector<SeqState>> states;
+    for (const auto& p : producers_) {
+      slices.push_back(p->partitions);
+      states.push_back(p->states);
+    }
+    states_ = merge_producer_states(slices, states, options_.partitions);
+  }
   stop_consuming_ = true;
   if (consumer_thread_.joinable()) {
     // rd_kafka_consumer_close has no timeout; a consumer whose coordinator is gone may take long to leave.
@@ -363,9 +427,11 @@ void Load::stop(std::chrono::milliseconds flush_timeout) {
 }
 
 Result<Leadership> Load::metadata(std::chrono::milliseconds timeout) {
-  rd_kafka_topic_t* t = rd_kafka_topic_new(producer_, options_.topic.c_str(), nullptr);
+  if (producers_.empty()) return load_error("metadata: no producer");
+  rd_kafka_t* rk = producers_.front()->handle;
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, options_.topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
-  const rd_kafka_resp_err_t e = rd_kafka_metadata(producer_, 0, t, &md, static_cast<int>(timeout.count()));
+  const rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, static_cast<int>(timeout.count()));
   rd_kafka_topic_destroy(t);
   if (e) return load_error(std::string("metadata: ") + rd_kafka_err2str(e));
   Leadership l;
@@ -378,6 +444,13 @@ Result<Leadership> Load::metadata(std::chrono::milliseconds timeout) {
   }
   rd_kafka_metadata_destroy(md);
   return l;
+}
+
+ClientLatency Load::client_latency() const {
+  std::lock_guard lock(mu_);
+  std::vector<ClientLatency> each;
+  for (const auto& p : producers_) each.push_back(p->latency);
+  return worst_client_latency(each);
 }
 
 std::vector<std::vector<int32_t>> Load::ack_times() const {

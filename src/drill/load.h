@@ -1,7 +1,12 @@
-// The drill's load, with librdkafka's C API: an idempotent acks=all producer writing fixed-size records at a set
+// The drill's load, with librdkafka's C API: idempotent acks=all producers writing fixed-size records at a set
 // rate round-robin over every partition (so each partition is written continuously and its acks show when it
 // accepts writes), and a consumer group reading everything back. Every record carries the run id and a sequence
 // number (value layout below), so acked records can be checked after the run.
+//
+// The producing is split over `producers` librdkafka instances (producers.h says why one is not enough), each its
+// own rd_kafka_t with its own connections and thread, owning a disjoint slice of the partitions at the same
+// per-partition rate; each numbers its records seq = round * partitions + partition (producers.h), so the
+// sequence numbers stay unique and seq % partitions is still the record's partition.
 //
 // Record value (record_bytes, at least 32):
 //   0        8        16       24       28          record_bytes
@@ -9,10 +14,10 @@
 //   | magic  | run id | seq    | part.  | filler    |   magic "FLOEDRL1"; run id, seq: uint64; part.: int32,
 //   +--------+--------+--------+--------+-- ... ----+   all little-endian (this machine's order, read back here)
 //
-// Threads: the producer thread owns the producer handle's callbacks (delivery reports, statistics and errors are
-// served by its rd_kafka_poll); the consumer thread owns the group consumer; the sampler thread closes one Second
-// per second and prints progress. Shared figures sit behind one mutex; the per-record state vectors are bounded by
-// max_records.
+// Threads: each producer instance's thread owns that handle's callbacks (delivery reports, statistics and errors
+// are served by its rd_kafka_poll) and its per-record states; the consumer thread owns the group consumer; the
+// sampler thread closes one Second per second and prints progress. Shared figures sit behind one mutex; the
+// per-record state vectors are bounded by max_records.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -22,12 +27,14 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/result.h"
+#include "drill/producers.h"
 #include "drill/report.h"
 #include "drill/stats.h"
 #include "drill/windows.h"
@@ -46,7 +53,8 @@ struct LoadOptions {
   int progress_every_s = 5;
   // librdkafka's request.timeout.ms: how long a produce request to a broker that stopped answering (a paused
   // zombie) is waited for before the partition's records go to its new leader. It bounds the RTO a client sees.
-  int request_timeout_ms = 5000;
+  int request_timeout_ms = 3000;
+  int producers = 1;  // librdkafka producer instances (producers.h), at most `partitions`
 };
 
 // Milliseconds since the drill started (the report's clock).
@@ -73,7 +81,8 @@ class Load {
   // Stops producing, waits (bounded) for outstanding acks, then stops the consumer and the sampler.
   void stop(std::chrono::milliseconds flush_timeout);
 
-  // Pauses the producer, waits (bounded) until every produced record is acked or failed, runs `fn` and resumes:
+  // Pauses every producer instance, waits (bounded) until every produced record is acked or failed, runs `fn`
+  // and resumes:
   // a point where the brokers' append counters and the producer's delivered count describe the same records.
   bool quiesce(const std::function<void()>& fn, std::chrono::milliseconds timeout);
 
@@ -96,8 +105,11 @@ class Load {
   void watch_broker(int node);
   int64_t watched_acks_between(int64_t from_ms, int64_t to_ms) const;
 
-  // After stop(): what each sequence number became.
+  // After stop(): what each sequence number became (every instance's, merged: producers.h).
   const std::vector<SeqState>& states() const { return states_; }
+  // The worst producer instance's librdkafka figures in its last statistics interval (producers.h).
+  ClientLatency client_latency() const;
+  int producer_count() const { return static_cast<int>(producers_.size()); }
   // The idempotent producer's fatal error (e.g. a sequence gap after a failover); empty while it is healthy. After
   // one, every record fails: the drill stops its scenarios.
   std::string fatal_error() const;
@@ -110,28 +122,43 @@ class Load {
   friend int on_stats(rd_kafka_t*, char*, size_t, void*);
   friend void on_error(rd_kafka_t*, int, const char*, void*);
 
-  void produce_loop();
+  // One librdkafka producer instance and the partitions it owns.
+  struct Producer {
+    Load* load = nullptr;
+    int index = 0;
+    std::vector<int32_t> partitions;  // producer_slice()
+    rd_kafka_t* handle = nullptr;
+    std::thread thread;
+    // This instance's thread only (its callbacks are served by its own rd_kafka_poll).
+    std::vector<SeqState> states;                 // by local record index (slice_sequence() gives the seq)
+    std::map<std::string, int64_t> stats_errors;  // per broker name, last seen
+    ClientLatency latency;                        // last statistics interval; under Load::mu_
+  };
+
+  Status start_producer(Producer& p);
+  void produce_loop(Producer& p);
   void consume_loop();
   void sample_loop();
-  void delivered(const rd_kafka_message_t* m);
+  void delivered(Producer& p, const rd_kafka_message_t* m);
 
   LoadOptions options_;
-  rd_kafka_t* producer_ = nullptr;
+  std::vector<std::unique_ptr<Producer>> producers_;
   rd_kafka_t* consumer_ = nullptr;
-  std::thread producer_thread_, consumer_thread_, sampler_thread_;
+  std::thread consumer_thread_, sampler_thread_;
   std::atomic<bool> stop_producing_{false}, stop_consuming_{false}, stop_sampling_{false};
   std::atomic<bool> consumer_closed_{false};
   std::atomic<int64_t> produced_{0}, acked_{0}, failed_{0}, consumed_distinct_{0};
 
-  // Producer-thread only.
+  // Merged by stop() from the instances' states.
   std::vector<SeqState> states_;
-  std::map<std::string, int64_t> stats_errors_;  // per broker name, last seen
+  bool stopped_ = false;
   // Consumer-thread only.
   std::vector<uint8_t> consumed_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool pause_requested_ = false, paused_ = false;
+  bool pause_requested_ = false;
+  int paused_ = 0;  // producer instances flushed and waiting
   std::vector<std::vector<int32_t>> ack_ms_;
   std::vector<std::vector<AckLeader>> ack_leaders_;
   std::deque<LatencySample> recent_latencies_;  // bounded by kLatencyKeepMs (about 150k at 10 MiB/s of 1 KiB)

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <sstream>
+
+#include "drill/producers.h"
 
 namespace floe::drill {
 namespace {
@@ -41,6 +44,50 @@ bool parse_broker_spec(const std::string& spec, int* id, int* pid, std::string* 
   return at == std::string::npos || http->find(':') != std::string::npos;
 }
 
+int effective_producers(const DrillOptions& o) {
+  return std::min(o.producers > 0 ? o.producers : default_producer_count(o.partitions), o.partitions);
+}
+
+int effective_request_timeout_ms(const DrillOptions& o) {
+  return o.request_timeout_ms > 0 ? o.request_timeout_ms : o.session_timeout_ms;
+}
+
+std::string producers_reason(const DrillOptions& o) {
+  const int n = effective_producers(o);
+  const int per_producer = (o.partitions + n - 1) / n;
+  const int brokers = std::max(1, o.embedded ? 1 : o.brokers);
+  const int per_broker = (per_producer + brokers - 1) / brokers;
+  // librdkafka 2.0: one partition per ProduceRequest, at most 5 in flight per connection (idempotence); a
+  // Produce on the object WAL is acked in about wal.flush.ms (50) + one PUT.
+  constexpr double kProduceMs = 55;
+  const double round_ms = (per_broker + 4) / 5 * kProduceMs;
+  const int one_per_broker = (o.partitions + brokers - 1) / brokers;
+  const double one_round_ms = (one_per_broker + 4) / 5 * kProduceMs;
+  char line[640];
+  std::snprintf(line, sizeof line,
+                "%d idempotent acks=all producer instance%s (%s), up to %d partitions each (~%d per broker). "
+                "librdkafka sends one partition per ProduceRequest and keeps at most 5 requests in flight per broker "
+                "connection, and a Produce on the object WAL is acked in ~%.0f ms (flush interval + PUT), so an "
+                "instance cycles through its partitions on a broker 5 at a time: ~%d/5 x %.0f ms = ~%.0f ms per "
+                "round (one instance for all %d partitions: ~%d/5 x %.0f ms = ~%.1f s of queueing before every "
+                "record).",
+                n, n == 1 ? "" : "s", o.producers > 0 ? "--producers" : "default: <= 100 partitions each, at most 16",
+                per_producer, per_broker, kProduceMs, per_broker, kProduceMs, round_ms, o.partitions,
+                one_per_broker, kProduceMs, one_round_ms / 1000);
+  return line;
+}
+
+std::string request_timeout_reason(const DrillOptions& o) {
+  const int t = effective_request_timeout_ms(o);
+  std::string why = "request.timeout.ms " + std::to_string(t) +
+                    (o.request_timeout_ms > 0 ? " (--request-timeout-ms)" : " (= --session-timeout-ms, the lease)") +
+                    ": a request to a paused (SIGSTOP) broker hangs this long before librdkafka sends the "
+                    "partition's records to its new leader, so the client-side RTO after SIGSTOP is at least "
+                    "min(request timeout, failover)";
+  if (t > o.session_timeout_ms + 1000) why += "; ABOVE the sigstop target (lease TTL + 1 s): that RTO will show it";
+  return why;
+}
+
 const std::vector<std::string>& all_scenarios() {
   static const std::vector<std::string> names = {"kill9", "sigstop", "replace", "scale-out", "scale-in", "rolling"};
   return names;
@@ -67,8 +114,10 @@ std::string drill_usage() {
          "  --verify-timeout S       bound on the final read-back (default 300)\n"
          "  --store s3|file          object store: moto S3 server or a file:// directory (default s3)\n"
          "  --session-timeout-ms MS  brokers' broker.session.timeout.ms, the lease TTL (default 3000)\n"
-         "  --request-timeout-ms MS  the producer's request.timeout.ms (default 5000): how long a request to a\n"
-         "                           paused broker is waited for before its partitions' records go elsewhere\n"
+         "  --request-timeout-ms MS  the producer's request.timeout.ms (default: the session timeout): how long a\n"
+         "                           request to a paused broker is waited for before its records go elsewhere\n"
+         "  --producers N            librdkafka producer instances, each owning a disjoint slice of the\n"
+         "                           partitions (default: <= 100 partitions each, at most 16; README says why)\n"
          "  --embedded               one broker with its own file WAL and metadata (no etcd, no failover);\n"
          "                           runs kill9, sigstop and rolling as restart scenarios\n"
          "  --wal file|object        embedded mode's WAL (default file; cluster mode always uses object)\n"
@@ -134,6 +183,8 @@ bool parse_drill_options(const std::vector<std::string>& args, DrillOptions* o, 
       ok = int_flag(100, 600000, &o->session_timeout_ms);
     else if (a == "--request-timeout-ms")
       ok = int_flag(100, 600000, &o->request_timeout_ms);
+    else if (a == "--producers")
+      ok = int_flag(1, 256, &o->producers);
     else if (a == "--progress-every")
       ok = int_flag(0, 3600, &o->progress_every_s);
     else if (a == "--max-records") {

@@ -20,7 +20,11 @@ struct DrillOptions {
   std::string store = "s3";
   std::string wal;  // embedded mode: file (default) or object; cluster mode: always object
   int session_timeout_ms = 3000;
-  int request_timeout_ms = 5000;  // the clients' request.timeout.ms
+  // The producer's request.timeout.ms; 0: the session timeout (effective_request_timeout_ms).
+  int request_timeout_ms = 0;
+  // librdkafka producer instances, each owning a disjoint slice of the partitions; 0: default_producer_count
+  // (producers.h says why one is not enough).
+  int producers = 0;
   std::string work_dir;           // default: a new directory under $TMPDIR (kept: it holds the logs)
   std::string json_path, svg_path;
   std::string topic;
@@ -34,6 +38,15 @@ struct DrillOptions {
   std::vector<std::string> broker_specs;
   bool help = false;
 };
+
+// --producers, or its default for --partitions (producers.h), at most --partitions.
+int effective_producers(const DrillOptions& o);
+// --request-timeout-ms, or the session timeout: a request to a paused broker is given up after this, so a
+// client-side RTO after SIGSTOP is at least min(request timeout, failover) and the target is lease TTL + 1 s.
+int effective_request_timeout_ms(const DrillOptions& o);
+// The report's lines saying why the clients are set up as they are (README "Client settings").
+std::string producers_reason(const DrillOptions& o);
+std::string request_timeout_reason(const DrillOptions& o);
 
 // The scenarios in their default order.
 const std::vector<std::string>& all_scenarios();

@@ -53,6 +53,14 @@ std::string window_json(const WindowStats& w) {
          ", \"p99\": " + num(w.p99_ms) + ", \"max\": " + num(w.max_ms) + "}";
 }
 
+std::string client_json(const ClientLatency& c) {
+  if (!c.present) return "null";
+  return "{\"queue_p50\": " + num(c.int_latency_p50_ms) + ", \"queue_p99\": " + num(c.int_latency_p99_ms) +
+         ", \"outbuf_p99\": " + num(c.outbuf_latency_p99_ms) + ", \"rtt_p50\": " + num(c.rtt_p50_ms) +
+         ", \"rtt_p99\": " + num(c.rtt_p99_ms) + ", \"in_flight\": " + std::to_string(c.in_flight) +
+         ", \"undelivered\": " + std::to_string(c.queued) + "}";
+}
+
 }  // namespace
 
 double StorageFigures::objstore_request_total() const {
@@ -136,6 +144,8 @@ std::string moved_count(const ScenarioResult& s) {
 }  // namespace
 
 void print_summary(std::ostream& out, const Report& r) {
+  if (!r.config.producers_reason.empty()) out << "producers: " << r.config.producers_reason << "\n";
+  if (!r.config.request_timeout_reason.empty()) out << "client: " << r.config.request_timeout_reason << "\n";
   out << "write availability per partition, ms as p50 / p99 / max (README.md defines each window):\n";
   admincli::Table a({"scenario", "moved", "moved window", "not moved", "not-moved window", "RTO all partitions",
                      "ack latency before", "stall", "errors"});
@@ -193,6 +203,15 @@ void print_summary(std::ostream& out, const Report& r) {
       out << "    controller failed broker " << f.broker << " epoch " << f.epoch << " (" << f.why << ")"
           << (planned ? ": the drill's fault" : ": NOT the drill's fault") << "\n";
     }
+    if (const auto& c = s.client_before; c.present) {
+      char line[320];
+      std::snprintf(line, sizeof line,
+                    "    librdkafka before the fault (worst instance, last second): queue p50 %.0f / p99 %.0f ms, "
+                    "rtt p50 %.0f / p99 %.0f ms, requests in flight %lld, undelivered %lld\n",
+                    c.int_latency_p50_ms, c.int_latency_p99_ms, c.rtt_p50_ms, c.rtt_p99_ms,
+                    static_cast<long long>(c.in_flight), static_cast<long long>(c.queued));
+      out << line;
+    }
     if (const std::string h = handoff_text(s.storage); !h.empty()) {
       out << "    broker-side handoff (change of owner -> serving, every topic; bucket bounds): " << h << "\n";
     }
@@ -239,7 +258,10 @@ void write_json(std::ostream& out, const Report& r) {
       << ", \"partitions\": " << c.partitions << ", \"rate_mib_per_s\": " << num(c.rate_mib)
       << ", \"record_bytes\": " << c.record_bytes << ", \"store\": " << json_string(c.store)
       << ", \"session_timeout_ms\": " << c.session_timeout_ms
-      << ", \"request_timeout_ms\": " << c.request_timeout_ms << ", \"topic\": " << json_string(c.topic)
+      << ", \"request_timeout_ms\": " << c.request_timeout_ms << ", \"producers\": " << c.producers
+      << ", \"producers_reason\": " << json_string(c.producers_reason)
+      << ", \"request_timeout_reason\": " << json_string(c.request_timeout_reason)
+      << ", \"topic\": " << json_string(c.topic)
       << ", \"work_dir\": " << json_string(c.work_dir) << "},\n";
   out << "  \"passed\": " << (r.passed() ? "true" : "false") << ",\n";
   out << "  \"scenarios\": [";
@@ -263,6 +285,7 @@ void write_json(std::ostream& out, const Report& r) {
         << ",\n     \"ack_latency_before_ms\": {\"from_ms\": " << s.ack_latency_before.from_ms
         << ", \"to_ms\": " << s.ack_latency_before.to_ms << ", \"acks\": " << s.ack_latency_before.acks
         << ", \"p50\": " << num(s.ack_latency_before.p50_ms) << ", \"p99\": " << num(s.ack_latency_before.p99_ms) << "}"
+        << ",\n     \"client_before_ms\": " << client_json(s.client_before)
         << ",\n     \"write_gap_ms\": {\"p50\": " << num(rc.gap_p50_ms) << ", \"p99\": " << num(rc.gap_p99_ms)
         << ", \"max\": " << num(rc.gap_max_ms) << "}, \"producer_stall_ms\": " << num(rc.stall_ms)
         << ", \"producer_errors\": " << s.producer_errors

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "drill/broker_logs.h"
+#include "drill/producers.h"
 #include "drill/stats.h"
 #include "drill/windows.h"
 
@@ -77,6 +78,9 @@ struct ScenarioResult {
   MoveSummary moves;         // the same windows split by whether the leader changed (windows.h)
   int victim = -1;           // failure scenarios: the broker that was killed / paused
   LatencyBaseline ack_latency_before;  // the producer's ack latency in the 5 s before the fault
+  // librdkafka's own figures (worst producer instance, its last statistics interval before the fault): how much
+  // of that ack latency is the client's queue (int_latency) and how much the broker's round trip (rtt).
+  ClientLatency client_before;
   LagSummary lag;
   int64_t producer_errors = 0;
   // Bytes of log data copied between brokers: records the brokers appended beyond those the drill's producer
@@ -109,6 +113,9 @@ struct RunConfig {
   std::string topic;
   std::string work_dir;
   int request_timeout_ms = 0;  // the producer's request.timeout.ms (bounds the RTO a client sees for a zombie)
+  int producers = 1;           // librdkafka producer instances (producers.h)
+  // Why the clients are set up so (options.h: producers_reason, request_timeout_reason): the report's header.
+  std::string producers_reason, request_timeout_reason;
 };
 
 struct Report {

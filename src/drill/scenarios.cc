@@ -87,6 +87,7 @@ BrokerProcess* DrillRun::pick_victim(int* leads) {
 void DrillRun::mark_fault(ScenarioResult& r) {
   r.fault_ms = drill_now_ms();
   r.ack_latency_before = summarize_latency(load_.recent_latencies(), r.fault_ms - kBaselineMs, r.fault_ms);
+  r.client_before = load_.client_latency();
 }
 
 DrainFigures DrillRun::drain(BrokerProcess* b, int led) {

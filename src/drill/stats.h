@@ -50,7 +50,9 @@ LagSummary summarize_lag(const std::vector<LagSample>& samples, int64_t fault_ms
                          int64_t baseline_ms = 5000);
 
 // The verification pass: every sequence number the producer got an ack for must have been read back.
-enum class SeqState : uint8_t { pending = 0, acked = 1, failed = 2 };
+// not_produced: a sequence number no producer instance wrote (producers.h: each instance owns the numbers of its
+// partitions, and one may have written fewer rounds than another); like pending, it is not judged.
+enum class SeqState : uint8_t { pending = 0, acked = 1, failed = 2, not_produced = 3 };
 
 struct VerifySummary {
   int64_t acked = 0;

@@ -34,7 +34,7 @@ class DrillKill9Test(unittest.TestCase):
             args = ["drill", "--partitions", "6", "--rate", "1", "--scenarios", "kill9", "--warmup", "5",
                     "--settle", "5", "--recovery-timeout", "20", "--verify-timeout", "60",
                     "--work-dir", os.path.join(work, "run"), "--json", report_path, "--svg", svg_path,
-                    "--progress-every", "2"]
+                    "--progress-every", "2", "--producers", "2"]
             args += ["--brokers", "3", "--store", "s3"] if cluster else ["--embedded", "--wal", "object"]
             sys_out = h.run_floe(args, timeout=RUN_TIMEOUT_S)
             print(sys_out.stdout)
@@ -48,7 +48,10 @@ class DrillKill9Test(unittest.TestCase):
             with open(report_path) as f:
                 report = json.load(f)
             self.assertEqual(report["config"]["mode"], "cluster" if cluster else "embedded")
-            self.assertEqual(report["config"]["request_timeout_ms"], 5000)
+            # The request timeout follows the session timeout (3000 ms by default); two producer instances
+            # with three partitions each: the read-back below checks their merged sequence numbers.
+            self.assertEqual(report["config"]["request_timeout_ms"], 3000)
+            self.assertEqual(report["config"]["producers"], 2)
             self.assertTrue(report["passed"])
             verify = report["verify"]
             self.assertTrue(verify["complete"], verify)

@@ -5,11 +5,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "drill/broker_logs.h"
 #include "drill/broker_metrics.h"
 #include "drill/options.h"
+#include "drill/producers.h"
 #include "drill/report.h"
 #include "drill/stats.h"
 #include "drill/svg_chart.h"
@@ -410,6 +412,144 @@ TEST(DrillStats, ProducerErrorsFromLibrdkafkaStatistics) {
   EXPECT_TRUE(producer_errors_from_stats("{}").empty());
 }
 
+TEST(DrillProducers, DefaultCountKeepsEachInstanceAtMostAHundredPartitions) {
+  EXPECT_EQ(default_producer_count(1000), 10);
+  EXPECT_EQ(default_producer_count(1001), 11);
+  EXPECT_EQ(default_producer_count(100), 1);
+  EXPECT_EQ(default_producer_count(12), 1);
+  EXPECT_EQ(default_producer_count(1), 1);
+  EXPECT_EQ(default_producer_count(5000), kMaxDefaultProducers);  // capped: 313 partitions each
+}
+
+TEST(DrillProducers, SlicesAreDisjointStridedAndCoverEveryPartition) {
+  for (const auto& [partitions, producers] : std::vector<std::pair<int, int>>{{1000, 10}, {7, 3}, {6, 1}, {3, 5}}) {
+    std::vector<int> owner(static_cast<std::size_t>(partitions), -1);
+    std::size_t smallest = SIZE_MAX, largest = 0;
+    for (int k = 0; k < producers; ++k) {
+      const auto slice = producer_slice(partitions, producers, k);
+      if (k < partitions) {
+        smallest = std::min(smallest, slice.size());
+        largest = std::max(largest, slice.size());
+      } else {
+        EXPECT_TRUE(slice.empty());
+      }
+      for (std::size_t i = 0; i < slice.size(); ++i) {
+        EXPECT_EQ(slice[i] % producers, k);  // strided: spread over brokers whatever the assignment's pattern
+        ASSERT_EQ(owner[static_cast<std::size_t>(slice[i])], -1) << "partition " << slice[i] << " owned twice";
+        owner[static_cast<std::size_t>(slice[i])] = k;
+      }
+    }
+    for (int p = 0; p < partitions; ++p) EXPECT_NE(owner[static_cast<std::size_t>(p)], -1) << p;
+    EXPECT_LE(largest - smallest, 1u);
+  }
+  EXPECT_EQ(producer_slice(7, 3, 1), (std::vector<int32_t>{1, 4}));
+  EXPECT_TRUE(producer_slice(7, 3, 3).empty());
+}
+
+TEST(DrillProducers, SequenceNumbersAreUniqueAcrossInstancesAndNameTheirPartition) {
+  constexpr int kPartitions = 7, kProducers = 3;
+  std::set<int64_t> seen;
+  for (int k = 0; k < kProducers; ++k) {
+    const auto slice = producer_slice(kPartitions, kProducers, k);
+    for (int64_t local = 0; local < 50; ++local) {
+      const int64_t seq = slice_sequence(slice, kPartitions, local);
+      EXPECT_EQ(seq % kPartitions, slice[static_cast<std::size_t>(local) % slice.size()]);
+      EXPECT_TRUE(seen.insert(seq).second) << "seq " << seq << " twice";
+    }
+  }
+  // One instance owning everything numbers its records 0, 1, 2... as the single producer always did.
+  const auto all = producer_slice(5, 1, 0);
+  for (int64_t local = 0; local < 12; ++local) EXPECT_EQ(slice_sequence(all, 5, local), local);
+}
+
+TEST(DrillProducers, MergedStatesFeedTheLossAndDuplicateCheck) {
+  using S = SeqState;
+  // 5 partitions over 2 instances: {0, 2, 4} and {1, 3}. Instance 0 wrote 2 rounds (6 records), instance 1 one
+  // round and a half (3 records: partitions 1, 3, then 1 again).
+  const std::vector<std::vector<int32_t>> slices = {producer_slice(5, 2, 0), producer_slice(5, 2, 1)};
+  const std::vector<std::vector<SeqState>> states = {{S::acked, S::acked, S::failed, S::acked, S::acked, S::pending},
+                                                     {S::acked, S::acked, S::acked}};
+  const auto merged = merge_producer_states(slices, states, 5);
+  // seqs: instance 0 -> 0, 2, 4, 5, 7, 9; instance 1 -> 1, 3, 6. Never produced: 8.
+  const std::vector<SeqState> expected = {S::acked, S::acked, S::acked, S::acked, S::failed,
+                                          S::acked, S::acked, S::acked, S::not_produced, S::pending};
+  EXPECT_EQ(merged, expected);
+  // The read-back saw everything once, but seq 6 (instance 1's third record) twice and missed seq 7 (acked, by
+  // instance 0); 8 was never produced and never seen; 4 failed and was not seen.
+  std::vector<uint8_t> seen = {1, 1, 1, 1, 0, 1, 2, 0, 0, 0};
+  VerifySummary v = verify_sequences(merged, seen);
+  EXPECT_EQ(v.acked, 7);
+  EXPECT_EQ(v.acked_lost, 1);
+  EXPECT_EQ(v.first_lost_seq, 7);
+  EXPECT_EQ(v.duplicates, 1);
+  EXPECT_EQ(v.failed_but_present, 0);
+  EXPECT_TRUE(merge_producer_states({producer_slice(3, 2, 0), producer_slice(3, 2, 1)}, {{}, {}}, 3).empty());
+}
+
+TEST(DrillProducers, ClientLatencyFromLibrdkafkaStatistics) {
+  const std::string json =
+      R"({"name":"rdkafka#producer-1","client_id":"floe-drill-p0","msg_cnt":420,"brokers":{)"
+      R"("127.0.0.1:1/bootstrap":{"name":"127.0.0.1:1/bootstrap","nodeid":-1,"waitresp_cnt":9,)"
+      R"("int_latency":{"min":0,"max":1,"p50":900000000,"p99":900000000,"p99_99":1},"rtt":{"p50":1,"p99":1}},)"
+      R"("127.0.0.1:1/1":{"name":"127.0.0.1:1/1","nodeid":1,"waitresp_cnt":5,)"
+      R"("int_latency":{"min":10,"max":9000000,"avg":5,"p50":3500000,"p75":1,"p99":8200000,"p99_99":9000000},)"
+      R"("outbuf_latency":{"p50":20,"p99":400},"rtt":{"min":1,"p50":52000,"p99":98000,"p99_99":120000},)"
+      R"("toppars":{"t-0":{"topic":"t","partition":0}}},)"
+      R"("127.0.0.1:2/2":{"name":"127.0.0.1:2/2","nodeid":2,"waitresp_cnt":4,)"
+      R"("int_latency":{"p50":4000000,"p99":6000000},"outbuf_latency":{"p50":1,"p99":100},)"
+      R"("rtt":{"p50":60000,"p99":70000}}},)"
+      R"("topics":{"t":{"topic":"t"}}})";
+  const ClientLatency c = client_latency_from_stats(json);
+  ASSERT_TRUE(c.present);
+  EXPECT_DOUBLE_EQ(c.int_latency_p50_ms, 4000);  // worst broker connection; the bootstrap entry is skipped
+  EXPECT_DOUBLE_EQ(c.int_latency_p99_ms, 8200);
+  EXPECT_DOUBLE_EQ(c.outbuf_latency_p99_ms, 0.4);
+  EXPECT_DOUBLE_EQ(c.rtt_p50_ms, 60);
+  EXPECT_DOUBLE_EQ(c.rtt_p99_ms, 98);
+  EXPECT_EQ(c.in_flight, 9);
+  EXPECT_EQ(c.queued, 420);
+  EXPECT_FALSE(client_latency_from_stats("{}").present);
+
+  ClientLatency other;
+  other.present = true;
+  other.int_latency_p99_ms = 9000;
+  other.rtt_p99_ms = 10;
+  const ClientLatency w = worst_client_latency({c, other, ClientLatency{}});
+  EXPECT_DOUBLE_EQ(w.int_latency_p99_ms, 9000);
+  EXPECT_DOUBLE_EQ(w.rtt_p99_ms, 98);
+  EXPECT_EQ(w.in_flight, 9);
+  EXPECT_FALSE(worst_client_latency({}).present);
+}
+
+TEST(DrillProducers, OptionsAndTheReasonsTheReportGives) {
+  DrillOptions o;
+  std::string e;
+  ASSERT_TRUE(parse_drill_options({"--brokers", "3", "--partitions", "1000", "--rate", "10"}, &o, &e)) << e;
+  EXPECT_EQ(effective_producers(o), 10);
+  EXPECT_EQ(effective_request_timeout_ms(o), 3000);  // follows the session timeout (the lease)
+  const std::string why = producers_reason(o);
+  EXPECT_NE(why.find("10 idempotent acks=all producer instances"), std::string::npos) << why;
+  EXPECT_NE(why.find("up to 100 partitions each (~34 per broker)"), std::string::npos) << why;
+  EXPECT_NE(why.find("one partition per ProduceRequest"), std::string::npos) << why;
+  EXPECT_NE(why.find("~334/5 x 55 ms = ~3.7 s"), std::string::npos) << why;
+  EXPECT_NE(request_timeout_reason(o).find("request.timeout.ms 3000 (= --session-timeout-ms"), std::string::npos);
+
+  DrillOptions one;
+  ASSERT_TRUE(parse_drill_options({"--partitions", "1000", "--producers", "1", "--session-timeout-ms", "5000",
+                                   "--request-timeout-ms", "9000"},
+                                  &one, &e))
+      << e;
+  EXPECT_EQ(effective_producers(one), 1);
+  EXPECT_NE(producers_reason(one).find("1 idempotent acks=all producer instance (--producers)"), std::string::npos);
+  EXPECT_EQ(effective_request_timeout_ms(one), 9000);
+  EXPECT_NE(request_timeout_reason(one).find("ABOVE the sigstop target"), std::string::npos);
+  DrillOptions few;
+  ASSERT_TRUE(parse_drill_options({"--partitions", "3", "--producers", "8"}, &few, &e)) << e;
+  EXPECT_EQ(effective_producers(few), 3);  // never more instances than partitions
+  EXPECT_FALSE(parse_drill_options({"--producers", "0"}, &few, &e));
+  EXPECT_NE(e.find("--producers"), std::string::npos);
+}
+
 std::string metrics_text(double in_bytes, double in_records, double out_bytes, double get_bytes, double puts) {
   std::ostringstream m;
   m << "# TYPE floe_topic_bytes_in_total counter\n"
@@ -472,6 +612,9 @@ Report sample_report() {
   s.recovery.rto_p50_ms = 120;
   s.recovery.rto_max_ms = 800;
   s.recovery.partitions = 6;
+  s.client_before.present = true;
+  s.client_before.int_latency_p50_ms = 3;
+  s.client_before.int_latency_p99_ms = 7.5;
   s.storage.objstore_metrics = true;
   s.storage.objstore_requests = {{"put", 40}, {"get", 2}};
   s.lag.catch_up_ms = 300.0;
@@ -518,6 +661,10 @@ TEST(DrillReport, JsonCarriesEveryFigure) {
             std::string::npos);
   EXPECT_NE(j.find("\"handoff_s\": {\"move\": {\"count\": 40, \"p50_le\": 0.100, \"p99_le\": 0.400"),
             std::string::npos);
+  EXPECT_NE(j.find("\"producers\": 1, \"producers_reason\": \"\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"client_before_ms\": {\"queue_p50\": 3, \"queue_p99\": 7.500"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"producers\": 1, \"producers_reason\": \"\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"client_before_ms\": {\"queue_p50\": 3, \"queue_p99\": 7.500"), std::string::npos) << j;
   EXPECT_EQ(json_string("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
 }
 
@@ -543,6 +690,8 @@ TEST(DrillReport, SummaryTableAndVerdict) {
   EXPECT_NE(t.find("broker-side handoff (change of owner -> serving, every topic; bucket bounds): move: 40 opened, "
                    "p50 <= 100 ms, p99 <= 400 ms, max <= 400 ms"),
             std::string::npos);
+  EXPECT_NE(t.find("librdkafka before the fault (worst instance, last second): queue p50 3 / p99 8 ms"),
+            std::string::npos) << t;
   EXPECT_EQ(t.find("NOT MET"), std::string::npos);
   r.verify.acked_lost = 1;
   EXPECT_FALSE(r.passed());
