@@ -103,10 +103,13 @@ Result<std::unique_ptr<FileWal>> FileWal::open(const FileWalOptions& options, co
     return Error{Errc::locked, "file WAL: " + o.dir + " is in use by another process"};
   }
   if (auto st = wal->recover(replay); !st) return st.error();
-  if (auto st = wal->open_new_segment(wal->next_seq_); !st) return st.error();
+  if (auto st = wal->open_new_segment(wal->next_seq_, true); !st) return st.error();
   wal->durable_seq_ = wal->next_seq_ - 1;
   for (size_t i = 0; i < o.sync_threads; ++i) {
     wal->flushers_.emplace_back([w = wal.get()] { w->flusher_loop(); });
+  }
+  if (o.prepare_next_segment && o.preallocate) {
+    wal->preparer_ = std::thread([w = wal.get()] { w->preparer_loop(); });
   }
   return wal;
 }
@@ -114,6 +117,44 @@ Result<std::unique_ptr<FileWal>> FileWal::open(const FileWalOptions& options, co
 FileWal::~FileWal() {
   close();
   if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void FileWal::preparer_loop() {
+  std::unique_lock lock(segments_mu_);
+  for (;;) {
+    prepare_cv_.wait(lock, [&] { return prepare_wanted_ || prepare_stop_; });
+    if (prepare_stop_) return;
+    prepare_wanted_ = false;
+    if (!spares_.empty()) continue;
+    lock.unlock();
+    // A failure here costs nothing but the head start: the next roll creates its file itself (and reports the
+    // error if it fails there too); the next roll asks again.
+    (void)prepare_spare();
+    lock.lock();
+  }
+}
+
+Status FileWal::prepare_spare() {
+  std::string path;
+  {
+    std::lock_guard lock(segments_mu_);
+    path = spare_name(next_spare_number_++);
+  }
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return io_error("cannot create", path);
+  const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(options_.segment_bytes));
+  // Synced whole (size, allocation, name) before a roll may take it: the roll itself then syncs only its header.
+  const bool ok = rc == 0 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || !fsync_dir(options_.dir)) {
+    if (rc != 0) errno = rc;
+    Error e = io_error("cannot prepare", path);
+    ::unlink(path.c_str());
+    return e;
+  }
+  std::lock_guard lock(segments_mu_);
+  spares_.push_back(std::move(path));
+  return ok_status();
 }
 
 std::string FileWal::spare_name(uint64_t number) const {
@@ -190,11 +231,12 @@ Status FileWal::recover(const Replay& replay) {
   for (size_t i = keep; i < found.size(); ++i) {
     if (::unlink(found[i].path.c_str()) != 0) return io_error("cannot remove", found[i].path);
   }
-  // Spares: the newest recycle_segments of full size stay for reuse, the rest go.
+  // Spares: the newest recycle_segments (at least the prepared one) of full size stay for reuse, the rest go.
+  const size_t keep_spares = std::max<size_t>(options_.recycle_segments, options_.prepare_next_segment ? 1 : 0);
   size_t removed_spares = 0;
   for (auto it = spares.rbegin(); it != spares.rend(); ++it) {
     next_spare_number_ = std::max(next_spare_number_, it->first + 1);
-    if (spares_.size() < options_.recycle_segments && file_size(it->second) >= options_.segment_bytes) {
+    if (spares_.size() < keep_spares && file_size(it->second) >= options_.segment_bytes) {
       spares_.insert(spares_.begin(), it->second);
     } else {
       if (::unlink(it->second.c_str()) != 0) return io_error("cannot remove", it->second);
@@ -210,7 +252,7 @@ Status FileWal::recover(const Replay& replay) {
   return ok_status();
 }
 
-Status FileWal::open_new_segment(uint64_t first_seq) {
+Status FileWal::open_new_segment(uint64_t first_seq, bool sync_now) {
   const std::string path = segment_name(options_.dir, first_seq);
   std::string spare;
   {
@@ -219,7 +261,9 @@ Status FileWal::open_new_segment(uint64_t first_seq) {
       spare = spares_.front();
       spares_.erase(spares_.begin());
     }
+    prepare_wanted_ = true;  // the preparer makes the next one (if none is left) while this segment fills
   }
+  prepare_cv_.notify_one();
   int fd = -1;
   if (!spare.empty() && ::rename(spare.c_str(), path.c_str()) == 0) {
     // A recycled file: its blocks are written already (no preallocation, no extent conversion at sync). Its old
@@ -247,8 +291,9 @@ Status FileWal::open_new_segment(uint64_t first_seq) {
   AlignedBuffer header(kSegmentHeader);
   encode_segment_header(header.data(), first_seq, generation_);
   if (Status st = write_at(*file, header.data(), kSegmentHeader, 0); !st) return st;
-  // The header (and the file's size and allocation) is durable before any frame is written to it.
-  if (::fsync(fd) != 0 || !fsync_dir(options_.dir)) return io_error("cannot sync new segment", path);
+  // At open: the header (and the file's size and allocation) is durable before any frame is written to it. At a
+  // roll the first group's flusher syncs them instead (see the header comment), off the placement lock.
+  if (sync_now && (::fsync(fd) != 0 || !fsync_dir(options_.dir))) return io_error("cannot sync new segment", path);
   {
     std::lock_guard lock(mu_);
     current_ = std::move(file);
@@ -355,7 +400,8 @@ Status FileWal::place_group(Group& group, std::shared_ptr<SegmentFile>& file, ui
     // Roll: the group goes wholly to a new segment. Groups still being written to the old one are synced by their
     // own flushers before anything after them completes; recovery goes on into the new segment because it starts
     // at the seq right after the old one's last frame.
-    if (Status st = open_new_segment(group.pending.front().seq); !st) return st;
+    if (Status st = open_new_segment(group.pending.front().seq, false); !st) return st;
+    group.sync_dir = true;  // its flusher syncs the new segment's header (its fdatasync) and name
   }
   at = write_pos_;
   write_pos_ += length;
@@ -399,6 +445,9 @@ void FileWal::flusher_loop() {
         const auto sync_start = std::chrono::steady_clock::now();
         if (::fdatasync(file->fd) != 0) sync_ec = io_error("cannot sync", file->path).code;
         counters.sync_latency_us.record(std::chrono::steady_clock::now() - sync_start);
+        if (!sync_ec && group.sync_dir && !fsync_dir(options_.dir)) {
+          sync_ec = io_error("cannot sync the directory of", file->path).code;
+        }
       }
     }
     if (write_ec) {
@@ -433,6 +482,7 @@ void FileWal::flusher_loop() {
     }
     group.size = 0;
     group.pending.clear();
+    group.sync_dir = false;
     {
       std::lock_guard lock(mu_);
       ++syncs_finished_;  // the next group's completions may run now (they follow these callbacks)
@@ -477,6 +527,12 @@ void FileWal::close() {
     if (t.joinable()) t.join();
   }
   flushers_.clear();
+  {
+    std::lock_guard lock(segments_mu_);
+    prepare_stop_ = true;
+  }
+  prepare_cv_.notify_all();
+  if (preparer_.joinable()) preparer_.join();
   std::lock_guard lock(mu_);
   current_.reset();
 }

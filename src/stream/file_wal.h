@@ -54,12 +54,21 @@
 // synced by its own flusher. Where the file system refuses O_DIRECT (tmpfs), writes are buffered (same layout).
 //
 // Recycling: trim_below() renames a segment wholly below the durable seq to a spare (up to recycle_segments, else
-// deletes it); a roll reuses a spare (rename, new header, sync) instead of creating and preallocating a file: its
-// blocks are already written, so a later fdatasync has no extent conversion to commit.
+// deletes it); a roll reuses a spare (rename, new header) instead of creating and preallocating a file: its blocks
+// are already written, so a later fdatasync has no extent conversion to commit.
+// Prepared segments (prepare_next_segment): when no spare is left, a preparer thread creates one ahead of the next
+// roll (created, preallocated, fsynced, directory synced), so a roll under the placement lock is a rename and one
+// header write, never a fallocate or a sync that every later append would wait behind. The roll's own syncs are
+// deferred to the first group placed in the new segment: its fdatasync (same file) covers the header, and its
+// flusher syncs the directory (the rename) before completing it; every later group of that segment completes
+// after it (completions in seq order), so nothing in a new segment is acked before its header and name are durable.
+// A crash before that leaves a header that does not name the file (recovery stops there: nothing in it was acked)
+// or a file still named .spare (a spare again; its frames carry this open's generation, rejected after the next
+// open draws another).
 //
-// Threads: the flusher threads do all blocking I/O; append() never blocks (it copies the payload into the buffer);
-// `done` runs on the flusher that synced the entry, and async_append's handler is posted once from there to its
-// associated executor (asio async_initiate). Memory: the queued groups (max_buffered_bytes) plus the group each
+// Threads: the flusher threads do all blocking I/O of appends (the preparer thread creates spares); append() never
+// blocks (it copies the payload into the buffer); `done` runs on the flusher that synced the entry, and
+// async_append's handler is posted once from there to its associated executor (asio async_initiate). Memory: the queued groups (max_buffered_bytes) plus the group each
 // flusher holds while it writes and syncs it (at most max_group_bytes, or one frame, plus a block) plus the spare
 // groups' buffers (at most sync_threads + 1).
 #pragma once
@@ -112,6 +121,9 @@ struct FileWalOptions {
   bool direct_io = true;
   // Trimmed segment files kept for reuse by later rolls (each segment_bytes of disk).
   size_t recycle_segments = 2;
+  // Keep one spare segment file prepared by a background thread whenever none is left (one more segment_bytes of
+  // disk), so that rolling to a new segment never waits for a file to be created, preallocated and synced.
+  bool prepare_next_segment = true;
 };
 
 // Read-only figures for metrics, summed over every FileWal of the process (a broker has one; the StreamStore owns
@@ -195,11 +207,17 @@ class FileWal {
     AlignedBuffer buffer;         // frames back to back from offset 0, then the padding
     size_t size = 0;              // frame bytes in buffer (without the padding)
     std::vector<Pending> pending; // their completions, in seq order
+    bool sync_dir = false;        // the first group of a new segment: sync the directory (its name) before acking
   };
 
   explicit FileWal(FileWalOptions options) : options_(std::move(options)) {}
   Status recover(const Replay& replay);
-  Status open_new_segment(uint64_t first_seq);
+  // Opens the segment starting at `first_seq` (a spare renamed, else a new file) and writes its header. With
+  // `sync_now` (at open) the header and name are synced here; else the first group written to it syncs them.
+  Status open_new_segment(uint64_t first_seq, bool sync_now);
+  // The preparer thread: creates a spare (preallocated, synced) whenever a roll took the last one.
+  void preparer_loop();
+  Status prepare_spare();
   // An open segment file, closed when the last user (a flusher writing or syncing it) lets go of it.
   struct SegmentFile {
     int fd;
@@ -225,6 +243,10 @@ class FileWal {
   std::vector<std::string> spares_;  // guarded by segments_mu_: recycled segment files, oldest first
   uint64_t next_spare_number_ = 1;   // guarded by segments_mu_
   mutable std::mutex segments_mu_;
+  std::condition_variable prepare_cv_;  // with segments_mu_: wakes the preparer
+  bool prepare_wanted_ = false;         // guarded by segments_mu_: a roll took a spare (or the WAL opened)
+  bool prepare_stop_ = false;           // guarded by segments_mu_
+  std::thread preparer_;
   uint64_t generation_ = 0;          // this open's (see the header comment)
   uint32_t crc_seed_ = 0;            // CRC-32C of the generation: every frame's crc continues from it
   size_t group_cap_ = 0;             // max_group_bytes, at most what a segment holds

@@ -183,6 +183,51 @@ TEST_F(FileWalTest, SegmentsRollAndSeqsStayDense) {
   EXPECT_EQ(replayed.rbegin()->first, 400u);
 }
 
+// prepare_next_segment: a spare is prepared in the background whenever a roll took the last one, rolls take it
+// (renamed, not created), recovery keeps it, and everything written across those rolls comes back.
+TEST_F(FileWalTest, RollsTakePreparedSegments) {
+  FileWalOptions o = options(64 * 1024);  // one-frame groups of one block each: 15 per segment
+  o.recycle_segments = 0;                 // no recycled spares: every spare here was prepared
+  auto spare_ready = [](FileWal& wal) {
+    for (int i = 0; i < 2000 && wal.spare_segments() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return wal.spare_segments() == 1;
+  };
+  auto spare_files = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dir_)) n += e.path().extension() == ".spare";
+    return n;
+  };
+  std::map<uint64_t, std::vector<uint8_t>> replayed;
+  {
+    auto wal = open(replayed, o);
+    ASSERT_TRUE(spare_ready(*wal)) << "a spare is prepared after open";
+    for (uint64_t s = 1; s <= 50; ++s) {  // segments 1, 16, 31, 46: three rolls, each onto a prepared spare
+      ASSERT_EQ(append_all(*wal, 1, s).front(), s);
+      if (s % 15 == 0) {
+        ASSERT_TRUE(spare_ready(*wal)) << "prepared again after the roll before seq " << s + 1;
+      }
+    }
+    EXPECT_EQ(spare_files(), 1u);
+  }
+  size_t segments = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) segments += e.path().extension() == ".wal";
+  EXPECT_EQ(segments, 4u);
+  auto wal = open(replayed, o);  // takes the prepared spare for segment 51; the preparer makes another
+  ASSERT_EQ(replayed.size(), 50u);
+  for (auto& [seq, bytes] : replayed) EXPECT_EQ(bytes, payload_for(seq)) << seq;
+  ASSERT_TRUE(spare_ready(*wal));
+  EXPECT_EQ(append_all(*wal, 1, 51).front(), 51u);
+
+  // Without preparation nothing is prepared, and recovery keeps no spare beyond recycle_segments.
+  wal.reset();
+  o.prepare_next_segment = false;
+  replayed.clear();
+  wal = open(replayed, o);
+  ASSERT_EQ(replayed.size(), 51u);
+  EXPECT_EQ(wal->spare_segments(), 0u);
+  EXPECT_EQ(spare_files(), 0u);
+}
+
 TEST_F(FileWalTest, TornTailIsCutAndNewAppendsFollowIt) {
   std::map<uint64_t, std::vector<uint8_t>> replayed;
   {
@@ -511,6 +556,7 @@ TEST_F(FileWalTest, PaddingAtASegmentEndAndLongerThanAnEntry) {
 TEST_F(FileWalTest, RecycledSegmentsNeverReplayTheirStaleFrames) {
   FileWalOptions o = options(64 * 1024);  // one-frame groups of one block each: 15 per segment
   o.recycle_segments = 2;
+  o.prepare_next_segment = false;  // only recycled spares, counted below
   auto one_at_a_time = [](FileWal& wal, uint64_t from, uint64_t to) {
     for (uint64_t s = from; s <= to; ++s) ASSERT_EQ(append_all(wal, 1, s).front(), s);
   };
