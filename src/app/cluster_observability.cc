@@ -239,6 +239,11 @@ ClusterObservability::ClusterObservability(metrics::Registry& registry, ClusterN
     e.sample({}, as_double(pm.dropped));
     e.family("floe_cluster_partition_open_failures_total", "Partition opens that failed (retried)", Type::counter);
     e.sample({}, as_double(pm.open_failures));
+    e.family("floe_cluster_partition_open_replayed_batches_total",
+             "Record batches the producer-state loads of opening partitions replayed from the log (beyond their "
+             "snapshots; a move replays none: its release snapshots at the end)",
+             Type::counter);
+    e.sample({}, as_double(node.producer_states->batches_replayed()));
     e.family("floe_cluster_partition_open_batch_seconds", "Duration of the last batch of partition opens", Type::gauge);
     e.sample({}, static_cast<double>(pm.last_open_batch_ms) / 1000.0);
     const kafka::OpenGateStats gate = node.leadership->open_gate()->stats();

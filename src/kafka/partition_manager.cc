@@ -232,18 +232,21 @@ asio::awaitable<Status> PartitionManager::release_batch(std::vector<cluster::Ass
     }
   }
   const int64_t unload_ms = ms_since(started);
-  if (Status st = co_await deps_.store.release(streams); !st) {
+  auto released_ends = co_await deps_.store.release(streams);
+  if (!released_ends) {
     // Not served any more, not given up either: forget them here, so the next pass opens them again (acquire
     // starts from the committed end) unless they were released meanwhile.
     for (uint64_t stream : streams) open_.erase(stream);
-    co_return st;
+    co_return released_ends.error();
   }
   const int64_t streams_ms = ms_since(started) - unload_ms;
+  // Everything is committed now: a snapshot at the end (the ends the store released them at: it has forgotten
+  // them) lets the next owner load the producer state without replaying the log (a move then reads metadata
+  // only), all of them in a few txns. A failed snapshot only costs the next owner a replay.
+  const std::map<uint64_t, stream::StreamEnds>& ends_at = *released_ends;
+  auto snaps = co_await deps_.producer_states.write_snapshots(streams, SIZE_MAX, &ends_at);
+  if (!snaps) log::warn(kLog, "release: producer snapshots not written: ", snaps.error().message);
   for (uint64_t stream : streams) {
-    // Everything is committed now: a snapshot at the end lets the next owner load the producer state without
-    // replaying the log (a move then reads metadata only). A failed snapshot only costs the next owner a replay.
-    auto snap = co_await deps_.producer_states.write_snapshot(stream);
-    if (!snap) log::debug(kLog, "release: no producer snapshot for stream ", stream, ": ", snap.error().message);
     open_.erase(stream);
     deps_.producer_states.drop(stream);
   }

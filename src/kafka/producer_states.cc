@@ -252,7 +252,8 @@ bool ProducerStates::snapshot_due(uint64_t stream_id, std::chrono::milliseconds 
   return std::chrono::steady_clock::now() - when >= interval || table->applied_batches() - at_snapshot >= batches;
 }
 
-Result<std::optional<ProducerStates::PendingSnapshot>> ProducerStates::capture_snapshot(uint64_t stream_id) {
+Result<std::optional<ProducerStates::PendingSnapshot>> ProducerStates::capture_snapshot(
+    uint64_t stream_id, std::optional<stream::StreamEnds> at) {
   PendingSnapshot pending;
   pending.stream_id = stream_id;
   int64_t previous_offset = -1;
@@ -267,7 +268,7 @@ Result<std::optional<ProducerStates::PendingSnapshot>> ProducerStates::capture_s
     for (const auto& [epoch, start] : it->second.epochs) epochs.push_back({epoch, start});
   }
   pending.batches = pending.table->applied_batches();
-  const stream::StreamEnds ends = store_.ends(stream_id);
+  const stream::StreamEnds ends = at ? *at : store_.ends(stream_id);
   auto captured = pending.table->capture(ends.committed);
   if (!captured) {
     log::debug(kLog, "stream ", stream_id, ": no producer snapshot now: ", captured.error().message);
@@ -313,8 +314,9 @@ void ProducerStates::add_snapshot_put(meta::TxnRequest& txn, const PendingSnapsh
   txn.success.push_back(std::move(put));
 }
 
-asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id) {
-  auto captured = capture_snapshot(stream_id);
+asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id,
+                                                            std::optional<stream::StreamEnds> at) {
+  auto captured = capture_snapshot(stream_id, at);
   if (!captured) co_return captured.error();
   if (!*captured) co_return false;
   const PendingSnapshot& pending = **captured;
@@ -339,7 +341,13 @@ asio::awaitable<Result<bool>> ProducerStates::write_snapshot(uint64_t stream_id)
 }
 
 asio::awaitable<Result<ProducerStates::SnapshotPass>> ProducerStates::write_snapshots(
-    std::vector<uint64_t> stream_ids, size_t max_bytes) {
+    std::vector<uint64_t> stream_ids, size_t max_bytes, const std::map<uint64_t, stream::StreamEnds>* ends_at) {
+  auto given_ends = [ends_at](uint64_t stream_id) -> std::optional<stream::StreamEnds> {
+    if (ends_at == nullptr) return std::nullopt;
+    auto it = ends_at->find(stream_id);
+    if (it == ends_at->end()) return std::nullopt;
+    return it->second;
+  };
   SnapshotPass pass;
   size_t& written = pass.written;
   std::vector<PendingSnapshot> chunk;
@@ -361,7 +369,8 @@ asio::awaitable<Result<ProducerStates::SnapshotPass>> ProducerStates::write_snap
       co_return ok_status();
     }
     for (const PendingSnapshot& p : done) {
-      auto one = co_await write_snapshot(p.stream_id);
+      std::optional<stream::StreamEnds> at = given_ends(p.stream_id);
+      auto one = co_await write_snapshot(p.stream_id, at);
       if (!one) co_return one.error();
       if (*one) ++written;
     }
@@ -370,7 +379,7 @@ asio::awaitable<Result<ProducerStates::SnapshotPass>> ProducerStates::write_snap
   for (uint64_t stream_id : stream_ids) {
     if (pass.bytes >= max_bytes) break;  // the rest in a later pass
     ++pass.visited;
-    auto captured = capture_snapshot(stream_id);
+    auto captured = capture_snapshot(stream_id, given_ends(stream_id));
     if (!captured) {
       log::warn(kLog, "stream ", stream_id, ": ", captured.error().message);
       continue;

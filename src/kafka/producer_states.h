@@ -93,7 +93,9 @@ class ProducerStates {
                     int64_t records = 0) const;
   // Writes the snapshot of `stream_id` as of its committed end. True when written; false when there was nothing
   // new to write (or a producer is in doubt, or another writer got there first: logged).
-  asio::awaitable<Result<bool>> write_snapshot(uint64_t stream_id);
+  // `at`: the stream's ends to snapshot at instead of the store's (a stream just released is forgotten by the
+  // store: StreamStore::release returns its ends).
+  asio::awaitable<Result<bool>> write_snapshot(uint64_t stream_id, std::optional<stream::StreamEnds> at = {});
   // write_snapshot() of many partitions in few txns (at most kSnapshotsPerTxn keys and kSnapshotTxnBytes each,
   // within etcd's 128 ops / 1.5 MiB): the snapshot task's pass. A txn that loses a compare is redone one partition
   // at a time. Partitions are taken in the given order until `max_bytes` of snapshots were captured (the pass's
@@ -106,8 +108,11 @@ class ProducerStates {
     size_t visited = 0;
     size_t bytes = 0;  // snapshot bytes captured
   };
-  asio::awaitable<Result<SnapshotPass>> write_snapshots(std::vector<uint64_t> stream_ids,
-                                                        size_t max_bytes = SIZE_MAX);
+  // `ends_at` (null: none; must outlive the call): as write_snapshot's `at`, per stream (the others at the
+  // store's ends).
+  asio::awaitable<Result<SnapshotPass>> write_snapshots(
+      std::vector<uint64_t> stream_ids, size_t max_bytes = SIZE_MAX,
+      const std::map<uint64_t, stream::StreamEnds>* ends_at = nullptr);
   // Deletes the snapshot key of a partition whose topic was deleted, and drops the partition.
   asio::awaitable<Status> delete_snapshot(uint64_t stream_id);
 
@@ -148,7 +153,7 @@ class ProducerStates {
 
   Partition& partition_locked(uint64_t stream_id);
   // The snapshot of `stream_id` at its committed end; nullopt when there is nothing new to write.
-  Result<std::optional<PendingSnapshot>> capture_snapshot(uint64_t stream_id);
+  Result<std::optional<PendingSnapshot>> capture_snapshot(uint64_t stream_id, std::optional<stream::StreamEnds> at);
   static void add_snapshot_put(meta::TxnRequest& txn, const PendingSnapshot& pending);
   void snapshot_written(const PendingSnapshot& pending, int64_t revision);
   // The stored snapshot of `stream_id`: the one prepare_loads() read (taken), else read now.

@@ -287,10 +287,12 @@ class StreamStore {
   // the metadata at the time of the call. Errors: io_error (metadata), closed.
   asio::awaitable<Status> acquire(std::vector<uint64_t> stream_ids);
   // Gives the streams up (meant for owned_streams_only): from now on their appends fail with not_owner; waits (up
-  // to release_timeout) until all that was appended to them is durable and committed, then forgets them. Errors:
-  // timed_out (the WAL is slow) or unavailable (the object WAL stopped): some data is not committed; the streams
-  // stay released and are not forgotten.
-  asio::awaitable<Status> release(std::vector<uint64_t> stream_ids);
+  // to release_timeout) until all that was appended to them is durable and committed, then forgets them. Returns
+  // the ends each stream had when it was forgotten (committed == durable: what the next owner opens at), so the
+  // caller can still snapshot state as of that end (ends() knows nothing of them any more). Errors: timed_out (the
+  // WAL is slow) or unavailable (the object WAL stopped): some data is not committed; the streams stay released
+  // and are not forgotten.
+  asio::awaitable<Result<std::map<uint64_t, StreamEnds>>> release(std::vector<uint64_t> stream_ids);
   // Whether appends to the stream are accepted: always without owned_streams_only, else once acquired.
   bool owns(uint64_t stream_id) const;
 

@@ -347,7 +347,7 @@ asio::awaitable<Status> StreamStore::acquire(std::vector<uint64_t> stream_ids) {
   co_return ok_status();
 }
 
-asio::awaitable<Status> StreamStore::release(std::vector<uint64_t> stream_ids) {
+asio::awaitable<Result<std::map<uint64_t, StreamEnds>>> StreamStore::release(std::vector<uint64_t> stream_ids) {
   std::map<uint64_t, int64_t> targets;
   {
     std::lock_guard lock(mu_);
@@ -357,16 +357,18 @@ asio::awaitable<Status> StreamStore::release(std::vector<uint64_t> stream_ids) {
       if (it != streams_.end()) targets[id] = it->second.next;
     }
   }
-  if (Status st = co_await wait_committed(targets, config_.release_timeout); !st) co_return st;
+  if (Status st = co_await wait_committed(targets, config_.release_timeout); !st) co_return st.error();
+  std::map<uint64_t, StreamEnds> released;
   std::lock_guard lock(mu_);
   for (uint64_t id : stream_ids) {
     if (owned_.count(id)) continue;  // acquired again meanwhile
     auto it = streams_.find(id);
     if (it == streams_.end()) continue;
+    released[id] = StreamEnds{it->second.start, it->second.committed, it->second.durable};
     forget_entries_locked(it->second);
     streams_.erase(it);
   }
-  co_return ok_status();
+  co_return released;
 }
 
 }  // namespace floe::stream

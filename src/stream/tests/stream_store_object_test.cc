@@ -207,8 +207,13 @@ TEST_F(ObjectWalStore, ReleaseReturnsOnlyOnceEverythingAppendedIsCommitted) {
   for (int i = 0; i < 20; ++i)
     appends.push_back(asio::co_spawn(io_, store_->append(3, make_batch(i, 1), 1), asio::use_future));
   const auto started = std::chrono::steady_clock::now();
-  ASSERT_TRUE(run(store_->release({3})));
+  auto released = run(store_->release({3}));
+  ASSERT_TRUE(released);
   EXPECT_GE(std::chrono::steady_clock::now() - started, 40ms);
+  // The ends it was released at (forgotten by the store right after): everything committed.
+  ASSERT_EQ(released->count(3), 1u);
+  EXPECT_EQ(released->at(3).committed, 20);
+  EXPECT_EQ(released->at(3).durable, 20);
   io_.restart();
   io_.poll();  // the appends' completions, posted before the commits release waited for
   for (auto& f : appends) {
