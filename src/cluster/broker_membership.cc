@@ -1,6 +1,8 @@
 #include "cluster/broker_membership.h"
 
 #include <atomic>
+#include <chrono>
+#include <set>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
@@ -276,22 +278,75 @@ asio::awaitable<Result<ReleaseOutcome>> BrokerMembership::release(std::vector<As
     }
   }
   const std::string epoch_key = core->keys.epoch(c.broker_id, core->epoch);
-  // Compares and puts are counted apart by etcd (at most 128 each): the epoch record and one per assignment.
+  // Compares and puts are counted apart by etcd (at most 128 each): the epoch record, one per assignment and two
+  // per epoch handed to directly (below).
   const size_t per_txn = std::max<size_t>(1, std::min<size_t>(c.max_ops_per_txn, 127));
+  constexpr size_t kMaxCompares = 127;
   constexpr int kRounds = 3;  // per chunk: a key that keeps changing under us is left to the caller
-  for (size_t i = 0; i < held.size(); i += per_txn) {
+  // A move's target as the image shows it now: its live epoch, when the partition can go there directly.
+  auto image_state = core->image.snapshot();
+  auto handoff_to = [&](const Assignment& a) -> std::optional<EpochKey> {
+    if (!a.move_target || *a.move_target == c.broker_id) return std::nullopt;
+    auto b = image_state->brokers.find(*a.move_target);
+    if (b == image_state->brokers.end() || !image_state->epoch_live(b->first, b->second.epoch)) return std::nullopt;
+    const EpochKey to{b->first, b->second.epoch};
+    if (image_state->sealing.count(to) > 0) return std::nullopt;
+    if (auto d = image_state->drains.find(to.broker_id); d != image_state->drains.end() && d->second == to.epoch) {
+      return std::nullopt;  // drained meanwhile: the controller picks another owner
+    }
+    return to;
+  };
+  size_t i = 0;
+  while (i < held.size()) {
+    // This chunk: as many as the puts and compares allow, counting each direct target's two compares once.
+    std::set<EpochKey> chunk_targets;
+    size_t end = i, compares = 1;
+    while (end < held.size() && end - i < per_txn) {
+      std::optional<EpochKey> to = handoff_to(held[end]);
+      const size_t need = 1 + (to && !chunk_targets.count(*to) ? 2 : 0);
+      if (compares + need > kMaxCompares) break;
+      compares += need;
+      if (to) chunk_targets.insert(*to);
+      ++end;
+    }
     std::vector<Assignment> pending(std::make_move_iterator(held.begin() + static_cast<std::ptrdiff_t>(i)),
-                                    std::make_move_iterator(held.begin() + static_cast<std::ptrdiff_t>(
-                                                                               std::min(held.size(), i + per_txn))));
+                                    std::make_move_iterator(held.begin() + static_cast<std::ptrdiff_t>(end)));
+    i = end;
     for (int round = 0; round < kRounds && !pending.empty(); ++round) {
       meta::TxnRequest txn;
       txn.compares.push_back(meta::Compare::version(epoch_key, meta::Compare::Result::greater, 0));
+      std::set<EpochKey> targets;
       for (const Assignment& a : pending) {
         const std::string key = core->keys.assignment(a.topic, a.partition);
         txn.compares.push_back(meta::Compare::mod_revision(key, meta::Compare::Result::equal, a.mod_revision));
-        Assignment released = a;
-        released.released = true;
-        txn.success.push_back(meta::PutRequest{key, encode_assignment(released), 0, false});
+        // Every round but the last hands a partition with a live move target straight to it (the release IS the
+        // handoff: the target's epoch, leader epoch + 1, the move's cause and start kept), compared on the target
+        // epoch's record and registration; the controller then has nothing to do in between. The last round
+        // releases plainly (the target may have gone) and leaves the choice to the controller.
+        std::optional<EpochKey> to = round + 1 < kRounds ? handoff_to(a) : std::nullopt;
+        Assignment next = a;
+        if (to) {
+          next.broker_id = to->broker_id;
+          next.broker_epoch = to->epoch;
+          next.leader_epoch = a.leader_epoch + 1;
+          next.released = false;
+          next.move_target.reset();
+          next.handoff_cause = HandoffCause::move;
+          if (next.handoff_since_ms <= 0) {
+            next.handoff_since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
+          }
+          if (targets.insert(*to).second) {
+            txn.compares.push_back(
+                meta::Compare::version(core->keys.epoch(to->broker_id, to->epoch), meta::Compare::Result::greater, 0));
+            txn.compares.push_back(meta::Compare::create_revision(core->keys.broker(to->broker_id),
+                                                                  meta::Compare::Result::equal, to->epoch));
+          }
+        } else {
+          next.released = true;
+        }
+        txn.success.push_back(meta::PutRequest{key, encode_assignment(next), 0, false});
       }
       // Failure branch: read the epoch record and every key back, to release what is still ours in the next round.
       txn.failure.push_back(meta::RangeRequest{epoch_key, "", 0, 0, false, true, false});

@@ -9,8 +9,9 @@
 //             then on produce/fetch are served, at the assignment's leader epoch)
 //   release : unmarked (new requests get NOT_LEADER_OR_FOLLOWER) -> group partition unloaded -> StreamStore::release
 //             (everything appended is durable and committed) -> a producer-state snapshot at that end (the next
-//             owner replays nothing) -> the release txn (BrokerMembership::release) -> the controller gives the
-//             partition to its next owner with leader epoch + 1
+//             owner replays nothing) -> the release txn (BrokerMembership::release), which names the move
+//             target's live epoch with leader epoch + 1 when it can (else the controller gives the partition to
+//             its next owner with leader epoch + 1)
 //
 // Assignments that disappear or move to another epoch without our release (the topic was deleted, or this epoch
 // was sealed: then membership reports it lost and the broker stops serving) are dropped locally at once.

@@ -340,6 +340,56 @@ TEST_F(MembershipTest, ReleaseOfABatchReleasesWhatIsStillHeld) {
   run(image->close());
 }
 
+// A release of a partition whose move target is a live, undrained epoch hands it straight there in the release txn
+// (the release IS the handoff): the target's epoch, leader epoch + 1, active, the move's cause and start kept. A
+// target that is drained (or not live) gets a plain release: the controller picks the next owner.
+TEST_F(MembershipTest, ReleaseHandsAMovedPartitionStraightToItsLiveTarget) {
+  auto image = open_image();
+  ASSERT_TRUE(image);
+  auto m1 = join(*image, config(1));
+  ASSERT_TRUE(m1);
+  auto m2 = join(*image, config(2));
+  ASSERT_TRUE(m2);
+  auto m3 = join(*image, config(3));
+  ASSERT_TRUE(m3);
+  int64_t rev = put(image->keys().drain(3), std::to_string(m3->epoch()));
+  for (int p = 0; p < 2; ++p) {
+    Assignment a;
+    a.broker_id = 1;
+    a.broker_epoch = m1->epoch();
+    a.leader_epoch = 5;
+    a.move_target = p == 0 ? 2 : 3;
+    a.handoff_cause = HandoffCause::move;
+    a.handoff_since_ms = 1234;
+    rev = put(image->keys().assignment("t", p), encode_assignment(a));
+  }
+  ASSERT_TRUE(run(image->wait_for_revision(rev, 5s)).ok());
+  std::vector<Assignment> mine{*image->assignment("t", 0), *image->assignment("t", 1)};
+  auto r = run(m1->release(mine));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->released, 2u);
+  auto direct = decode_assignment(run(meta_->get(image->keys().assignment("t", 0))).value()->value);
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(direct->broker_id, 2);
+  EXPECT_EQ(direct->broker_epoch, m2->epoch());
+  EXPECT_EQ(direct->leader_epoch, 6);
+  EXPECT_FALSE(direct->released);
+  EXPECT_FALSE(direct->move_target);
+  EXPECT_EQ(direct->handoff_cause, HandoffCause::move);
+  EXPECT_EQ(direct->handoff_since_ms, 1234);
+  auto plain = decode_assignment(run(meta_->get(image->keys().assignment("t", 1))).value()->value);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->broker_id, 1);
+  EXPECT_EQ(plain->broker_epoch, m1->epoch());
+  EXPECT_EQ(plain->leader_epoch, 5);
+  EXPECT_TRUE(plain->released);
+  EXPECT_EQ(plain->move_target, std::optional<int32_t>(3));
+  run(m3->close());
+  run(m2->close());
+  run(m1->close());
+  run(image->close());
+}
+
 TEST_F(MembershipTest, LostWhenTheLeaseIsRevoked) {
   auto image = open_image();
   ASSERT_TRUE(image);
