@@ -139,8 +139,7 @@ asio::awaitable<Result<std::shared_ptr<const std::string>>> BlockReader::get(Blo
     std::lock_guard lock(mu_);
     size_t run_bytes = current.block.size;
     for (const BlockRef& next : ahead) {
-      const BlockInfo& last = run.back();
-      if (next.object != current.object || next.block.position != last.position + last.size) break;
+      if (next.object != current.object || !share_get(run.back(), next.block)) break;
       if (run_bytes + next.block.size > kMaxReadGetBytes || busy_locked(next)) break;
       run.push_back(next.block);
       run_bytes += next.block.size;
@@ -253,13 +252,12 @@ void BlockReader::start_ahead(std::vector<BlockRef> ahead) {
       ++i;
       continue;
     }
-    // A run: adjacent blocks of one object, none cached or being fetched.
+    // A run: adjacent small blocks of one object (or one large block), none cached or being fetched.
     std::vector<BlockInfo> run{ahead[i].block};
     size_t bytes = ahead[i].block.size;
     size_t j = i + 1;
     for (; j < ahead.size(); ++j) {
-      const BlockInfo& last = run.back();
-      if (ahead[j].object != ahead[i].object || ahead[j].block.position != last.position + last.size) break;
+      if (ahead[j].object != ahead[i].object || !share_get(run.back(), ahead[j].block)) break;
       if (busy_locked(ahead[j])) break;
       run.push_back(ahead[j].block);
       bytes += ahead[j].block.size;

@@ -6,10 +6,10 @@
 // cursor's offset is sequential: its window doubles (1 MiB, 2, 4 ... up to window_max); a read anywhere else
 // takes over the least recently used cursor with no window (random access resets). StreamStore hands `get` the
 // blocks that follow the one read, within the window (from its current block map), and BlockReader
-//   - fetches the following blocks that lie right behind the read block in the same object in the SAME ranged GET
-//     (one round trip, a somewhat larger transfer: up to kMaxReadGetBytes in all), and
-//   - starts background GETs for the rest (one ranged GET per run of adjacent blocks of one object; following
-//     objects in parallel), as long as the read-ahead bytes and GETs in flight stay within ahead_inflight_bytes
+//   - fetches the following small blocks that lie right behind the read block in the same object in the SAME ranged
+//     GET (one round trip, a somewhat larger transfer: up to kMaxReadGetBytes in all), and
+//   - starts background GETs for the rest (one ranged GET per run of adjacent small blocks of one object, one per
+//     block of kOwnGetBytes or more; in parallel), as long as the read-ahead bytes and GETs in flight stay within ahead_inflight_bytes
 //     and ahead_inflight_gets.
 // The read itself never waits for a read-ahead GET other than one already fetching the block it needs. Fetched
 // blocks are checked against their CRC before they are cached or returned, once: a cached block is shared, never
@@ -70,6 +70,15 @@ class BlockReader {
   // A read's own GET takes the blocks right behind its block in the same object up to this many bytes in all; the
   // rest of the window is fetched in the background, so the read does not wait for a long transfer.
   static constexpr size_t kMaxReadGetBytes = 2u << 20;
+  // A block at least this long gets a GET of its own (its buffer becomes the cached block as is); only smaller
+  // adjacent blocks share a GET, and each is then copied out of it (the copy of a small block costs less than a
+  // request). A run split into per-block copies costs a memcpy of every byte and a second buffer (fresh pages
+  // while the cache fills): about as much CPU as the GET itself on file://.
+  static constexpr size_t kOwnGetBytes = 256u << 10;
+  // Whether `next` may join the same GET as `last`, the block right before it in one object.
+  static bool share_get(const BlockInfo& last, const BlockInfo& next) {
+    return last.size < kOwnGetBytes && next.size < kOwnGetBytes && next.position == last.position + last.size;
+  }
   // GETs at least this long are checked on the reader's own thread (checks_), not on the GET's executor.
   static constexpr size_t kOffThreadBytes = 256u << 10;
   static constexpr size_t kCursorsPerStream = 4;

@@ -194,7 +194,18 @@ class BlockReaderTest : public ::testing::Test {
     for (const BlockInfo& b : w.blocks()) refs_.push_back(BlockRef{b, "data/compacted"});
     auto put = run(store_->put("data/compacted", w.finish_string(), objstore::Clock::now() + std::chrono::seconds(5)));
     ASSERT_TRUE(put.ok());
+    SegmentWriter small;
+    for (int i = 0; i < 24; ++i) {  // 24 blocks of 100 KiB (below kOwnGetBytes: adjacent ones share a GET)
+      std::string bytes(kSmallBlock, static_cast<char>('A' + i));
+      ASSERT_TRUE(small.add(1, i * 100, i * 100 + 99, 0,
+                            ByteSpan(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())));
+    }
+    for (const BlockInfo& b : small.blocks()) small_.push_back(BlockRef{b, "data/small"});
+    put = run(store_->put("data/small", small.finish_string(), objstore::Clock::now() + std::chrono::seconds(5)));
+    ASSERT_TRUE(put.ok());
   }
+  static constexpr size_t kSmallBlock = 100u << 10;
+  static_assert(kSmallBlock < BlockReader::kOwnGetBytes && (300u << 10) >= BlockReader::kOwnGetBytes);
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   template <typename T>
@@ -213,31 +224,55 @@ class BlockReaderTest : public ::testing::Test {
   asio::io_context io_;
   std::string dir_;
   std::shared_ptr<objstore::ObjectStore> store_;
-  std::vector<BlockRef> refs_;
+  std::vector<BlockRef> refs_;   // 8 blocks of 300 KiB in data/compacted
+  std::vector<BlockRef> small_;  // 24 blocks of 100 KiB in data/small
 };
 
-TEST_F(BlockReaderTest, AdjacentBlocksOfOneObjectComeInTheReadsGetAndOneBackgroundGet) {
+TEST_F(BlockReaderTest, AdjacentSmallBlocksOfOneObjectComeInTheReadsGetAndOneBackgroundGet) {
+  BlockReader reader(io_.get_executor(), *store_, BlockReaderConfig{});
+  std::vector<BlockRef> ahead(small_.begin() + 1, small_.end());
+  auto got = run(reader.get(small_[0], ahead));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(**got, std::string(kSmallBlock, 'A'));
+  run(reader.stop());  // waits for the background GET
+  // The read's GET: its block and the next 19 (20 x 100 KiB <= 2 MiB); one background GET for the last 4.
+  EXPECT_EQ(gets(), 2u);
+  const auto s = reader.stats();
+  EXPECT_EQ(s.gets, 1u);
+  EXPECT_EQ(s.get_bytes, 20u * kSmallBlock);
+  EXPECT_EQ(s.ahead_gets, 1u);
+  EXPECT_EQ(s.ahead_bytes, 4u * kSmallBlock);
+  for (size_t i = 0; i < small_.size(); ++i) {
+    auto cached = reader.cached(small_[i]);
+    ASSERT_NE(cached, nullptr) << "block " << i;
+    EXPECT_EQ(*cached, std::string(kSmallBlock, static_cast<char>('A' + i))) << "block " << i;
+  }
+  auto again = run(reader.get(small_[23], {}));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(gets(), 2u) << "a cached block needs no GET";
+}
+
+TEST_F(BlockReaderTest, LargeBlocksGetAGetEachAndAreCachedInTheirOwnGetBuffer) {
   BlockReader reader(io_.get_executor(), *store_, BlockReaderConfig{});
   std::vector<BlockRef> ahead(refs_.begin() + 1, refs_.end());
   auto got = run(reader.get(refs_[0], ahead));
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(**got, std::string(300u << 10, 'a'));
-  run(reader.stop());  // waits for the background GET
-  // The read's GET: its block and the next 5 (6 x 300 KiB <= 2 MiB); one background GET for the last 2.
-  EXPECT_EQ(gets(), 2u);
+  run(reader.stop());  // waits for the background GETs
+  // 300 KiB >= kOwnGetBytes: the read's GET is its block alone, each following block has a background GET of its
+  // own (in parallel, within the read-ahead bounds), and no block is copied out of a larger GET buffer.
+  EXPECT_EQ(gets(), 8u);
   const auto s = reader.stats();
   EXPECT_EQ(s.gets, 1u);
-  EXPECT_EQ(s.get_bytes, 6u * (300u << 10));
-  EXPECT_EQ(s.ahead_gets, 1u);
-  EXPECT_EQ(s.ahead_bytes, 2u * (300u << 10));
+  EXPECT_EQ(s.get_bytes, 300u << 10);
+  EXPECT_EQ(s.ahead_gets, 7u);
+  EXPECT_EQ(s.ahead_bytes, 7u * (300u << 10));
+  EXPECT_EQ(s.buffers.fresh, 8u) << "one buffer per GET, no second buffer per block for a copy";
   for (int i = 0; i < 8; ++i) {
     auto cached = reader.cached(refs_[static_cast<size_t>(i)]);
     ASSERT_NE(cached, nullptr) << "block " << i;
     EXPECT_EQ(*cached, std::string(300u << 10, static_cast<char>('a' + i))) << "block " << i;
   }
-  auto again = run(reader.get(refs_[7], {}));
-  ASSERT_TRUE(again);
-  EXPECT_EQ(gets(), 2u) << "a cached block needs no GET";
 }
 
 TEST_F(BlockReaderTest, GetsReadIntoTheMemoryOfEvictedBlocksAndReturnTheSameBytes) {
