@@ -1,7 +1,7 @@
 // Catch-up reads from objects (issue 5): a consumer reading one stream of committed objects from its start, in
 // 1 MiB reads (Kafka's max.partition.fetch.bytes), through StreamStore with the block cache and read-ahead, next to
 // the raw GET throughput of the same store for the same objects measured in the same run (whole objects, one GET
-// at a time), and next to the same reads with no block cache (each read GETs its whole block). On file:// and on
+// at a time and as many in flight as the reader's read-ahead window holds), and next to the same reads with no block cache (each read GETs its whole block). On file:// and on
 // file:// behind FaultStore's cloud profile (GET median 30 ms, p99 200 ms). Then resident memory (/proc/self/statm)
 // before and during the catch-up, against the configured cache bounds plus the fixed overhead measured before.
 //
@@ -15,12 +15,15 @@
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "base/log.h"
@@ -54,10 +57,18 @@ double cpu_seconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// A measured pass: MiB/s and CPU milliseconds per MiB.
+// Minor page faults of this process so far (fresh memory touched: one per 4 KiB page).
+long minor_faults() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
+// A measured pass: MiB/s, CPU milliseconds and minor page faults per MiB.
 struct Pass {
   double mib_s = 0;
   double cpu_ms_per_mib = 0;
+  double faults_per_mib = 0;
 };
 double mib(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
@@ -151,28 +162,52 @@ void write_objects(const std::string& dir, size_t total) {
   wait_for(rig.io, store->close());
 }
 
-// Whole objects, one GET at a time: MiB/s. The loop runs as one coroutine on the io thread, as the catch-up reads
-// do (a Kafka fetch runs on a network thread), so that neither pays a thread hand-off per request to the bench.
-Pass raw_get(Rig& rig) {
+// Whole objects, `parallel` GETs in flight (each worker takes the next object when its GET returns): MiB/s. The
+// workers are coroutines on the io thread, as the catch-up reads are (a Kafka fetch runs on a network thread), so
+// that neither pays a thread hand-off per request to the bench.
+Pass raw_get(Rig& rig, size_t parallel) {
   auto page = wait_for(rig.io, rig.file->list("data/", "", 1000, objstore::Clock::now() + std::chrono::seconds(30)));
   if (!page.ok()) std::abort();
-  auto all = [&rig, &page]() -> asio::awaitable<Pass> {
+  struct Shared {
+    const std::vector<objstore::ObjectInfo>* objects;
+    size_t next = 0;
+    size_t running = 0;
     uint64_t bytes = 0;
-    const double cpu = cpu_seconds();
-    const auto start = Clock::now();
-    for (const auto& o : page.value.objects) {
-      auto got = co_await rig.objects().get(o.key, std::nullopt, objstore::Clock::now() + std::chrono::seconds(30));
+    std::promise<void> done;
+  } shared{&page.value.objects};
+  auto worker = [&rig](Shared& sh) -> asio::awaitable<void> {
+    while (sh.next < sh.objects->size()) {  // one io thread: no lock needed
+      const std::string key = (*sh.objects)[sh.next++].key;
+      auto got = co_await rig.objects().get(key, std::nullopt, objstore::Clock::now() + std::chrono::seconds(30));
       if (!got.ok()) std::abort();
-      bytes += got.value.size();
+      sh.bytes += got.value.size();
     }
-    co_return Pass{mib(bytes) / seconds_since(start), (cpu_seconds() - cpu) * 1000 / mib(bytes)};
+    if (--sh.running == 0) sh.done.set_value();
   };
-  return wait_for(rig.io, all());
+  const double cpu = cpu_seconds();
+  const long faults = minor_faults();
+  const auto start = Clock::now();
+  shared.running = parallel;
+  auto finished = shared.done.get_future();
+  asio::post(rig.io, [&] {
+    for (size_t i = 0; i < parallel; ++i) asio::co_spawn(rig.io, worker(shared), asio::detached);
+  });
+  finished.get();
+  const double secs = seconds_since(start);
+  const double bytes = mib(shared.bytes);
+  return Pass{bytes / secs, (cpu_seconds() - cpu) * 1000 / bytes, static_cast<double>(minor_faults() - faults) / bytes};
 }
 
 struct CatchUp {
   double mib_s = 0;           // the measured pass
   double cpu_ms_per_mib = 0;
+  double faults_per_mib = 0;
+  double fresh_cpu_ms_per_mib = 0;
+  double fresh_faults_per_mib = 0;
+  // Reads that waited on a GET (their own or one in flight), and the time they took, of the pass's elapsed time.
+  int waiting_reads = 0, fresh_waiting_reads = 0;
+  double waiting_ms = 0, fresh_waiting_ms = 0;
+  double elapsed_ms = 0, fresh_elapsed_ms = 0;
   double fresh_mib_s = 0;     // timed rounds: the first pass, on a fresh store whose cache memory is not allocated yet
   uint64_t gets = 0;          // GET requests the store saw in the measured pass
   uint64_t ahead_gets = 0;    // read-ahead GETs among them
@@ -185,7 +220,7 @@ struct CatchUp {
 // the io thread (like a Kafka fetch on a network thread).
 //
 // Timed rounds read the stream twice. The first pass is on a fresh store: besides its GETs it allocates the cache's
-// memory (a page fault per 4 KiB); its figure is kept as fresh_mib_s. The second pass is the one measured: the cache is
+// memory (a page fault per 4 KiB); its figures are kept as fresh_*. The second (steady) pass: the cache is
 // full of the stream's tail, which LRU evicts before the reader gets there, so every block is a GET again (counted)
 // and the GETs read into the memory of evicted blocks, as on a broker that has been serving for a while.
 // With `sample_memory` (one pass, from a trimmed heap) the resident set is read after every read instead (a /proc
@@ -203,9 +238,20 @@ CatchUp catch_up(Rig& rig, const std::string& dir, size_t block_cache, bool samp
     uint64_t bytes = 0;
     int64_t next = 0;
     const double cpu = cpu_seconds();
+    const long faults = minor_faults();
     const auto start = Clock::now();
+    out.waiting_reads = 0;
+    out.waiting_ms = 0;
     for (int count = 0; next < end && count < 1000000; ++count) {
+      // A read that made a GET or joined one in flight waited on the store (the rest were cache hits).
+      const auto before = store->cache_stats().blocks;
+      const auto read_start = Clock::now();
       auto r = co_await store->read(kStream, next, kReadBytes);
+      const auto after = store->cache_stats().blocks;
+      if (after.gets != before.gets || after.joined != before.joined) {
+        ++out.waiting_reads;
+        out.waiting_ms += seconds_since(read_start) * 1000;
+      }
       if (!r || r->batches.empty()) {
         std::fprintf(stderr, "read at %lld failed: %s\n", static_cast<long long>(next),
                      r ? "empty" : r.error().message.c_str());
@@ -216,12 +262,19 @@ CatchUp catch_up(Rig& rig, const std::string& dir, size_t block_cache, bool samp
       for (record::BatchView b; split.next(b);) next = b.header().base_offset + b.header().last_offset_delta + 1;
       if (sample_memory) out.rss_peak = std::max(out.rss_peak, resident_bytes());
     }
-    out.mib_s = mib(bytes) / seconds_since(start);
+    out.elapsed_ms = seconds_since(start) * 1000;
+    out.mib_s = mib(bytes) / (out.elapsed_ms / 1000);
     out.cpu_ms_per_mib = (cpu_seconds() - cpu) * 1000 / mib(bytes);
+    out.faults_per_mib = static_cast<double>(minor_faults() - faults) / mib(bytes);
   };
   if (!sample_memory) {
     wait_for(rig.io, reads());
     out.fresh_mib_s = out.mib_s;
+    out.fresh_cpu_ms_per_mib = out.cpu_ms_per_mib;
+    out.fresh_faults_per_mib = out.faults_per_mib;
+    out.fresh_waiting_reads = out.waiting_reads;
+    out.fresh_waiting_ms = out.waiting_ms;
+    out.fresh_elapsed_ms = out.elapsed_ms;
   }
   const uint64_t gets_before = rig.file->stats()[objstore::Op::get].requests;
   const uint64_t ahead_before = store->cache_stats().blocks.ahead_gets;
@@ -261,46 +314,72 @@ void catch_up_read_cases(const std::string& base_dir, size_t total_mib, bool fil
   }
   const size_t block_cache = 64u << 20;
   const stream::StreamStoreConfig defaults;
-  std::printf("\ncatch-up reads from objects: one stream of %zu MiB in %zu MiB objects (one block each), read from "
-              "offset 0 in %zu MiB reads; block cache %zu MiB, read-ahead window up to %zu MiB, %zu MiB in flight; "
-              "median of %d rounds (x raw: median of the per-round ratios); each round a fresh store read twice, the second "
-              "pass measured (the cache then holds the stream's tail, evicted before the reader gets there: every block "
-              "is a GET again, see GETs)\n",
-              total_mib, kObjectBytes >> 20, kReadBytes >> 20, block_cache >> 20,
+  // Raw GET at the concurrency the reader may use: its read-ahead GETs (at most ahead_inflight_gets, and no more
+  // bytes than its window and read_ahead_inflight_bytes: that many whole objects here) plus the read's own GET.
+  const size_t window_max = std::min(defaults.read_ahead_max_bytes, block_cache / 2);
+  const size_t reader_gets =
+      std::min(stream::BlockReaderConfig{}.ahead_inflight_gets,
+               std::max<size_t>(std::min(window_max, defaults.read_ahead_inflight_bytes) / kObjectBytes, 1)) + 1;
+  std::printf("\ncatch-up reads from objects: one stream of %zu MiB in %zu MiB objects (blocks of up to %zu MiB), read "
+              "from offset 0 in %zu MiB reads; block cache %zu MiB, read-ahead window up to %zu MiB, %zu MiB and %zu "
+              "GETs in flight; median of %d rounds (x raw: median of the per-round ratios, against the better of the "
+              "round's two raw GET figures)\n",
+              total_mib, kObjectBytes >> 20, defaults.block_bytes >> 20, kReadBytes >> 20, block_cache >> 20,
               std::min(defaults.read_ahead_max_bytes, block_cache / 2) >> 20, defaults.read_ahead_inflight_bytes >> 20,
-              kRounds);
-  std::printf("  store                     raw GET MiB/s   catch-up MiB/s   x raw   no cache MiB/s   x raw   GETs "
-              "(cache / none)  read-ahead GETs\n");
+              stream::BlockReaderConfig{}.ahead_inflight_gets, kRounds);
+  std::printf("  raw GET: the same objects, whole, 1 GET at a time and %zu in flight (as many bytes as the reader's "
+              "read-ahead window holds, plus its own GET); first pass: a fresh store (cold block cache, its memory not yet "
+              "allocated); steady: the same store's second pass (the cache holds the stream's tail, evicted before "
+              "the reader gets there: every block is a GET again)\n",
+              reader_gets);
+  std::printf("  store                     raw GET MiB/s (1 / %zu)   first pass MiB/s  x raw   steady MiB/s  x raw   "
+              "no cache MiB/s  x raw   GETs (cache / none)\n",
+              reader_gets);
   CatchUp memory_round;
   for (bool cloud : {false, true}) {
     if (cloud && file_only) break;
     Rig rig(dir, cloud);
-    std::vector<double> raw, cached, uncached, cached_x, uncached_x, raw_cpu, cached_cpu, fresh, fresh_x;
+    std::vector<double> raw1, rawn, cached, uncached, cached_x, uncached_x, raw_cpu, cached_cpu, fresh, fresh_x,
+        fresh_cpu, raw_faults, fresh_faults, cached_faults, fresh_wait, fresh_waiting, cached_wait, cached_waiting;
     CatchUp last, last_none;
-    // Rounds alternate the three measurements; ratios are taken within a round (this machine's load drifts).
+    // Rounds alternate the measurements; ratios are taken within a round (this machine's load drifts).
     for (int round = 0; round < kRounds; ++round) {
-      const Pass raw_pass = raw_get(rig);
-      raw.push_back(raw_pass.mib_s);
-      raw_cpu.push_back(raw_pass.cpu_ms_per_mib);
+      const Pass one = raw_get(rig, 1);
+      const Pass many = raw_get(rig, reader_gets);
+      raw1.push_back(one.mib_s);
+      rawn.push_back(many.mib_s);
+      const double raw = std::max(one.mib_s, many.mib_s);
+      raw_cpu.push_back(one.cpu_ms_per_mib);
+      raw_faults.push_back(one.faults_per_mib);
       last = catch_up(rig, dir, block_cache, false);
       cached.push_back(last.mib_s);
       cached_cpu.push_back(last.cpu_ms_per_mib);
+      cached_faults.push_back(last.faults_per_mib);
       fresh.push_back(last.fresh_mib_s);
-      fresh_x.push_back(last.fresh_mib_s / raw.back());
+      fresh_x.push_back(last.fresh_mib_s / raw);
+      fresh_cpu.push_back(last.fresh_cpu_ms_per_mib);
+      fresh_faults.push_back(last.fresh_faults_per_mib);
+      fresh_wait.push_back(last.fresh_waiting_ms / last.fresh_elapsed_ms);
+      fresh_waiting.push_back(last.fresh_waiting_reads);
+      cached_wait.push_back(last.waiting_ms / last.elapsed_ms);
+      cached_waiting.push_back(last.waiting_reads);
       last_none = catch_up(rig, dir, 0, false);
       uncached.push_back(last_none.mib_s);
-      cached_x.push_back(last.mib_s / raw.back());
-      uncached_x.push_back(last_none.mib_s / raw.back());
+      cached_x.push_back(last.mib_s / raw);
+      uncached_x.push_back(last_none.mib_s / raw);
     }
-    std::printf("  %-25s %13.1f   %14.1f   %5.2f   %14.1f   %5.2f   %5llu / %-5llu     %llu\n",
-                cloud ? "file:// + cloud profile" : "file://", median(raw), median(cached), median(cached_x),
-                median(uncached), median(uncached_x), static_cast<unsigned long long>(last.gets),
-                static_cast<unsigned long long>(last_none.gets),
-                static_cast<unsigned long long>(last.ahead_gets));
-    std::printf("  %-25s CPU per MiB (all threads): raw GET %.3f ms, catch-up %.3f ms (x%.2f); first pass on a fresh "
-                "store (cache memory allocated as it fills) %.1f MiB/s (x%.2f)\n",
-                "", median(raw_cpu), median(cached_cpu), median(cached_cpu) / median(raw_cpu), median(fresh),
-                median(fresh_x));
+    std::printf("  %-25s %8.1f / %-8.1f        %14.1f   %5.2f   %12.1f   %5.2f   %14.1f   %5.2f   %5llu / %-5llu\n",
+                cloud ? "file:// + cloud profile" : "file://", median(raw1), median(rawn), median(fresh),
+                median(fresh_x), median(cached), median(cached_x), median(uncached), median(uncached_x),
+                static_cast<unsigned long long>(last.gets), static_cast<unsigned long long>(last_none.gets));
+    std::printf("  %-25s CPU ms per MiB (all threads): raw GET (1 at a time) %.3f, first pass %.3f, steady %.3f; "
+                "minor page faults per MiB (fresh memory, one per 4 KiB): %.1f, %.1f, %.1f; read-ahead GETs (steady) "
+                "%llu\n",
+                "", median(raw_cpu), median(fresh_cpu), median(cached_cpu), median(raw_faults), median(fresh_faults),
+                median(cached_faults), static_cast<unsigned long long>(last.ahead_gets));
+    std::printf("  %-25s reads that waited on a GET (their own or one in flight) and their share of the pass's time: "
+                "first pass %.0f (%.0f%%), steady %.0f (%.0f%%)\n",
+                "", median(fresh_waiting), 100 * median(fresh_wait), median(cached_waiting), 100 * median(cached_wait));
     if (cloud) continue;
     // Memory: separate passes that read the resident set after every read (not timed); the one that grew most.
     for (int pass = 0; pass < kMemoryPasses; ++pass) {
@@ -310,7 +389,9 @@ void catch_up_read_cases(const std::string& base_dir, size_t total_mib, bool fil
       }
     }
   }
-  std::printf("  (target: catch-up >= 0.8x raw GET; raw GET = whole objects, one GET at a time)\n");
+  std::printf("  (target: catch-up >= 0.8x raw GET, first pass and steady alike; raw GET = whole objects, the better of "
+              "1 and %zu in flight)\n",
+              reader_gets);
 
   const auto& m = memory_round;
   // The log cache is 0 here; released blocks' memory kept for the next GETs is bounded too (BlockReader).
