@@ -158,6 +158,10 @@ asio::awaitable<Result<std::unique_ptr<BrokerMembership>>> BrokerMembership::reg
     co_return cerr(ClusterErrc::invalid_config, "membership: lease_ttl_seconds, heartbeat_interval, retry_interval, "
                                                 "previous_epoch_wait and max_ops_per_txn must be positive");
   }
+  if (config.depose_controller_after.count() < 0 || config.depose_silent_controller_after.count() < 0) {
+    co_return cerr(ClusterErrc::invalid_config,
+                   "membership: depose_controller_after and depose_silent_controller_after must not be negative");
+  }
   auto core = std::make_shared<Core>(executor, meta, image, std::move(config));
   const MembershipConfig& c = core->config;
   const std::string id_text = std::to_string(c.broker_id);
@@ -227,6 +231,7 @@ asio::awaitable<Result<std::unique_ptr<BrokerMembership>>> BrokerMembership::reg
   ho.interval = c.heartbeat_interval;
   ho.meta = &meta;
   ho.depose_after = c.depose_controller_after;
+  ho.answer_timeout = c.depose_silent_controller_after;
   core->heartbeat = HeartbeatClient::start(executor, image, c.broker_id, core->epoch, ho);
   image.subscribe([weak] {
     if (auto self = weak.lock()) self->check_image();

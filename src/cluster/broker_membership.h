@@ -12,7 +12,8 @@
 //      before registration returns; a broker dying in the gap leaves a key that its lease deletes.
 //   4. Starts the heartbeat client (heartbeat.h). It also deposes a controller whose heartbeat listener stays
 //      unreachable for `depose_controller_after` (0: never), so a killed controller is replaced without waiting for
-//      its lease to expire.
+//      its lease to expire, and one that leaves a heartbeat unanswered for `depose_silent_controller_after` (a
+//      paused or hung process keeps its sockets open).
 //   5. If records of older epochs of this id exist (kill -9 and a quick restart), waits (at most
 //      `previous_epoch_wait`) until they are gone: the controller seals them and forgets them (DESIGN §6: an
 //      unsealed earlier epoch is sealed and recovered before any partition is assigned to the new epoch; the
@@ -63,6 +64,8 @@ struct MembershipConfig {
   int64_t lease_ttl_seconds = 2;                    // etcd's minimum is about 2 s
   std::chrono::milliseconds heartbeat_interval{250};
   std::chrono::milliseconds depose_controller_after{300};  // heartbeat.h; 0: leave it to the controller's lease
+  // heartbeat.h: a controller that leaves a heartbeat unanswered this long (paused, hung) is deposed; 0: never.
+  std::chrono::milliseconds depose_silent_controller_after{1000};
   std::chrono::milliseconds id_in_use_wait{0};      // 0: lease TTL + 1 s
   std::chrono::milliseconds previous_epoch_wait{30000};
   std::chrono::milliseconds self_seal_after{0};     // 0: lease TTL + 1 s

@@ -167,6 +167,7 @@ asio::awaitable<bool> Controller::Core::campaign() {
   if (!r || !r->succeeded) co_return false;
   election_revision.store(r->revision);
   last_election.store(r->revision);
+  heartbeat->set_election(config.broker_id, r->revision);  // brokers hear from it from now on
   stats.elections.fetch_add(1);
   co_return true;
 }
@@ -198,6 +199,7 @@ asio::awaitable<void> Controller::Core::serve_term() {
   }
   log::info("cluster", "controller: broker ", config.broker_id, " no longer acts (revision ", rev, ")");
   election_revision.store(0);
+  heartbeat->set_election(config.broker_id, 0);  // no more acks: brokers that still see its key depose it
 }
 
 asio::awaitable<void> Controller::Core::run() {

@@ -15,13 +15,17 @@
 //       - no heartbeat frame for `silence_timeout` (counted from the election for epochs never heard of), or
 //       - it is the epoch of the broker that was controller before this election and it has not connected within
 //         `previous_controller_grace` of the election. A controller that dies is deposed by the brokers whose
-//         heartbeat connections to it closed (heartbeat.h), so it is most likely dead; if it is alive its heartbeat
-//         client sees the new election key in its image and connects within milliseconds.
+//         heartbeat connections to it closed, and one that pauses (SIGSTOP, hung) by the brokers whose heartbeats
+//         it left unanswered for ~1 s (heartbeat.h: it acks each frame while it holds its election), so it is most
+//         likely dead or paused; if it is alive its heartbeat client sees the new election key in its image and
+//         connects within milliseconds.
 //     The silence and closed-connection rules count from the controller's own last stall at the latest: a pass
 //     that starts more than `tick` + `self_stall_allowance` after the previous one ended means this process was
 //     not running its io (a blocked io thread, SIGSTOP, a starved machine), so heartbeats that arrived meanwhile
 //     may still sit unread in their sockets; blaming the brokers for that would fail live ones. (Only delays
-//     detection, which is always safe: sealing is what fences.)
+//     detection, which is always safe: sealing is what fences.) A controller paused for ~1 s or more has usually
+//     been deposed meanwhile: resumed, its stale image may still show its key, but this rule keeps its first pass
+//     from failing anyone, and every txn it tries fails its guard until its image shows the new election.
 //  2. Recovery of a failed epoch: stream::seal_epoch (guarded; resumable, so a controller that takes over mid-seal
 //     simply runs it again), then (after `fence_delay` since detection: file WAL only) E's partitions are reassigned to live epochs with leader_epoch + 1 (guarded txns
 //     comparing each assignment's mod_revision), then E is forgotten: brokers/<id> (if still E's) and

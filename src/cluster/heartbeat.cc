@@ -59,6 +59,23 @@ std::optional<EpochKey> decode_heartbeat(const std::array<uint8_t, kHeartbeatFra
   return EpochKey{id, epoch};
 }
 
+std::array<uint8_t, kHeartbeatFrameSize> encode_heartbeat_ack(const HeartbeatAck& ack) {
+  std::array<uint8_t, kHeartbeatFrameSize> f{};
+  put_be(f.data(), kHeartbeatAckMagic, 4);
+  put_be(f.data() + 4, static_cast<uint32_t>(ack.controller_id), 4);
+  put_be(f.data() + 8, static_cast<uint64_t>(ack.election), 8);
+  return f;
+}
+
+std::optional<HeartbeatAck> decode_heartbeat_ack(const std::array<uint8_t, kHeartbeatFrameSize>& f) {
+  if (get_be(f.data(), 4) != kHeartbeatAckMagic) return std::nullopt;
+  HeartbeatAck ack;
+  ack.controller_id = static_cast<int32_t>(static_cast<uint32_t>(get_be(f.data() + 4, 4)));
+  ack.election = static_cast<int64_t>(get_be(f.data() + 8, 8));
+  if (ack.controller_id < 0 || ack.election <= 0) return std::nullopt;
+  return ack;
+}
+
 // ---------------------------------------------------------------- server
 
 struct HeartbeatServer::Core : std::enable_shared_from_this<Core> {
@@ -69,7 +86,19 @@ struct HeartbeatServer::Core : std::enable_shared_from_this<Core> {
   uint16_t port = 0;
   bool stopped = false;  // strand
   std::map<EpochKey, Peer> peers;
-  std::set<std::shared_ptr<tcp::socket>> sockets;
+  // One accepted connection; `out` is the ack being written (at most one at a time: no queue).
+  struct Connection {
+    explicit Connection(tcp::socket s) : socket(std::move(s)) {}
+    tcp::socket socket;
+    bool writing = false;
+    std::array<uint8_t, kHeartbeatFrameSize> out{};
+  };
+  std::set<std::shared_ptr<Connection>> sockets;
+  // What acks carry (set_election); election 0: heartbeats are not answered.
+  std::atomic<int32_t> controller_id{-1};
+  std::atomic<int64_t> election{0};
+  std::atomic<uint64_t> acks_sent{0};
+  std::atomic<uint64_t> acks_dropped{0};
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
@@ -86,18 +115,42 @@ struct HeartbeatServer::Core : std::enable_shared_from_this<Core> {
         sock.close(ignored);
         continue;
       }
-      auto s = std::make_shared<tcp::socket>(std::move(sock));
-      sockets.insert(s);
-      asio::co_spawn(strand, read_loop(s), asio::detached);
+      auto c = std::make_shared<Connection>(std::move(sock));
+      sockets.insert(c);
+      asio::co_spawn(strand, read_loop(c), asio::detached);
     }
   }
 
-  asio::awaitable<void> read_loop(std::shared_ptr<tcp::socket> sock) {
+  // Answers one heartbeat without ever waiting for the reader: if the previous ack is still being written (a
+  // broker that does not read, or a full socket buffer), this one is dropped.
+  void answer(const std::shared_ptr<Connection>& c) {
+    const int64_t rev = election.load();
+    if (rev <= 0) return;  // holds no election: no answer
+    if (c->writing) {
+      acks_dropped.fetch_add(1);
+      return;
+    }
+    c->writing = true;
+    c->out = encode_heartbeat_ack(HeartbeatAck{controller_id.load(), rev});
+    auto self = shared_from_this();
+    // The socket's executor is the strand, so the handler runs there.
+    asio::async_write(c->socket, asio::buffer(c->out), [self, c](std::error_code ec, size_t) {
+      c->writing = false;
+      if (ec) {
+        std::error_code ignored;
+        c->socket.close(ignored);  // the read loop ends and cleans up
+        return;
+      }
+      self->acks_sent.fetch_add(1);
+    });
+  }
+
+  asio::awaitable<void> read_loop(std::shared_ptr<Connection> c) {
     auto self = shared_from_this();
     std::array<uint8_t, kHeartbeatFrameSize> buf{};
     std::optional<EpochKey> who;
     for (;;) {
-      auto [ec, n] = co_await asio::async_read(*sock, asio::buffer(buf), kTuple);
+      auto [ec, n] = co_await asio::async_read(c->socket, asio::buffer(buf), kTuple);
       if (ec || stopped) break;
       auto k = decode_heartbeat(buf);
       if (!k || (who && *who != *k)) break;
@@ -108,6 +161,7 @@ struct HeartbeatServer::Core : std::enable_shared_from_this<Core> {
       }
       p.last_heard = Clock::now();
       ++p.frames;
+      answer(c);
     }
     if (who) {
       auto it = peers.find(*who);
@@ -117,8 +171,8 @@ struct HeartbeatServer::Core : std::enable_shared_from_this<Core> {
       }
     }
     std::error_code ignored;
-    sock->close(ignored);
-    sockets.erase(sock);
+    c->socket.close(ignored);
+    sockets.erase(c);
   }
 
   void stop_now() {
@@ -126,7 +180,7 @@ struct HeartbeatServer::Core : std::enable_shared_from_this<Core> {
     stopped = true;
     std::error_code ignored;
     acceptor.close(ignored);
-    for (const auto& s : sockets) s->close(ignored);
+    for (const auto& c : sockets) c->socket.close(ignored);
   }
 };
 
@@ -152,6 +206,12 @@ Result<std::unique_ptr<HeartbeatServer>> HeartbeatServer::start(asio::strand<asi
 }
 
 uint16_t HeartbeatServer::port() const { return core_->port; }
+void HeartbeatServer::set_election(int32_t controller_id, int64_t election) {
+  core_->controller_id.store(controller_id);
+  core_->election.store(election);
+}
+uint64_t HeartbeatServer::acks_sent() const { return core_->acks_sent.load(); }
+uint64_t HeartbeatServer::acks_dropped() const { return core_->acks_dropped.load(); }
 const std::map<EpochKey, HeartbeatServer::Peer>& HeartbeatServer::peers() const { return core_->peers; }
 void HeartbeatServer::forget(const EpochKey& epoch) { core_->peers.erase(epoch); }
 void HeartbeatServer::stop() {
@@ -178,6 +238,7 @@ struct HeartbeatClient::Core : std::enable_shared_from_this<Core> {
   std::atomic<uint64_t> frames{0};
   std::atomic<uint64_t> connects{0};
   std::atomic<uint64_t> depositions{0};
+  std::atomic<uint64_t> acks{0};
   std::atomic<int64_t> current_election{0};  // the election key this client sends to (0: none)
   // Strand: since when the controller of election `unreachable_election` has had no connection from us.
   int64_t unreachable_election = 0;
@@ -196,11 +257,20 @@ struct HeartbeatClient::Core : std::enable_shared_from_this<Core> {
     unreachable_since = Clock::now();
   }
 
-  // The controller of `c` has been unreachable for depose_after: delete its election key (only that election's).
+  // The controller of `c` has been unreachable for depose_after: depose it.
   asio::awaitable<void> maybe_depose(const ControllerRecord& c) {
-    if (options.meta == nullptr || options.depose_after.count() <= 0 || stopped) co_return;
+    if (options.depose_after.count() <= 0) co_return;
+    if (unreachable_election != c.create_revision || Clock::now() - unreachable_since < options.depose_after) {
+      co_return;
+    }
+    co_await depose(c, unreachable_since, "its heartbeat listener " + c.heartbeat + " unreachable for ");
+  }
+
+  // Deletes the election key of `c` (only that election's, compared by create revision), at most once per election
+  // and once per min_depose_interval; `since`: when the trouble began (for the log).
+  asio::awaitable<void> depose(const ControllerRecord& c, Clock::time_point since, std::string why) {
+    if (options.meta == nullptr || stopped) co_return;
     const auto now = Clock::now();
-    if (unreachable_election != c.create_revision || now - unreachable_since < options.depose_after) co_return;
     if (deposed_election == c.create_revision) co_return;
     if (last_deposition && now - *last_deposition < options.min_depose_interval) co_return;
     auto still = image.controller();
@@ -212,14 +282,14 @@ struct HeartbeatClient::Core : std::enable_shared_from_this<Core> {
     txn.compares.push_back(meta::Compare::create_revision(key, meta::Compare::Result::equal, c.create_revision));
     txn.success.push_back(meta::DeleteRequest{key, "", false});
     auto r = co_await options.meta->txn(std::move(txn));
-    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - unreachable_since).count();
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count();
     if (!r) {
-      log::warn("cluster", "broker ", id, ": cannot depose unreachable controller ", c.broker_id, ": ",
+      log::warn("cluster", "broker ", id, ": cannot depose controller ", c.broker_id, " (", why, waited, " ms): ",
                 r.error().message());
     } else if (r->succeeded) {
       depositions.fetch_add(1);
       log::warn("cluster", "broker ", id, ": deposed controller ", c.broker_id, " (election ", c.create_revision,
-                "): its heartbeat listener ", c.heartbeat, " unreachable for ", waited, " ms");
+                "): ", why, waited, " ms");
     }
   }
 
@@ -251,21 +321,38 @@ struct HeartbeatClient::Core : std::enable_shared_from_this<Core> {
     co_return true;
   }
 
-  // Waits for the peer to close (it never sends anything), then wakes the writer.
-  asio::awaitable<void> watch_close(std::shared_ptr<tcp::socket> sock, std::shared_ptr<bool> dead) {
+  // One connection to one election's controller (strand).
+  struct Link {
+    int64_t election = 0;
+    bool dead = false;
+    // When the oldest heartbeat not answered yet was sent (none: every one sent was answered).
+    std::optional<Clock::time_point> unanswered_since;
+  };
+
+  // Reads the controller's acks until the connection closes or the peer sends a bad frame, then wakes the writer.
+  asio::awaitable<void> read_acks(std::shared_ptr<tcp::socket> sock, std::shared_ptr<Link> link) {
     auto self = shared_from_this();
-    std::array<uint8_t, 64> buf{};
+    std::array<uint8_t, kHeartbeatFrameSize> buf{};
     for (;;) {
-      auto [ec, n] = co_await sock->async_read_some(asio::buffer(buf), kTuple);
+      auto [ec, n] = co_await asio::async_read(*sock, asio::buffer(buf), kTuple);
       if (ec) break;
+      auto ack = decode_heartbeat_ack(buf);
+      if (!ack) {
+        log::warn("cluster", "broker ", id, ": bad heartbeat ack from the controller; closing the connection");
+        break;
+      }
+      if (ack->election != link->election) continue;  // not an answer of the election we send to
+      link->unanswered_since.reset();
+      acks.fetch_add(1);
     }
-    *dead = true;
+    link->dead = true;
     timer.cancel();
   }
 
   asio::awaitable<void> run() {
     auto self = shared_from_this();
     const auto frame = encode_heartbeat(id, epoch);
+    const auto answer_timeout = options.answer_timeout;
     while (!stopped) {
       auto controller = image.controller();
       current_election.store(controller ? controller->create_revision : 0);
@@ -282,24 +369,46 @@ struct HeartbeatClient::Core : std::enable_shared_from_this<Core> {
       unreachable_election = 0;
       connects.fetch_add(1);
       auto sock = socket;
-      auto dead = std::make_shared<bool>(false);
-      asio::co_spawn(strand, watch_close(sock, dead), asio::detached);
+      auto link = std::make_shared<Link>();
+      link->election = controller->create_revision;
+      asio::co_spawn(strand, read_acks(sock, link), asio::detached);
       bool lost_connection = false;
+      auto next_send = Clock::now();
       while (!stopped) {
-        if (*dead) {
+        if (link->dead) {
           lost_connection = true;
           break;
         }
-        auto [ec, n] = co_await asio::async_write(*sock, asio::buffer(frame), kTuple);
-        if (ec) {
-          lost_connection = true;
-          break;
+        if (Clock::now() >= next_send) {
+          auto [ec, n] = co_await asio::async_write(*sock, asio::buffer(frame), kTuple);
+          if (ec) {
+            lost_connection = true;
+            break;
+          }
+          frames.fetch_add(1);
+          const auto sent = Clock::now();
+          if (!link->unanswered_since) link->unanswered_since = sent;
+          next_send = sent + interval;
         }
-        frames.fetch_add(1);
-        co_await pause(interval);
+        // A paused controller keeps the connection open but answers nothing.
+        auto now = Clock::now();
+        std::optional<Clock::time_point> answer_due;
+        if (answer_timeout.count() > 0 && link->unanswered_since) answer_due = *link->unanswered_since + answer_timeout;
+        if (answer_due && now >= *answer_due) {
+          co_await depose(*controller, *link->unanswered_since, "a heartbeat unanswered for ");
+          if (stopped) break;
+          now = Clock::now();
+          answer_due.reset();  // deposed, or not now (min_depose_interval): the next send rechecks
+        }
+        const auto wake_at = std::max(now, answer_due ? std::min(next_send, *answer_due) : next_send);
+        co_await pause(std::chrono::ceil<std::chrono::milliseconds>(wake_at - now));
         if (stopped) break;
-        auto now = image.controller();
-        if (!now || now->create_revision != controller->create_revision) break;
+        // Woken far later than planned: this process was not running its io (SIGSTOP, a blocked thread, a
+        // starved machine), so acks may still sit unread in the socket. Count silence from now.
+        const auto woke = Clock::now();
+        if (woke - wake_at > options.stall_allowance && link->unanswered_since) link->unanswered_since = woke;
+        auto c = image.controller();
+        if (!c || c->create_revision != controller->create_revision) break;
       }
       // A connection that closed under us counts from now (a killed controller's closes at once).
       if (lost_connection) note_unreachable(controller->create_revision);
@@ -362,5 +471,6 @@ asio::awaitable<void> HeartbeatClient::stop_and_wait() {
 uint64_t HeartbeatClient::frames_sent() const { return core_->frames.load(); }
 uint64_t HeartbeatClient::connects() const { return core_->connects.load(); }
 uint64_t HeartbeatClient::depositions() const { return core_->depositions.load(); }
+uint64_t HeartbeatClient::acks_received() const { return core_->acks.load(); }
 
 }  // namespace floe::cluster

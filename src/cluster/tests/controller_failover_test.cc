@@ -126,6 +126,87 @@ TEST_F(ControllerTest, KilledControllerIsDeposedBeforeItsLeaseExpires) {
   EXPECT_GE(failovers, 2);
 }
 
+// The controller's whole process pauses (SIGSTOP, a hung process: every io thread of broker 1 blocked) with its
+// connections open and its lease (5 s) far from expiring: no ack answers the other brokers' heartbeats, so they
+// depose it after ~1 s, another broker is elected, fails the paused one's epoch after previous_controller_grace
+// and reassigns its partitions, all well before the lease TTL. Resumed, the old controller changes nothing: its
+// own pass counts silence from its stall end (no live broker failed), its txns fail, and its epoch is lost.
+TEST_F(ControllerTest, PausedControllerIsDeposedWellBeforeItsLeaseExpires) {
+  const int64_t ttl = 5;
+  auto with_ttl = [&](int32_t id) {
+    auto c = controller_config(id);
+    c.lease_ttl_seconds = ttl;
+    return c;
+  };
+  auto long_lease = [&](MembershipConfig& m) { m.lease_ttl_seconds = ttl; };
+  paused_io_ = std::make_unique<meta::testing::IoThreads>(2);
+  auto* b1 = start(1, true, with_ttl(1), long_lease, paused_io_->executor());
+  ASSERT_TRUE(b1);
+  ASSERT_TRUE(eventually([&] { return b1->controller->elected(); }));
+  auto* b2 = start(2, true, with_ttl(2), long_lease);
+  auto* b3 = start(3, true, with_ttl(3), long_lease);
+  ASSERT_TRUE(b2 && b3);
+  create_topic(*b1, "t", 9);
+  ASSERT_TRUE(eventually([&] { return all_assigned(*b2->image, "t", 9) && counts(*b2->image)[1] >= 2; }));
+  std::this_thread::sleep_for(300ms);  // acks flowing on every connection
+  const int64_t election = b1->controller->election_revision();
+  const int64_t epoch1 = b1->membership->epoch(), epoch2 = b2->membership->epoch(), epoch3 = b3->membership->epoch();
+  const auto before = counts(*b2->image)[1];
+  const auto& stats1 = b1->controller->stats();
+  const uint64_t written1 = stats1.assignments_written.load(), sealed1 = stats1.epochs_sealed.load(),
+                 moves1 = stats1.moves_requested.load(), sweeps1 = stats1.sweeps.load();
+
+  // Pause: block both of broker 1's io threads for 2.5 s (past the 1 s answer timeout, half the lease TTL).
+  constexpr auto kPause = 2500ms;
+  std::atomic<int> blocked{0};
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 2; ++i) {
+    asio::post(paused_io_->executor(), [&blocked, until = t0 + kPause] {
+      blocked.fetch_add(1);
+      std::this_thread::sleep_until(until);
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return blocked.load() == 2; }, 1s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto c = b2->image->controller();
+        return c && c->create_revision != election && c->broker_id != 1;
+      },
+      kPause - 200ms))
+      << "no new controller while broker 1 is paused";
+  const auto elected_after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  ASSERT_TRUE(eventually([&] { return counts(*b2->image)[1] == 0 && all_assigned(*b2->image, "t", 9); },
+                         kPause - std::chrono::milliseconds(elected_after)))
+      << dump(*b2->image, {});
+  const auto moved_after = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  std::printf("[ PAUSED C ] controller paused -> new controller in %lld ms, its %d partitions reassigned in %lld ms "
+              "(answer timeout 1000 ms, lease TTL %lld s)\n", static_cast<long long>(elected_after), before,
+              static_cast<long long>(moved_after), static_cast<long long>(ttl));
+  EXPECT_LT(elected_after, 2000);
+  EXPECT_LT(moved_after, 2500);
+  EXPECT_TRUE(run(meta_->get(root_ + "wal/1/" + std::to_string(epoch1) + "/seal"))->has_value());
+
+  // Resume: the old controller notices it was deposed and sealed, and changes nothing on the way.
+  ASSERT_TRUE(eventually([&] { return Clock::now() >= t0 + kPause; }, kPause));
+  ASSERT_TRUE(eventually([&] { return !b1->controller->elected() && b1->membership->lost(); }, 3s));
+  std::this_thread::sleep_for(500ms);  // room for a wrong verdict to be acted on
+  EXPECT_EQ(stats1.assignments_written.load(), written1);
+  EXPECT_EQ(stats1.epochs_sealed.load(), sealed1);
+  EXPECT_EQ(stats1.moves_requested.load(), moves1);
+  EXPECT_EQ(stats1.sweeps.load(), sweeps1);
+  meta::TxnRequest txn;
+  txn.success.push_back(meta::PutRequest{root_ + "zombie-write", "x", 0, false});
+  auto r = run(b1->controller->guarded_txn(std::move(txn)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+  EXPECT_FALSE(run(meta_->get(root_ + "zombie-write"))->has_value());
+  // The live brokers were failed by nobody.
+  EXPECT_FALSE(b2->membership->lost());
+  EXPECT_FALSE(b3->membership->lost());
+  EXPECT_FALSE(run(meta_->get(root_ + "wal/2/" + std::to_string(epoch2) + "/seal"))->has_value());
+  EXPECT_FALSE(run(meta_->get(root_ + "wal/3/" + std::to_string(epoch3) + "/seal"))->has_value());
+}
+
 // A move is stamped as such with the time it was requested; the partition reaches its target.
 TEST_F(ControllerTest, MoveIsStampedWithItsStart) {
   auto* b1 = start(1);

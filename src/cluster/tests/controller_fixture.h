@@ -56,19 +56,23 @@ class ControllerTest : public ClusterFixture {
     return c;
   }
 
-  // A broker: image (feeding its catalog), optionally a controller, then its registration.
+  // A broker: image (feeding its catalog), optionally a controller, then its registration; all on `executor`
+  // (default: the shared io threads; a test that pauses one broker's process gives it io threads of its own).
   TestBroker* start(int32_t id, bool with_controller = true, std::optional<ControllerConfig> cc = std::nullopt,
-                    std::function<void(MembershipConfig&)> tweak = {}) {
+                    std::function<void(MembershipConfig&)> tweak = {}, asio::any_io_executor executor = {}) {
+    const asio::any_io_executor ex = executor ? executor : io_.executor();
     auto b = std::make_unique<TestBroker>();
     b->id = id;
     auto catalog = run(TopicCatalog::load(*meta_, root_));
     EXPECT_TRUE(catalog.ok());
     if (!catalog) return nullptr;
     b->catalog = std::move(*catalog);
-    b->image = open_image(b->catalog.get());
-    if (!b->image) return nullptr;
+    auto image = run(ClusterImage::open(ex, *meta_, root_, b->catalog.get()));
+    EXPECT_TRUE(image.ok()) << image.error().message;
+    if (!image) return nullptr;
+    b->image = std::move(*image);
     if (with_controller) {
-      auto c = Controller::start(io_.executor(), *meta_, *b->image, cc ? *cc : controller_config(id));
+      auto c = Controller::start(ex, *meta_, *b->image, cc ? *cc : controller_config(id));
       EXPECT_TRUE(c.ok()) << c.error().message;
       if (!c) return nullptr;
       b->controller = std::move(*c);
@@ -81,7 +85,7 @@ class ControllerTest : public ClusterFixture {
     m.lease_ttl_seconds = lease_ttl_;
     m.objects = objects_.get();
     if (tweak) tweak(m);
-    auto reg = run(BrokerMembership::register_broker(io_.executor(), *meta_, *b->image, m));
+    auto reg = run(BrokerMembership::register_broker(ex, *meta_, *b->image, m));
     EXPECT_TRUE(reg.ok()) << reg.error().message;
     if (!reg) return nullptr;
     b->membership = std::move(*reg);
@@ -177,6 +181,8 @@ class ControllerTest : public ClusterFixture {
     return n == partitions;
   }
 
+  // Io threads of a broker a test pauses (declared before brokers_: they outlive its shutdown in TearDown).
+  std::unique_ptr<meta::testing::IoThreads> paused_io_;
   std::mutex mu_;
   std::vector<std::unique_ptr<TestBroker>> brokers_;
   std::atomic<bool> releasing_{false};
