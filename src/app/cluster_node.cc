@@ -79,6 +79,7 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, k
   mc.rack = cfg.zone;
   mc.http = cfg.http.host + ":" + std::to_string(cfg.http.port);
   mc.lease_ttl_seconds = std::max<int64_t>(2, cfg.broker_session_timeout_ms / 1000);
+  mc.depose_silent_controller_after = std::chrono::milliseconds(cfg.controller_answer_timeout_ms);
   mc.objects = n.objects.get();
   mc.object_prefix = kObjectPrefix;
   auto membership = co_await cluster::BrokerMembership::register_broker(ex, *n.meta, *n.image, mc);

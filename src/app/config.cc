@@ -162,6 +162,13 @@ const std::vector<Option>& options() {
          return parse_int<int64_t>(v, 2000, 3600000, c.broker_session_timeout_ms);
        },
        [](const ServeConfig& c) { return std::to_string(c.broker_session_timeout_ms); }},
+      {"controller.answer.timeout.ms",
+       "cluster mode: a heartbeat the controller leaves unanswered this long (a paused or hung controller) makes "
+       "this broker depose it; 0: never (wait for the controller's lease)",
+       [](ServeConfig& c, const std::string& v) {
+         return parse_int<int64_t>(v, 0, 3600000, c.controller_answer_timeout_ms);
+       },
+       [](const ServeConfig& c) { return std::to_string(c.controller_answer_timeout_ms); }},
       {"partition.open.parallelism",
        "cluster mode: partitions taken over whose producer-state loads (log replay) run at once",
        [](ServeConfig& c, const std::string& v) { return parse_int<int32_t>(v, 1, 1024, c.partition_open_parallelism); },

@@ -59,6 +59,7 @@ struct ServeConfig {
   std::vector<std::string> meta_endpoints;  // meta: "embedded" (empty) or etcd://H:P[,H:P...]
   std::string objects;                      // objects: object store URL; empty: file:// under data.dir/objects
   int64_t broker_session_timeout_ms = 3000;  // broker.session.timeout.ms: the registration lease's TTL
+  int64_t controller_answer_timeout_ms = 1000;  // controller.answer.timeout.ms: depose a controller this silent
   int32_t partition_open_parallelism = 32;   // partition.open.parallelism: producer-state loads run at once
   int64_t partition_open_wait_ms = 5000;     // partition.open.wait.ms: a produce waits this long for an open here
   int32_t partition_open_max_waiters = 1000;                  // partition.open.max.waiters: per partition
