@@ -347,6 +347,10 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
   uint64_t seq = 0;
   const size_t frame_bytes = kFrameHeader + size;
   const auto queued = std::chrono::steady_clock::now();  // the append latency starts here (read outside the lock)
+  // The payload's CRC outside the lock (the flushers take it to pop and complete groups); under it, only combined
+  // with the crc of the (generation, seq, epoch) prefix once the seq is known.
+  uint32_t payload_crc = 0;
+  for (const auto& p : parts) payload_crc = record::crc32c(p.data(), p.size(), payload_crc);
   {
     std::lock_guard lock(mu_);
     if (closing_)
@@ -360,14 +364,13 @@ uint64_t FileWal::append_parts(std::span<const std::span<const uint8_t>> parts, 
       if (queue_.empty() || queue_.back().size + frame_bytes > group_cap_) start_group_locked(frame_bytes);
       Group& group = queue_.back();
       uint8_t* out = group.buffer.data() + group.size;
-      uint32_t crc = frame_crc_start(crc_seed_, seq, options_.epoch);
       size_t at = kFrameHeader;
       for (const auto& p : parts) {
         if (p.empty()) continue;
         std::memcpy(out + at, p.data(), p.size());
-        crc = record::crc32c(p.data(), p.size(), crc);
         at += p.size();
       }
+      const uint32_t crc = record::crc32c_combine(frame_crc_start(crc_seed_, seq, options_.epoch), payload_crc, size);
       encode_frame_header(out, static_cast<uint32_t>(size), crc, seq, options_.epoch);
       group.size += frame_bytes;
       queued_bytes_ += frame_bytes;
@@ -495,25 +498,55 @@ void FileWal::flusher_loop() {
 
 Result<size_t> FileWal::trim_below(uint64_t seq) {
   const uint64_t durable = durable_seq();
-  std::lock_guard lock(segments_mu_);
-  size_t removed = 0;
-  // A segment may go when the next one starts at or below `seq`; the last (current) segment always stays.
-  while (segments_.size() >= 2 && segments_[1].first_seq <= seq) {
-    const std::string& path = segments_.front().path;
-    // Reused only when every frame in it is durable: no write to it can still be in flight.
-    if (segments_[1].first_seq <= durable + 1 && spares_.size() < options_.recycle_segments &&
-        file_size(path) >= options_.segment_bytes) {
-      std::string spare = spare_name(next_spare_number_++);
-      if (::rename(path.c_str(), spare.c_str()) != 0) return io_error("cannot recycle", path);
-      spares_.push_back(std::move(spare));
-    } else if (::unlink(path.c_str()) != 0) {
-      return io_error("cannot remove", path);
+  // One trim at a time; segments_mu_ itself is held only to pick the files and to publish the new spares, not
+  // across the renames, unlinks and the directory sync: a roll (under the placement lock) takes segments_mu_ too.
+  std::lock_guard trimming(trim_mu_);
+  struct Victim {
+    Segment segment;
+    std::string spare;  // empty: deleted
+  };
+  std::vector<Victim> victims;
+  {
+    std::lock_guard lock(segments_mu_);
+    size_t recycled = spares_.size();
+    // A segment may go when the next one starts at or below `seq`; the last (current) segment always stays.
+    while (segments_.size() >= 2 && segments_[1].first_seq <= seq) {
+      Victim v{segments_.front(), {}};
+      // Reused only when every frame in it is durable: no write to it can still be in flight.
+      if (segments_[1].first_seq <= durable + 1 && recycled < options_.recycle_segments &&
+          file_size(v.segment.path) >= options_.segment_bytes) {
+        v.spare = spare_name(next_spare_number_++);
+        ++recycled;
+      }
+      victims.push_back(std::move(v));
+      segments_.erase(segments_.begin());
     }
-    segments_.erase(segments_.begin());
-    ++removed;
   }
-  if (removed > 0 && !fsync_dir(options_.dir)) return io_error("cannot sync", options_.dir);
-  return removed;
+  std::vector<std::string> spares;
+  Status status = ok_status();
+  size_t done = 0;
+  for (; done < victims.size(); ++done) {
+    const Victim& v = victims[done];
+    if (!v.spare.empty()) {
+      if (::rename(v.segment.path.c_str(), v.spare.c_str()) != 0) {
+        status = io_error("cannot recycle", v.segment.path);
+        break;
+      }
+      spares.push_back(v.spare);
+    } else if (::unlink(v.segment.path.c_str()) != 0) {
+      status = io_error("cannot remove", v.segment.path);
+      break;
+    }
+  }
+  if (done > 0 && !fsync_dir(options_.dir) && status) status = io_error("cannot sync", options_.dir);
+  {
+    std::lock_guard lock(segments_mu_);
+    for (std::string& spare : spares) spares_.push_back(std::move(spare));
+    // After a failure the files not removed stay segments (the oldest ones), as before the trim.
+    for (size_t i = victims.size(); i-- > done;) segments_.insert(segments_.begin(), std::move(victims[i].segment));
+  }
+  if (!status) return status.error();
+  return done;
 }
 
 void FileWal::close() {

@@ -243,6 +243,7 @@ class FileWal {
   std::vector<std::string> spares_;  // guarded by segments_mu_: recycled segment files, oldest first
   uint64_t next_spare_number_ = 1;   // guarded by segments_mu_
   mutable std::mutex segments_mu_;
+  std::mutex trim_mu_;                  // one trim_below at a time (held across its file operations)
   std::condition_variable prepare_cv_;  // with segments_mu_: wakes the preparer
   bool prepare_wanted_ = false;         // guarded by segments_mu_: a roll took a spare (or the WAL opened)
   bool prepare_stop_ = false;           // guarded by segments_mu_
