@@ -209,5 +209,44 @@ TEST_F(ProcessTest, KillSigstopAndControllerLoss) {
   }
 }
 
+// SIGSTOP of the controller's process, with leases (6 s) far longer than the test allows: its sockets stay open,
+// so only its missing heartbeat acks give it away. The others depose it after ~1 s, elect another and fail it over;
+// after SIGCONT it finds its epoch sealed (LOST) although its lease never expired.
+TEST_F(ProcessTest, SigstopOfTheControllerFailsItOverBeforeItsLease) {
+  lease_ttl_ = 6;
+  auto catalog = run(TopicCatalog::load(*meta_, root_));
+  ASSERT_TRUE(catalog.ok());
+  catalog_ = std::move(*catalog);
+  image_ = open_image(catalog_.get());
+  ASSERT_TRUE(image_);
+  ASSERT_TRUE(run(catalog_->create("t", 12, {})).ok());
+  for (int32_t id : {1, 2, 3}) ASSERT_TRUE(spawn(id));
+  ASSERT_TRUE(eventually([&] {
+    auto c = counts();
+    return c[1] == 4 && c[2] == 4 && c[3] == 4;
+  }, 20s));
+  const auto controller = image_->controller();
+  ASSERT_TRUE(controller.has_value());
+  const int32_t victim = controller->broker_id;
+  auto before = held_by(victim);
+  const auto t0 = Clock::now();
+  ::kill(children_[victim].pid, SIGSTOP);
+  long long elected_after = -1;
+  ASSERT_TRUE(eventually([&] {
+    auto c = image_->controller();
+    if (elected_after < 0 && c && c->create_revision != controller->create_revision) elected_after = ms_since(t0);
+    return c && c->broker_id != victim && moved_off(victim, before);
+  }, 5s)) << "not failed over within 5 s of SIGSTOP (lease TTL 6 s)";
+  const auto took = ms_since(t0);
+  std::printf("[ PROCESS  ] SIGSTOP of the controller (broker %d): new controller after %lld ms, its %zu partitions "
+              "reassigned in %lld ms (answer timeout 1 s, lease TTL %lld s)\n", victim, elected_after, before.size(),
+              took, static_cast<long long>(lease_ttl_));
+  EXPECT_LE(took, 3000);  // the lease alone would take 6 s
+  ::kill(children_[victim].pid, SIGCONT);
+  auto lost = children_[victim].line(5s);
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ(*lost, "LOST");
+}
+
 }  // namespace
 }  // namespace floe::cluster
