@@ -147,6 +147,7 @@ int run_drill(const std::vector<std::string>& args, std::ostream& out, std::ostr
     lo.progress_every_s = o.progress_every_s;
     lo.request_timeout_ms = effective_request_timeout_ms(o);
     lo.producers = effective_producers(o);
+    lo.debug = o.client_debug;
     Load load(lo);
     MetricsLedger ledger(o.topic);
     if (auto s = load.start(); !s) {

@@ -158,7 +158,8 @@ Status Load::start_producer(Producer& p) {
       !set(pc, "message.timeout.ms", "60000", &error) ||
       !set(pc, "request.timeout.ms", std::to_string(options_.request_timeout_ms), &error) ||
       !set(pc, "socket.timeout.ms", std::to_string(options_.request_timeout_ms), &error) ||
-      !set(pc, "statistics.interval.ms", "1000", &error) || !set(pc, "queue.buffering.max.kbytes", "262144", &error)) {
+      !set(pc, "statistics.interval.ms", "1000", &error) ||
+      (!options_.debug.empty() && (!set(pc, "debug", options_.debug, &error) || !set(pc, "log_level", "7", &error))) || !set(pc, "queue.buffering.max.kbytes", "262144", &error)) {
     rd_kafka_conf_destroy(pc);
     return load_error("producer config: " + error);
   }

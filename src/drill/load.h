@@ -55,6 +55,7 @@ struct LoadOptions {
   // zombie) is waited for before the partition's records go to its new leader. It bounds the RTO a client sees.
   int request_timeout_ms = 3000;
   int producers = 1;  // librdkafka producer instances (producers.h), at most `partitions`
+  std::string debug;  // librdkafka `debug` contexts for the producers (their lines go to client_log)
 };
 
 // Milliseconds since the drill started (the report's clock).

@@ -116,6 +116,8 @@ std::string drill_usage() {
          "  --session-timeout-ms MS  brokers' broker.session.timeout.ms, the lease TTL (default 3000)\n"
          "  --request-timeout-ms MS  the producer's request.timeout.ms (default: the session timeout): how long a\n"
          "                           request to a paused broker is waited for before its records go elsewhere\n"
+         "  --client-debug CONTEXTS  librdkafka debug contexts for the producers, logged to clients.log\n"
+         "                           (e.g. metadata,broker,msg: what a client did during a failover)\n"
          "  --producers N            librdkafka producer instances, each owning a disjoint slice of the\n"
          "                           partitions (default: <= 100 partitions each, at most 16; README says why)\n"
          "  --embedded               one broker with its own file WAL and metadata (no etcd, no failover);\n"
@@ -226,6 +228,8 @@ bool parse_drill_options(const std::vector<std::string>& args, DrillOptions* o, 
       o->svg_path = v;
     else if (a == "--topic")
       o->topic = v;
+    else if (a == "--client-debug")
+      o->client_debug = v;
     else if (a == "--floe")
       o->floe_binary = v;
     else if (a == "--broker-arg")

@@ -25,6 +25,7 @@ struct DrillOptions {
   // librdkafka producer instances, each owning a disjoint slice of the partitions; 0: default_producer_count
   // (producers.h says why one is not enough).
   int producers = 0;
+  std::string client_debug;  // librdkafka `debug` contexts for the producers (into clients.log); empty: none
   std::string work_dir;           // default: a new directory under $TMPDIR (kept: it holds the logs)
   std::string json_path, svg_path;
   std::string topic;

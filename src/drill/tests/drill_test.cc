@@ -546,6 +546,8 @@ TEST(DrillProducers, OptionsAndTheReasonsTheReportGives) {
   DrillOptions few;
   ASSERT_TRUE(parse_drill_options({"--partitions", "3", "--producers", "8"}, &few, &e)) << e;
   EXPECT_EQ(effective_producers(few), 3);  // never more instances than partitions
+  ASSERT_TRUE(parse_drill_options({"--client-debug", "metadata,broker"}, &few, &e)) << e;
+  EXPECT_EQ(few.client_debug, "metadata,broker");
   EXPECT_FALSE(parse_drill_options({"--producers", "0"}, &few, &e));
   EXPECT_NE(e.find("--producers"), std::string::npos);
 }
