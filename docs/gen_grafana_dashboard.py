@@ -149,8 +149,10 @@ ROWS = [
             ("min by (instance) (floe_cluster_registered%s)" % SEL, "registered {{instance}}"),
             ("sum(increase(floe_cluster_image_reloads_total%s%s))" % (SEL, RATE), "image reloads")]),
         ("Object WAL objects and PUT retries/s", "ops", [
-            (rate("floe_wal_object_objects_total"), "objects"),
-            (rate("floe_wal_object_put_retries_total"), "PUT retries")]),
+            (rate("floe_wal_object_objects_total", "reason"), "objects {{reason}}"),
+            (rate("floe_wal_object_put_retries_total"), "PUT retries"),
+            (rate("floe_wal_object_commit_txns_total"), "commit txns"),
+            (rate("floe_wal_object_committed_objects_total"), "objects committed")]),
         ("Last partition open batch", "s", [
             ("max by (instance) (floe_cluster_partition_open_batch_seconds%s)" % SEL, "{{instance}}")]),
     ]),

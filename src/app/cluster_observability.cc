@@ -197,8 +197,20 @@ metrics::Registry::CollectorId add_object_wal_collector(metrics::Registry& regis
     const stream::ObjectWal* wal = streams.object_wal();
     if (wal == nullptr) return;
     const stream::ObjectWalStats s = wal->stats();
-    e.family("floe_wal_object_objects_total", "Object WAL objects cut from the append buffer", Type::counter);
-    e.sample({}, as_double(s.objects));
+    e.family("floe_wal_object_objects_total",
+             "Object WAL objects cut from the append buffer, by reason: timer (wal.flush.ms), size (wal.batch.bytes), "
+             "idle (no PUT in flight, wal.flush.eager), request (close or a release)",
+             Type::counter);
+    e.sample({{"reason", "timer"}}, as_double(s.cuts_timer));
+    e.sample({{"reason", "size"}}, as_double(s.cuts_size));
+    e.sample({{"reason", "idle"}}, as_double(s.cuts_idle));
+    e.sample({{"reason", "request"}}, as_double(s.cuts_request));
+    e.family("floe_wal_object_commit_txns_total", "Object WAL commit txns (each commits a run of written objects)",
+             Type::counter);
+    e.sample({}, as_double(s.commit_txns));
+    e.family("floe_wal_object_committed_objects_total",
+             "Object WAL objects committed (divided by the commit txns: objects per commit)", Type::counter);
+    e.sample({}, as_double(s.committed_objects));
     e.family("floe_wal_object_put_attempts_total", "Object WAL PUT attempts (create-only)", Type::counter);
     e.sample({}, as_double(s.put_attempts));
     e.family("floe_wal_object_put_retries_total", "Object WAL PUT retries", Type::counter);

@@ -270,6 +270,18 @@ const std::vector<Option>& options() {
       {"wal.flush.ms", "object WAL: write the buffer as one object at least this often (ms)",
        [](ServeConfig& c, const std::string& v) { return parse_int<int64_t>(v, 1, 60000, c.wal_flush_ms); },
        [](const ServeConfig& c) { return std::to_string(c.wal_flush_ms); }},
+      {"wal.flush.eager",
+       "object WAL: also write the buffer at once when no PUT is in flight (true: low ack latency on an idle store; "
+       "false: objects only every wal.flush.ms or wal.batch.bytes, the PUT count an S3 bill is sized by)",
+       [](ServeConfig& c, const std::string& v) -> std::string {
+         if (v != "true" && v != "false") return "expected true or false, got '" + v + "'";
+         c.wal_flush_eager = v == "true";
+         return {};
+       },
+       [](const ServeConfig& c) { return std::string(c.wal_flush_eager ? "true" : "false"); }},
+      {"wal.flush.min.ms", "object WAL: eager writes (wal.flush.eager) at least this far apart (ms)",
+       [](ServeConfig& c, const std::string& v) { return parse_int<int64_t>(v, 0, 60000, c.wal_flush_min_ms); },
+       [](const ServeConfig& c) { return std::to_string(c.wal_flush_min_ms); }},
       {"wal.batch.bytes", "object WAL: write the buffer as soon as it holds this many bytes",
        [](ServeConfig& c, const std::string& v) {
          return parse_int<int64_t>(v, 4096, INT64_C(1) << 30, c.wal_batch_bytes);

@@ -67,6 +67,8 @@ asio::awaitable<Status> open_all(asio::io_context& io, const ServeConfig& cfg, E
     // sealed by StreamStore::open before the new one writes (seal_previous_epochs: no controller here).
     sc.wal_kind = stream::StreamStoreConfig::WalKind::object;
     sc.wal_flush_interval = std::chrono::milliseconds(cfg.wal_flush_ms);
+    sc.wal_flush_eager = cfg.wal_flush_eager;
+    sc.wal_flush_min_spacing = std::chrono::milliseconds(cfg.wal_flush_min_ms);
     sc.wal_batch_bytes = static_cast<size_t>(cfg.wal_batch_bytes);
     sc.wal_inflight = static_cast<size_t>(cfg.wal_inflight);
     sc.wal_put_hedge = std::chrono::milliseconds(cfg.wal_put_hedge_ms);

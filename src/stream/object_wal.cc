@@ -21,6 +21,7 @@ namespace {
 constexpr std::string_view kLog = "objwal";
 constexpr uint64_t kHeaderMagic = 0x464C4F4557414C31ull;  // "FLOEWAL1"
 constexpr size_t kMaxPutSamples = 8192;
+constexpr size_t kMaxCommitObjects = 127;  // etcd --max-txn-ops 128: the objects' keys plus the cursor
 
 class WalCategory final : public std::error_category {
  public:
@@ -155,6 +156,7 @@ struct ObjectWal::Obj {
   std::string key;
   std::string bytes;  // freed once written
   ObjectRanges ranges;
+  std::string commit_value;  // encode_object_ranges(ranges): its objects/ value
   std::vector<Callback> dones;
   size_t payload_bytes = 0;
   State state = State::putting;
@@ -176,6 +178,9 @@ ObjectWal::ObjectWal(asio::any_io_executor executor, ObjectWalOptions options, o
   finished_.expires_at(asio::steady_timer::time_point::max());
   options_.inflight = std::max<size_t>(1, options_.inflight);
   options_.max_uncommitted_objects = std::max<size_t>(1, options_.max_uncommitted_objects);
+  options_.commit_max_objects = std::clamp<size_t>(options_.commit_max_objects, 1, kMaxCommitObjects);
+  options_.commit_max_bytes = std::max<size_t>(1, options_.commit_max_bytes);
+  options_.flush_min_spacing = std::max(options_.flush_min_spacing, std::chrono::milliseconds(0));
 }
 
 ObjectWal::~ObjectWal() = default;
@@ -257,8 +262,12 @@ std::error_code ObjectWal::append_or_refuse(WalAppend entry, Callback done) {
         buffer_last_[entry.stream_id] = entry.last_offset;
         buffer_bytes_ += size;
         unacked_bytes_ += size;
+        const bool was_empty = buffer_.empty();
         buffer_.push_back(Pending{std::move(entry), std::move(done)});
-        if (buffer_bytes_ >= options_.batch_bytes && !poke_posted_) {
+        // Eager mode: the first append after a cut may be cut at once (no PUT in flight): tell the flusher. One
+        // wake per object at most; the flusher decides.
+        const bool eager_wake = was_empty && options_.flush_eager;
+        if ((eager_wake || buffer_bytes_ >= options_.batch_bytes) && !poke_posted_) {
           poke_posted_ = true;
           wake = true;
         }
@@ -281,7 +290,17 @@ void ObjectWal::poke() {
   });
 }
 
-std::shared_ptr<ObjectWal::Obj> ObjectWal::cut_object() {
+void ObjectWal::expedite() {
+  asio::dispatch(strand_, [this] {
+    cut_requested_ = true;
+    commit_requested_ = true;
+    wake_pending_ = true;
+    flush_wake_.cancel();
+    commit_wake_.cancel();
+  });
+}
+
+std::shared_ptr<ObjectWal::Obj> ObjectWal::cut_object(CutReason why) {
   std::vector<Pending> taken;
   {
     std::lock_guard lock(mu_);
@@ -303,6 +322,12 @@ std::shared_ptr<ObjectWal::Obj> ObjectWal::cut_object() {
       for (const Pending& p : buffer_) buffer_last_[p.entry.stream_id] = p.entry.last_offset;
     }
     ++stats_.objects;
+    switch (why) {
+      case CutReason::timer: ++stats_.cuts_timer; break;
+      case CutReason::size: ++stats_.cuts_size; break;
+      case CutReason::idle: ++stats_.cuts_idle; break;
+      case CutReason::request: ++stats_.cuts_request; break;
+    }
   }
   auto obj = std::make_shared<Obj>();
   obj->seq = next_seq_++;
@@ -352,6 +377,7 @@ std::shared_ptr<ObjectWal::Obj> ObjectWal::cut_object() {
   Bytes bytes = writer.finish();
   obj->ranges.key = obj->key;
   obj->ranges.object_size = bytes.size();
+  obj->commit_value = encode_object_ranges(obj->ranges);
   obj->bytes = to_string(bytes);
   obj->dones.reserve(taken.size());
   for (Pending& p : taken) obj->dones.push_back(std::move(p.done));
@@ -359,8 +385,11 @@ std::shared_ptr<ObjectWal::Obj> ObjectWal::cut_object() {
   return obj;
 }
 
+// The cut rules are in the header ("When an object is cut").
 asio::awaitable<void> ObjectWal::flusher() {
-  auto next_tick = objstore::Clock::now() + options_.flush_interval;
+  using objstore::Clock;
+  auto next_tick = Clock::now() + options_.flush_interval;
+  Clock::time_point last_cut{};  // long ago: the first append may be cut at once
   for (;;) {
     if (stopped_) break;
     size_t buffered = 0;
@@ -370,30 +399,46 @@ asio::awaitable<void> ObjectWal::flusher() {
       buffered = buffer_bytes_;
       empty = buffer_.empty();
     }
-    const auto now = objstore::Clock::now();
-    const bool due = closing_ || now >= next_tick || buffered >= options_.batch_bytes;
+    const auto now = Clock::now();
     const bool room = puts_in_flight_ < options_.inflight &&
                       objs_.size() < options_.inflight + options_.max_uncommitted_objects;
-    if (due && !empty && room) {
-      auto obj = cut_object();
+    const bool by_size = buffered >= options_.batch_bytes;
+    const bool by_timer = now >= next_tick;
+    const bool store_idle = options_.flush_eager && puts_in_flight_ == 0;
+    const auto idle_at = last_cut + options_.flush_min_spacing;
+    const bool by_idle = store_idle && now >= idle_at;
+    const bool by_request = closing_ || cut_requested_;
+    if (!empty && room && (by_size || by_timer || by_idle || by_request)) {
+      const CutReason why = by_size    ? CutReason::size
+                            : by_timer ? CutReason::timer
+                            : by_idle  ? CutReason::idle
+                                       : CutReason::request;
+      cut_requested_ = false;
+      auto obj = cut_object(why);
       objs_.push_back(obj);
       ++puts_in_flight_;
       asio::co_spawn(strand_, put_task(obj), asio::detached);
-      next_tick = objstore::Clock::now() + options_.flush_interval;
+      last_cut = Clock::now();
+      next_tick = last_cut + options_.flush_interval;
       continue;
     }
     if (closing_ && empty) break;
-    if (due && empty) next_tick = now + options_.flush_interval;
+    if (empty) {
+      cut_requested_ = false;  // nothing to cut
+      if (by_timer) next_tick = now + options_.flush_interval;
+    }
     if (wake_pending_) {
       wake_pending_ = false;
       continue;
     }
-    // Wait for the tick, a full batch, a free PUT slot or close. With no room, only a wake helps.
+    // Wait for the tick, the end of the idle spacing, a full batch or the first append (poke), a finished PUT
+    // (put_task wakes us), a commit that makes room, or close. With no room, only a wake helps.
+    auto wake_at = asio::steady_timer::time_point::max();
     if (room) {
-      flush_wake_.expires_at(next_tick);
-    } else {
-      flush_wake_.expires_at(asio::steady_timer::time_point::max());
+      wake_at = next_tick;
+      if (store_idle && !empty) wake_at = std::min(wake_at, idle_at);
     }
+    flush_wake_.expires_at(wake_at);
     std::error_code ec;
     co_await flush_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     wake_pending_ = false;
@@ -633,39 +678,74 @@ asio::awaitable<void> ObjectWal::record_own_sealing() {
   maybe_finished();
 }
 
+// One commit txn at a time, for the run of acked objects at the front of objs_ (rules in the header, "Commits").
 asio::awaitable<void> ObjectWal::committer() {
+  using objstore::Clock;
+  Clock::time_point last_commit{};  // long ago
   for (;;) {
     if (stopped_) break;
-    if (objs_.empty() || !objs_.front()->acked) {
+    // The batch: objs_[0, n), acked (written, every earlier one too) and within the txn limits.
+    size_t n = 0;
+    size_t bytes = 0;
+    bool full = false;
+    for (const auto& obj : objs_) {
+      if (!obj->acked) break;
+      const size_t cost = keys_.commit_key(obj->key).size() + obj->commit_value.size();
+      if (n > 0 && (n + 1 > options_.commit_max_objects || bytes + cost > options_.commit_max_bytes)) {
+        full = true;
+        break;
+      }
+      bytes += cost;
+      ++n;
+    }
+    if (n == options_.commit_max_objects) full = true;
+    if (n == 0) {
       if (flusher_done_ && objs_.empty()) break;
       commit_wake_.expires_at(asio::steady_timer::time_point::max());
       std::error_code ec;
       co_await commit_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    std::shared_ptr<Obj> obj = objs_.front();
-    const uint64_t k = obj->seq;
-    const auto deadline = objstore::Clock::now() + options_.commit_timeout;
+    // Spacing: at most one commit txn per flush_interval, unless something waits for it.
+    const bool blocked = objs_.size() >= options_.inflight + options_.max_uncommitted_objects;
+    const bool forced = full || blocked || closing_ || flusher_done_ || commit_requested_;
+    const auto due = last_commit + options_.flush_interval;
+    if (!forced && Clock::now() < due) {
+      commit_wake_.expires_at(due);
+      std::error_code ec;
+      co_await commit_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    commit_requested_ = false;
+    last_commit = Clock::now();
+    const std::vector<std::shared_ptr<Obj>> batch(objs_.begin(), objs_.begin() + static_cast<std::ptrdiff_t>(n));
+    const uint64_t first = batch.front()->seq;
+    const uint64_t last = batch.back()->seq;
+    const std::string what = n == 1 ? batch.front()->key : batch.front()->key + " .. " + WalKeys::seq_name(last);
+    const auto deadline = Clock::now() + options_.commit_timeout;
     auto backoff = options_.retry_backoff;
     enum class Outcome { committed, fenced, gave_up } outcome = Outcome::gave_up;
-    while (objstore::Clock::now() < deadline) {
+    while (Clock::now() < deadline) {
       meta::TxnRequest txn;
       txn.compares.push_back(meta::Compare::version(keys_.sealing_key(), meta::Compare::Result::equal, 0));
-      if (k == 1) {
+      if (first == 1) {
         txn.compares.push_back(meta::Compare::version(keys_.cursor_key(), meta::Compare::Result::equal, 0));
       } else {
-        txn.compares.push_back(
-            meta::Compare::value_of(keys_.cursor_key(), meta::Compare::Result::equal, WalKeys::seq_name(k - 1)));
+        txn.compares.push_back(meta::Compare::value_of(keys_.cursor_key(), meta::Compare::Result::equal,
+                                                       WalKeys::seq_name(first - 1)));
       }
-      txn.success.push_back(meta::PutRequest{keys_.commit_key(obj->key), encode_object_ranges(obj->ranges), 0, false});
-      txn.success.push_back(meta::PutRequest{keys_.cursor_key(), WalKeys::seq_name(k), 0, false});
+      for (const auto& obj : batch) {
+        txn.success.push_back(meta::PutRequest{keys_.commit_key(obj->key), obj->commit_value, 0, false});
+      }
+      txn.success.push_back(meta::PutRequest{keys_.cursor_key(), WalKeys::seq_name(last), 0, false});
       auto r = co_await meta_.txn(txn);
       if (r) {
         outcome = r->succeeded ? Outcome::committed : Outcome::fenced;
         break;
       }
-      // Unknown outcome: read back the cursor and "sealing", never a blind retry.
-      log::warn(kLog, "commit of ", obj->key, ": ", r.error().message(), "; re-reading the cursor");
+      // Unknown outcome: read back the cursor and "sealing", never a blind retry. The txn is atomic: the cursor
+      // is first-1 (not applied: retry), last (applied), or "sealing" is there (fenced).
+      log::warn(kLog, "commit of ", what, ": ", r.error().message(), "; re-reading the cursor");
       meta::RangeRequest req;
       req.key = keys_.meta_dir();
       req.range_end = meta::prefix_end(req.key);
@@ -677,7 +757,7 @@ asio::awaitable<void> ObjectWal::committer() {
           if (kv.key == keys_.cursor_key()) cursor = kv.value;
           if (kv.key == keys_.sealing_key()) sealing = true;
         }
-        if (cursor == WalKeys::seq_name(k)) {
+        if (cursor == WalKeys::seq_name(last)) {
           outcome = Outcome::committed;
           break;
         }
@@ -693,19 +773,23 @@ asio::awaitable<void> ObjectWal::committer() {
     }
     if (outcome != Outcome::committed) {
       if (outcome == Outcome::fenced) {
-        log::warn(kLog, "commit of ", obj->key, " refused: ", keys_.meta_dir(), " is being sealed; stopping");
+        log::warn(kLog, "commit of ", what, " refused: ", keys_.meta_dir(), " is being sealed; stopping");
       } else {
-        log::error(kLog, "commit of ", obj->key, " failed for ", options_.commit_timeout.count(), " ms; stopping");
+        log::error(kLog, "commit of ", what, " failed for ", options_.commit_timeout.count(), " ms; stopping");
       }
       stop(make_error_code(WalErrc::ambiguous), UINT64_MAX);
       break;
     }
     {
       std::lock_guard lock(mu_);
-      stats_.committed_seq = k;
+      stats_.committed_seq = last;
+      ++stats_.commit_txns;
+      stats_.committed_objects += n;
     }
-    if (options_.on_commit) options_.on_commit(obj->ranges);
-    objs_.pop_front();
+    for (const auto& obj : batch) {
+      if (options_.on_commit) options_.on_commit(obj->ranges);
+      objs_.pop_front();
+    }
     wake_pending_ = true;
     flush_wake_.cancel();
   }

@@ -1,6 +1,5 @@
 // The object WAL (DESIGN §4 "object WAL", §5, §6): durable appends with no local disk. The broker's buffer becomes
-// one segment object every `flush_interval` (wal.flush.ms) or at `batch_bytes` (wal.batch.bytes), written with
-// put_if_absent under
+// one segment object (see "When an object is cut" below), written with put_if_absent under
 //
 //   <object_prefix>wal/<broker-id>/<broker-epoch>/<seq>        seq: 1, 2, ... zero-padded to 20 digits
 //
@@ -24,8 +23,46 @@
 //                                        committed objects are exactly seqs 1 .. seal-1
 //   <root>objects/<object key>           ObjectRanges of a committed object (object_ranges.h; same key space as
 //                                        StreamStore's uploads, so one loader sees both)
-// Object k is committed in ONE txn: compares "sealing absent" and "cursor == k-1" (absent for k = 1); puts its
-// objects/ key and cursor = k. Commits run in seq order, after the PUT.
+// Commits: objects are committed in seq order, after their PUTs, by ONE commit txn in flight per WAL at a time. A
+// commit covers the run first..last of consecutive objects whose PUTs are done (acked) and not yet committed:
+//   compares "sealing absent" and "cursor == first-1" (cursor absent for first = 1);
+//   puts objects/<key> of each of first..last and cursor = last.
+// At most commit_max_objects objects (<= 127: etcd's 128 ops per txn, the cursor included; the 2 compares are
+// counted apart) and commit_max_bytes of keys and values (etcd's request limit is 1.5 MiB) per txn; an object whose
+// value alone is larger is committed by itself. Commit txns start at most once per flush_interval (wal.flush.ms), so
+// more objects per second (eager cuts, below) never means more etcd txns per second: per broker, commit txns/s
+// <= 1000 / wal.flush.ms, plus the forced ones (a full batch, the uncommitted-object bound reached, close(), or
+// expedite() from a release waiting for its data to be committed).
+// The seal protocol (../shared/models/seal.pml) is unchanged by batching: the txn is atomic, so committing first..last
+// in one txn is exactly the model's single-object commits of first, first+1, ..., last run back to back with
+// nothing in between (each one's compares hold in turn: "sealing" cannot change inside the txn and the cursor moves
+// first-1 -> first -> ... -> last). The batched writer reaches a subset of the model's states, so none of the
+// broken variants applies: the txn keeps both compares (variants 9 NOSEALCMP, 10 NOCURCMP, 11 NOGUARDS); it only
+// ever covers a gap-free run starting right after the cursor, of objects this writer wrote and whose PUTs
+// succeeded, so no seq is skipped or committed twice (2 SKIP, 3 412OK: a "not created" is still resolved by the
+// read-back); acks still wait for every earlier PUT, never for a commit (4 ACKOOO); an unknown outcome is resolved by
+// re-reading the cursor ("== last": committed) and "sealing", never by a blind retry; variants 1, 5-8, 12 and 13 are
+// about the sealer, the marker, GC and the new leader, none of which this changes.
+//
+// When an object is cut (the buffer is non-empty and fewer than `inflight` PUTs, wal.inflight, are in flight):
+//   - size:  the buffer holds batch_bytes (wal.batch.bytes);
+//   - timer: flush_interval (wal.flush.ms) passed since the previous cut;
+//   - idle (flush_eager, wal.flush.eager, the default): NO PUT is in flight and flush_min_spacing (wal.flush.min.ms,
+//     default 5 ms) passed since the previous cut. A store with nothing in flight seals at once instead of letting
+//     the append wait out the timer (group commit: the appends that arrive while a PUT runs form the next object);
+//   - request: close(), or expedite() (a release waiting for its data).
+// Objects/s per broker (size cuts, <= bytes/s / wal.batch.bytes, and the rare request cuts aside):
+//   eager off (pure time):  <= 1000 / wal.flush.ms                                 (50 ms: 20/s)
+//   eager on:               <= 1000 / min(max(wal.flush.min.ms, PUT latency), wal.flush.ms)
+// since two consecutive cuts are either flush_interval apart (timer) or the first one's PUT finished between them
+// and they are at least flush_min_spacing apart (idle). A fast local store (PUT ~1 ms) gets up to 1000 / min.ms
+// (200/s at 5 ms; local stores do not bill requests). Cloud S3 (PUT 20-60 ms) with the 50 ms default: 20-50/s,
+// i.e. 1000 / PUT latency while that is below wal.flush.ms, else the timer's 20/s (under load the pipeline hardly
+// ever drains there, so the rate stays near 20/s). S3 Standard bills $0.005 per 1000 PUTs: 20/s is $8.6 and 50/s
+// $21.6 per broker-day. An operator who raised wal.flush.ms to cut the bill (250 ms: 4/s, $1.7 a day) should also
+// set wal.flush.eager=false (or raise wal.flush.min.ms to the spacing they pay for): eager cuts do not wait for
+// wal.flush.ms whenever the store is idle. Under steady load on a store slower than the spacing, objects grow while
+// PUTs run instead of multiplying.
 //
 // Pipeline: at most `inflight` PUTs in flight; a PUT that fails or times out is retried with the identical bytes; a
 // "not created" answer is resolved by reading the key back: our token -> our earlier attempt won; a seal marker ->
@@ -133,11 +170,15 @@ struct ObjectWalOptions {
   std::string object_prefix;                    // object keys: <object_prefix>wal/<broker>/<epoch>/<seq>
   uint64_t broker_id = 0;
   uint64_t epoch = 0;                           // the broker epoch (the registration's revision)
-  std::chrono::milliseconds flush_interval{50};  // wal.flush.ms
+  std::chrono::milliseconds flush_interval{50};  // wal.flush.ms: timer cuts; also the spacing of commit txns
+  bool flush_eager = true;                       // wal.flush.eager: cut at once when no PUT is in flight
+  std::chrono::milliseconds flush_min_spacing{5};  // wal.flush.min.ms: eager cuts at least this far apart
   size_t batch_bytes = 4u << 20;                // wal.batch.bytes: an object is cut at this size
   size_t block_bytes = 1u << 20;                // a stream's run is cut into blocks of about this (at appends)
   size_t inflight = 4;                          // wal.inflight: PUTs in flight at most
   size_t max_uncommitted_objects = 64;          // acked, waiting for their commit txn; the flusher waits beyond
+  size_t commit_max_objects = 127;              // objects per commit txn (clamped to 1..127: etcd's 128 ops)
+  size_t commit_max_bytes = 1u << 20;           // keys + values per commit txn (etcd: 1.5 MiB per request)
   size_t max_entry_bytes = 16u << 20;           // one append
   size_t max_buffered_bytes = 64u << 20;        // appended and not yet acked; beyond, append -> too_large
   std::chrono::milliseconds put_timeout{10000};     // back-pressure bound: object k written within this, or stop
@@ -167,7 +208,13 @@ struct WalAppend {
 };
 
 struct ObjectWalStats {
-  uint64_t objects = 0;        // objects cut from the buffer
+  uint64_t objects = 0;        // objects cut from the buffer (the sum of the four reasons below)
+  uint64_t cuts_timer = 0;     // ... because flush_interval passed
+  uint64_t cuts_size = 0;      // ... because the buffer held batch_bytes
+  uint64_t cuts_idle = 0;      // ... because no PUT was in flight (flush_eager)
+  uint64_t cuts_request = 0;   // ... for close() or expedite()
+  uint64_t commit_txns = 0;    // commit txns that succeeded
+  uint64_t committed_objects = 0;  // objects they committed (/ commit_txns: objects per commit)
   uint64_t put_attempts = 0;
   uint64_t put_retries = 0;
   uint64_t put_hedges = 0;     // twin PUTs sent (hedge_after)
@@ -212,6 +259,10 @@ class ObjectWal {
         token, std::move(entry));
   }
 
+  // Any thread: cut what is buffered now and commit what is written without waiting for the flush or commit spacing
+  // (one cut and one commit per call; StreamStore calls it while a release waits for its data to be committed).
+  void expedite();
+
   // Stops accepting appends, writes and commits what is buffered, and waits for the PUTs and commits (bounded by
   // put_timeout and commit_timeout). Idempotent; must complete before the WAL is destroyed.
   asio::awaitable<void> close();
@@ -240,7 +291,8 @@ class ObjectWal {
                                                                   objstore::Clock::time_point deadline);
   asio::awaitable<void> committer();
   asio::awaitable<void> record_own_sealing();
-  std::shared_ptr<Obj> cut_object();  // strand; takes records from the buffer
+  enum class CutReason { timer, size, idle, request };
+  std::shared_ptr<Obj> cut_object(CutReason why);  // strand; takes records from the buffer
   void advance();                     // strand: acks in order, stops on a failed object
   void stop(std::error_code why, uint64_t fenced_from);  // strand
   void poke();                                            // any thread: wakes the flusher
@@ -270,6 +322,8 @@ class ObjectWal {
   asio::steady_timer commit_wake_;
   asio::steady_timer finished_;
   bool wake_pending_ = false;
+  bool cut_requested_ = false;     // expedite(): one cut regardless of the timer
+  bool commit_requested_ = false;  // expedite(): one commit regardless of the commit spacing
   bool closing_ = false;
   bool stopped_ = false;
   bool flusher_done_ = false;

@@ -117,6 +117,8 @@ asio::awaitable<Status> StreamStore::open_object_wal() {
   o.broker_id = config_.broker_id;
   o.epoch = config_.epoch;
   o.flush_interval = config_.wal_flush_interval;
+  o.flush_eager = config_.wal_flush_eager;
+  o.flush_min_spacing = config_.wal_flush_min_spacing;
   o.batch_bytes = config_.wal_batch_bytes;
   o.inflight = config_.wal_inflight;
   o.max_uncommitted_objects = config_.wal_max_uncommitted_objects;
@@ -199,12 +201,14 @@ asio::awaitable<Status> StreamStore::wait_committed(std::map<uint64_t, int64_t> 
     }
     if (!object_wal_) {  // file WAL: have the uploader run now
       asio::post(executor_, [this] { wakeup_.cancel(); });
+    } else {  // object WAL: cut and commit now, without waiting out the flush or commit spacing
+      object_wal_->expedite();
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
       co_return err(Errc::timed_out, "stream: data not committed within " + std::to_string(timeout.count()) + " ms");
     }
-    // Commits arrive every wal.flush.ms or so: a short poll is cheap and bounds the added delay.
+    // expedite() above has the WAL cut and commit at once: a short poll is cheap and bounds the added delay.
     timer.expires_at(std::min(deadline, now + std::chrono::milliseconds(5)));
     std::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -132,6 +132,7 @@ TEST_P(StreamGc, DeletedStreamsAreCollectedOnlyWhenTheLiveSetIsKnown) {
 TEST_P(StreamGc, DeletedStreamsInSharedObjectsAreDroppedByCompaction) {
   StreamStoreConfig c = gc_config(std::chrono::milliseconds(0));
   c.wal_flush_interval = std::chrono::milliseconds(100);  // the object WAL puts both appends in one object
+  c.wal_flush_eager = false;                              // (not the first one at once)
   std::atomic<bool> deleted{false};
   c.live_streams_at = [&deleted](int64_t) -> asio::awaitable<Result<std::optional<std::set<uint64_t>>>> {
     std::set<uint64_t> live{2};
@@ -360,6 +361,7 @@ TEST_P(StreamGc, WalRunsAreCutIntoBlocksOfAboutBlockBytes) {
   StreamStoreConfig c = config();
   c.block_bytes = 8 << 10;
   c.wal_flush_interval = std::chrono::milliseconds(300);  // the object WAL gathers the appends in one object
+  c.wal_flush_eager = false;                              // (not the first one at once)
   c.wal_batch_bytes = 4 << 20;
   open_store(c);
   // 40 appends of ~600 bytes, all in flight at once, then one huge append (~13 KiB).
