@@ -20,6 +20,14 @@ bool BlockCache::contains(const std::string& object, const BlockInfo& block) con
   return it != slots_.end() && it->second.size == block.size && it->second.crc == block.crc;
 }
 
+bool BlockCache::touch(const std::string& object, const BlockInfo& block) {
+  std::lock_guard lock(mu_);
+  auto it = slots_.find(Key{object, block.position});
+  if (it == slots_.end() || it->second.size != block.size || it->second.crc != block.crc) return false;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return true;
+}
+
 void BlockCache::insert(const std::string& object, const BlockInfo& block, std::shared_ptr<const std::string> bytes) {
   if (!bytes || bytes->size() != block.size || block.size > capacity_) return;
   std::lock_guard lock(mu_);

@@ -46,6 +46,10 @@ class BlockCache {
   std::shared_ptr<const std::string> find(const std::string& object, const BlockInfo& block);
   // The same without counting or touching the LRU order (planning read-ahead).
   bool contains(const std::string& object, const BlockInfo& block) const;
+  // Makes a cached `block` of `object` the most recently used one, without counting a hit; false if not cached.
+  // Read-ahead touches the cached blocks of a reader's window: they are about to be read, and the blocks the reader
+  // inserts on its way must not evict them first (a stream a little larger than the cache, read again).
+  bool touch(const std::string& object, const BlockInfo& block);
   // Caches `bytes` (already checked against the block's CRC) as `block` of `object`, evicting the least recently
   // used blocks until it fits. Replaces nothing: an entry already there stays (it holds the same bytes).
   void insert(const std::string& object, const BlockInfo& block, std::shared_ptr<const std::string> bytes);

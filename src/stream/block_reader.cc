@@ -245,6 +245,9 @@ Status BlockReader::check_and_cache(const std::string& object, const std::vector
 
 void BlockReader::start_ahead(std::vector<BlockRef> ahead) {
   if (ahead.empty()) return;
+  // The window's cached blocks are read next: they become the most recently used (the nearest touched last, so it
+  // is evicted last), so that the blocks fetched meanwhile evict blocks past the window, not the ones about to be read.
+  for (auto it = ahead.rbegin(); it != ahead.rend(); ++it) cache_.touch(it->object, it->block);
   std::lock_guard lock(mu_);
   if (stopped_) return;
   for (size_t i = 0; i < ahead.size();) {
