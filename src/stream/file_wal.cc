@@ -125,7 +125,7 @@ void FileWal::preparer_loop() {
     prepare_cv_.wait(lock, [&] { return prepare_wanted_ || prepare_stop_; });
     if (prepare_stop_) return;
     prepare_wanted_ = false;
-    if (!spares_.empty()) continue;
+    if (!spares_.empty() || !prepared_.empty()) continue;
     lock.unlock();
     // A failure here costs nothing but the head start: the next roll creates its file itself (and reports the
     // error if it fails there too); the next roll asks again.
@@ -153,7 +153,7 @@ Status FileWal::prepare_spare() {
     return e;
   }
   std::lock_guard lock(segments_mu_);
-  spares_.push_back(std::move(path));
+  prepared_ = std::move(path);
   return ok_status();
 }
 
@@ -257,9 +257,13 @@ Status FileWal::open_new_segment(uint64_t first_seq, bool sync_now) {
   std::string spare;
   {
     std::lock_guard lock(segments_mu_);
+    // A recycled file first (its blocks are written: no extent conversion at fdatasync), else the prepared one.
     if (!spares_.empty()) {
       spare = spares_.front();
       spares_.erase(spares_.begin());
+    } else {
+      spare = std::move(prepared_);
+      prepared_.clear();
     }
     prepare_wanted_ = true;  // the preparer makes the next one (if none is left) while this segment fills
   }
@@ -599,7 +603,7 @@ bool FileWal::direct_io() const { return direct_.load(std::memory_order_relaxed)
 
 size_t FileWal::spare_segments() const {
   std::lock_guard lock(segments_mu_);
-  return spares_.size();
+  return spares_.size() + (prepared_.empty() ? 0 : 1);
 }
 
 uint64_t FileWal::syncs() const {

@@ -2,7 +2,8 @@
 //
 // Directory:  <dir>/.lock                        flock(2)-ed while open (one process per WAL directory)
 //             <dir>/<first seq, 20 digits>.wal    segment files, preallocated to `segment_bytes`, in seq order
-//             <dir>/<number, 20 digits>.spare     trimmed segment files kept for reuse (at most recycle_segments)
+//             <dir>/<number, 20 digits>.spare     trimmed segment files kept for reuse (at most recycle_segments),
+//                                                 or prepared ahead of a roll (one; prepare_next_segment)
 //
 // A segment file (big-endian; B = 4096, the direct-I/O block):
 //   offset 0: header block (B bytes)
@@ -188,7 +189,7 @@ class FileWal {
   uint64_t durable_seq() const;  // highest seq known synced (0 if none)
   uint64_t syncs() const;        // number of fdatasync group commits so far
   bool direct_io() const;        // writes go through O_DIRECT (false: buffered, the file system refused it)
-  size_t spare_segments() const; // trimmed segment files waiting for reuse
+  size_t spare_segments() const; // trimmed (and prepared) segment files waiting for reuse
   static FileWalStatsSnapshot process_stats();
 
  private:
@@ -241,6 +242,7 @@ class FileWal {
   uint64_t write_pos_ = 0;
   std::vector<Segment> segments_;  // guarded by segments_mu_ (trim runs on other threads)
   std::vector<std::string> spares_;  // guarded by segments_mu_: recycled segment files, oldest first
+  std::string prepared_;             // guarded by segments_mu_: the preparer's spare (a roll takes recycled ones first)
   uint64_t next_spare_number_ = 1;   // guarded by segments_mu_
   mutable std::mutex segments_mu_;
   std::mutex trim_mu_;                  // one trim_below at a time (held across its file operations)
