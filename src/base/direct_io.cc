@@ -46,14 +46,40 @@ int write_fully(int fd, const uint8_t* p, size_t n) {
 }  // namespace
 
 bool append_direct(int fd, const uint8_t* data, size_t size, AlignedBuffer& bounce) {
+  const std::string_view pieces[] = {std::string_view(reinterpret_cast<const char*>(data), size)};
+  return append_direct(fd, pieces, bounce);
+}
+
+bool append_direct(int fd, std::span<const std::string_view> pieces, AlignedBuffer& bounce) {
+  size_t size = 0;
+  for (std::string_view p : pieces) size += p.size();
+  // Where the next byte to write is: piece `at`, `within` bytes into it.
+  size_t at = 0;
+  size_t within = 0;
   size_t done = 0;
   const size_t bulk = align_down(size);
   if (bulk > 0 && bounce.capacity() > 0 && set_direct(fd, true)) {
     while (done < bulk) {
       const size_t n = std::min(bulk - done, bounce.capacity());
-      std::memcpy(bounce.data(), data + done, n);
+      const size_t chunk_at = at;
+      const size_t chunk_within = within;
+      for (size_t filled = 0; filled < n;) {
+        const std::string_view p = pieces[at];
+        const size_t take = std::min(n - filled, p.size() - within);
+        std::memcpy(bounce.data() + filled, p.data() + within, take);
+        filled += take;
+        within += take;
+        if (within == p.size()) {
+          ++at;
+          within = 0;
+        }
+      }
       const int rc = write_fully(fd, bounce.data(), n);
-      if (rc == EINVAL && done == 0) break;  // refused by the file system: buffered from here
+      if (rc == EINVAL && done == 0) {  // refused by the file system: buffered from here
+        at = chunk_at;
+        within = chunk_within;
+        break;
+      }
       if (rc != 0) {
         set_direct(fd, false);
         errno = rc;
@@ -63,9 +89,12 @@ bool append_direct(int fd, const uint8_t* data, size_t size, AlignedBuffer& boun
     }
   }
   if (!set_direct(fd, false)) return false;
-  if (int rc = write_fully(fd, data + done, size - done); rc != 0) {
-    errno = rc;
-    return false;
+  for (; at < pieces.size(); ++at, within = 0) {
+    const std::string_view p = pieces[at];
+    if (int rc = write_fully(fd, reinterpret_cast<const uint8_t*>(p.data()) + within, p.size() - within); rc != 0) {
+      errno = rc;
+      return false;
+    }
   }
   return true;
 }

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <span>
+#include <string_view>
 
 namespace floe {
 
@@ -50,5 +52,10 @@ bool set_direct(int fd, bool on);
 // tail with a buffered write. Falls back to buffered writes where O_DIRECT is refused. Leaves O_DIRECT off.
 // False on an I/O error (errno set).
 bool append_direct(int fd, const uint8_t* data, size_t size, AlignedBuffer& bounce);
+
+// The same for data given as pieces, written in order as one run of bytes: each bounce-buffer chunk is filled
+// across piece boundaries, so the caller needs no contiguous copy of the whole (e.g. a segment object whose blocks
+// are the log cache's batches: file:// writes them without building the object first).
+bool append_direct(int fd, std::span<const std::string_view> pieces, AlignedBuffer& bounce);
 
 }  // namespace floe

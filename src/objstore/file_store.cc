@@ -249,7 +249,8 @@ std::string FileStore::path_of(std::string_view key) const {
   return path;
 }
 
-Result<PutInfo> FileStore::write_object(const std::string& key, const std::string& data, bool if_absent) {
+Result<PutInfo> FileStore::write_object(const std::string& key, std::span<const std::string_view> pieces,
+                                        bool if_absent) {
   const std::string tmp = tmp_dir_ + "/" + temp_name();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return from_errno(errno);
@@ -260,13 +261,15 @@ Result<PutInfo> FileStore::write_object(const std::string& key, const std::strin
       if (armed) ::unlink(path.c_str());
     }
   } cleanup{tmp};
-  bool written = false;
-  if (data.size() >= kDirectWriteMin) {
+  std::size_t size = 0;
+  for (std::string_view p : pieces) size += p.size();
+  bool written = true;
+  if (size >= kDirectWriteMin) {
     // Not in a coroutine: write_object runs on a blocking-pool thread, which keeps its bounce buffer.
     thread_local AlignedBuffer bounce(kDirectBounceBytes);
-    written = append_direct(fd, reinterpret_cast<const uint8_t*>(data.data()), data.size(), bounce);
+    written = append_direct(fd, pieces, bounce);
   } else {
-    written = write_all(fd, data.data(), data.size());
+    for (std::string_view p : pieces) written = written && write_all(fd, p.data(), p.size());
   }
   written = written && ::fsync(fd) == 0;
   const int write_errno = errno;
@@ -403,7 +406,8 @@ void record(Stats& stats, Op op, Clock::time_point start, uint64_t sent, const R
 asio::awaitable<Result<PutInfo>> FileStore::put(std::string key, std::string data, Clock::time_point deadline) {
   if (!valid_key(key)) co_return Errc::invalid_argument;
   const auto start = Clock::now();
-  auto fn = [this, &key, &data] { return write_object(key, data, false); };
+  const std::string_view whole[] = {data};
+  auto fn = [this, &key, &whole] { return write_object(key, whole, false); };
   auto r = co_await pool_.run<PutInfo>(fn, deadline);
   record(stats_, Op::put, start, data.size(), r, 0);
   co_return r;
@@ -413,9 +417,22 @@ asio::awaitable<Result<PutInfo>> FileStore::put_if_absent(std::string key, std::
                                                           Clock::time_point deadline) {
   if (!valid_key(key)) co_return Errc::invalid_argument;
   const auto start = Clock::now();
-  auto fn = [this, &key, &data] { return write_object(key, data, true); };
+  const std::string_view whole[] = {data};
+  auto fn = [this, &key, &whole] { return write_object(key, whole, true); };
   auto r = co_await pool_.run<PutInfo>(fn, deadline);
   record(stats_, Op::put, start, data.size(), r, 0);
+  co_return r;
+}
+
+asio::awaitable<Result<PutInfo>> FileStore::put_if_absent_pieces(std::string key, std::vector<std::string_view> pieces,
+                                                                 Clock::time_point deadline) {
+  if (!valid_key(key)) co_return Errc::invalid_argument;
+  const auto start = Clock::now();
+  std::size_t size = 0;
+  for (std::string_view p : pieces) size += p.size();
+  auto fn = [this, &key, &pieces] { return write_object(key, pieces, true); };
+  auto r = co_await pool_.run<PutInfo>(fn, deadline);
+  record(stats_, Op::put, start, size, r, 0);
   co_return r;
 }
 

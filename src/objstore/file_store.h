@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "objstore/blocking_pool.h"
@@ -32,6 +33,8 @@ class FileStore final : public ObjectStore {
   asio::awaitable<Result<PutInfo>> put(std::string key, std::string data, Clock::time_point deadline) override;
   asio::awaitable<Result<PutInfo>> put_if_absent(std::string key, std::string data,
                                                  Clock::time_point deadline) override;
+  asio::awaitable<Result<PutInfo>> put_if_absent_pieces(std::string key, std::vector<std::string_view> pieces,
+                                                        Clock::time_point deadline) override;
   asio::awaitable<Result<std::string>> get(std::string key, std::optional<ByteRange> range,
                                            Clock::time_point deadline) override;
   asio::awaitable<Result<std::string>> get_into(std::string buffer, std::string key, std::optional<ByteRange> range,
@@ -51,7 +54,7 @@ class FileStore final : public ObjectStore {
 
  private:
   FileStore(std::string root, FileStoreConfig config);
-  Result<PutInfo> write_object(const std::string& key, const std::string& data, bool if_absent);
+  Result<PutInfo> write_object(const std::string& key, std::span<const std::string_view> pieces, bool if_absent);
   // Reads into `buffer` (see ObjectStore::get_into).
   Result<std::string> read_object(const std::string& key, const std::optional<ByteRange>& range, std::string buffer);
   Result<ObjectInfo> stat_object(const std::string& key);

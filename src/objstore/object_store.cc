@@ -8,4 +8,15 @@ asio::awaitable<Result<std::string>> ObjectStore::get_into(std::string /*buffer*
   co_return co_await get(std::move(key), range, deadline);
 }
 
+asio::awaitable<Result<PutInfo>> ObjectStore::put_if_absent_pieces(std::string key,
+                                                                   std::vector<std::string_view> pieces,
+                                                                   Clock::time_point deadline) {
+  std::size_t size = 0;
+  for (std::string_view p : pieces) size += p.size();
+  std::string data;
+  data.reserve(size);
+  for (std::string_view p : pieces) data.append(p);
+  co_return co_await put_if_absent(std::move(key), std::move(data), deadline);
+}
+
 }  // namespace floe::objstore

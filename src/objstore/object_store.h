@@ -72,6 +72,12 @@ class ObjectStore {
   // one gets created = true. An existing key is PutInfo{created = false}, not an error.
   virtual asio::awaitable<Result<PutInfo>> put_if_absent(std::string key, std::string data,
                                                          Clock::time_point deadline) = 0;
+  // put_if_absent() of the object made of `pieces` in order, which the caller keeps alive and unchanged until
+  // this completes. file:// writes them without a contiguous copy of the whole object (a large upload's blocks are
+  // the log cache's batches: no fresh multi-MiB buffer, none of its page faults); the default (s3://, which signs
+  // and sends one body) concatenates them and calls put_if_absent().
+  virtual asio::awaitable<Result<PutInfo>> put_if_absent_pieces(std::string key, std::vector<std::string_view> pieces,
+                                                                Clock::time_point deadline);
   virtual asio::awaitable<Result<std::string>> get(std::string key, std::optional<ByteRange> range,
                                                    Clock::time_point deadline) = 0;
   // get() into `buffer`'s memory where the backend can: the answer is `buffer` itself, resized to the bytes read

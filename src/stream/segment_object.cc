@@ -27,28 +27,49 @@ Status SegmentWriter::add(uint64_t stream_id, int64_t first_offset, int64_t last
 
 Status SegmentWriter::add_parts(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
                                 std::span<const ByteSpan> parts) {
+  return add_block(stream_id, first_offset, last_offset, max_timestamp, parts, false);
+}
+
+Status SegmentWriter::add_parts_by_reference(uint64_t stream_id, int64_t first_offset, int64_t last_offset,
+                                             int64_t max_timestamp, std::span<const ByteSpan> parts) {
+  return add_block(stream_id, first_offset, last_offset, max_timestamp, parts, true);
+}
+
+Status SegmentWriter::add_block(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
+                                std::span<const ByteSpan> parts, bool by_reference) {
   size_t size = 0;
   for (const ByteSpan& p : parts) size += p.size();
   if (first_offset < 0 || last_offset < first_offset || size == 0 || size > UINT32_MAX) {
     return Error{Errc::invalid_argument, "segment block: bad offsets or size"};
   }
-  BlockInfo b{stream_id, first_offset, last_offset, max_timestamp, data_.size(), static_cast<uint32_t>(size), 0};
+  if (by_reference ? !data_.empty() : referenced_bytes_ > 0) {
+    return Error{Errc::invalid_argument, "segment block: an object is built by copy or by reference, not both"};
+  }
+  const uint64_t position = by_reference ? referenced_bytes_ : data_.size();
+  BlockInfo b{stream_id, first_offset, last_offset, max_timestamp, position, static_cast<uint32_t>(size), 0};
   if (!index_.empty() && !before(index_.back(), b)) {
     return Error{Errc::invalid_argument, "segment block: out of (stream, offset) order"};
   }
-  if (data_.capacity() < data_.size() + size) data_.reserve(std::max(data_.size() + size, 2 * data_.capacity()));
-  for (const ByteSpan& p : parts) {
-    b.crc = record::crc32c(p, b.crc);
-    data_.append(reinterpret_cast<const char*>(p.data()), p.size());
+  if (by_reference) {
+    for (const ByteSpan& p : parts) {
+      b.crc = record::crc32c(p, b.crc);
+      referenced_.push_back(p);
+    }
+    referenced_bytes_ += size;
+  } else {
+    if (data_.capacity() < data_.size() + size) data_.reserve(std::max(data_.size() + size, 2 * data_.capacity()));
+    for (const ByteSpan& p : parts) {
+      b.crc = record::crc32c(p, b.crc);
+      data_.append(reinterpret_cast<const char*>(p.data()), p.size());
+    }
   }
   index_.push_back(b);
   return ok_status();
 }
 
-std::string SegmentWriter::finish_string() {
+std::string SegmentWriter::tail(uint64_t index_position) const {
   Bytes tail;
   proto::Writer w(tail);
-  const uint64_t index_position = data_.size();
   for (const BlockInfo& b : index_) {
     w.i64(static_cast<int64_t>(b.stream_id));
     w.i64(b.first_offset);
@@ -68,9 +89,25 @@ std::string SegmentWriter::finish_string() {
   w.u16(0);
   w.u32(record::crc32c(tail.data() + footer_at, 20));
   w.i64(static_cast<int64_t>(kSegmentMagic));
+  return std::string(reinterpret_cast<const char*>(tail.data()), tail.size());
+}
+
+std::string SegmentWriter::finish_string() {
+  const std::string t = tail(data_.size());
   std::string out = std::move(data_);
-  out.append(reinterpret_cast<const char*>(tail.data()), tail.size());
+  out.append(t);
   data_.clear();
+  index_.clear();
+  return out;
+}
+
+SegmentWriter::Pieces SegmentWriter::finish_pieces() {
+  Pieces out;
+  out.tail = tail(referenced_bytes_);
+  out.size = referenced_bytes_ + out.tail.size();
+  out.blocks = std::move(referenced_);
+  referenced_.clear();
+  referenced_bytes_ = 0;
   index_.clear();
   return out;
 }

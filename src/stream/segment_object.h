@@ -67,6 +67,11 @@ class SegmentWriter {
   // The same with the block's bytes in pieces (appended in order, without an intermediate copy).
   Status add_parts(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
                    std::span<const ByteSpan> parts);
+  // The same without copying the block's bytes: the writer records the spans, which must stay alive and unchanged
+  // until the object is written, and finish_pieces() hands them back with the index and footer. One object is
+  // built either by copy (add, add_parts) or by reference, never both (invalid_argument).
+  Status add_parts_by_reference(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
+                                std::span<const ByteSpan> parts);
   // Room for `data_bytes` of blocks in all plus the index of `blocks` blocks and the footer: one allocation, and
   // finish() appends the index without moving the data.
   void reserve(size_t data_bytes, size_t blocks = 1) {
@@ -79,9 +84,23 @@ class SegmentWriter {
   Bytes finish();
   // The same as the string the object store takes (no copy of the data section).
   std::string finish_string();
+  // The object built by reference: its bytes are `blocks` in order, then `tail` (index and footer). The writer is
+  // empty afterwards.
+  struct Pieces {
+    std::vector<ByteSpan> blocks;
+    std::string tail;
+    uint64_t size = 0;  // the whole object's
+  };
+  Pieces finish_pieces();
 
  private:
+  Status add_block(uint64_t stream_id, int64_t first_offset, int64_t last_offset, int64_t max_timestamp,
+                   std::span<const ByteSpan> parts, bool by_reference);
+  // Index and footer for an object whose blocks take `index_position` bytes.
+  std::string tail(uint64_t index_position) const;
   std::string data_;
+  std::vector<ByteSpan> referenced_;  // by reference: the blocks' pieces in order
+  uint64_t referenced_bytes_ = 0;
   std::vector<BlockInfo> index_;
 };
 

@@ -156,33 +156,29 @@ asio::awaitable<Status> StreamStore::upload_once() {
     }
   } release{this, parts};
 
-  // Building the object copies and checksums every uploaded byte (megabytes): it runs on the blocking pool, not on
-  // the store's strand, whose executor also runs the network (a build there stalls every connection). The parts
-  // hold immutable batches (shared_ptr<const Bytes>), so reading them off the strand is safe.
+  // The object's blocks are the parts' batches themselves, by reference (no copy of the whole object: a fresh
+  // multi-MiB buffer per upload cost a page fault per 4 KiB); computing their CRCs reads every uploaded byte, so it
+  // runs on the blocking pool, not on the store's strand, whose executor also runs the network. The parts hold
+  // immutable batches (shared_ptr<const Bytes>) and stay alive (`parts`) until the PUT completes.
   struct Built {
     Status status = ok_status();
     std::vector<BlockInfo> blocks;
-    std::string object;
+    SegmentWriter::Pieces object;
   };
   auto build = [&parts]() -> asio::awaitable<Built> {
     Built out;
-    SegmentWriter writer;  // the object is built in one buffer, handed to the store without another copy
-    size_t total = 0;
-    for (const Part& p : parts) {
-      for (const auto& d : p.data) total += d->size();
-    }
-    writer.reserve(total, parts.size());
+    SegmentWriter writer;
     for (const Part& p : parts) {
       std::vector<ByteSpan> pieces;
       pieces.reserve(p.data.size());
       for (const auto& d : p.data) pieces.emplace_back(*d);
-      if (Status st = writer.add_parts(p.stream, p.first, p.last, p.max_ts, pieces); !st) {
+      if (Status st = writer.add_parts_by_reference(p.stream, p.first, p.last, p.max_ts, pieces); !st) {
         out.status = st;
         co_return out;
       }
     }
     out.blocks = writer.blocks();
-    out.object = writer.finish_string();
+    out.object = writer.finish_pieces();
     co_return out;
   };
   auto building = asio::co_spawn(blocking_, build, asio::use_awaitable);
@@ -191,11 +187,14 @@ asio::awaitable<Status> StreamStore::upload_once() {
   ObjectRanges ranges;
   ranges.key = config_.object_prefix + random_hex(16);  // never reused
   ranges.blocks = std::move(built.blocks);
-  std::string object = std::move(built.object);
-  ranges.object_size = object.size();
+  ranges.object_size = built.object.size;
+  std::vector<std::string_view> pieces;
+  pieces.reserve(built.object.blocks.size() + 1);
+  for (ByteSpan b : built.object.blocks) pieces.emplace_back(reinterpret_cast<const char*>(b.data()), b.size());
+  pieces.emplace_back(built.object.tail);
 
   auto deadline = objstore::Clock::now() + config_.object_timeout;
-  auto put = co_await objects_.put_if_absent(ranges.key, std::move(object), deadline);
+  auto put = co_await objects_.put_if_absent_pieces(ranges.key, std::move(pieces), deadline);
   if (!put) co_return err(Errc::io_error, "stream: PUT " + ranges.key + ": " + put.error.message());
   if (!put.value.created && !put.value.ambiguous) {
     co_return err(Errc::io_error, "stream: object key " + ranges.key + " already exists");

@@ -54,6 +54,40 @@ TEST_P(DirectIoTest, AppendWritesExactBytesForEverySize) {
   }
 }
 
+// Pieces of every length (empty ones too) written as one run: chunks of the bounce buffer cross piece boundaries.
+TEST_P(DirectIoTest, AppendPiecesWritesTheirConcatenation) {
+  AlignedBuffer bounce(2 * kDirectAlign);
+  const std::vector<std::vector<size_t>> layouts = {{},
+                                                    {0},
+                                                    {1},
+                                                    {4096},
+                                                    {4095, 1},
+                                                    {1, 4095, 4097},
+                                                    {0, 9000, 0, 3},
+                                                    {100, 8192, 300, 4096, 5},
+                                                    {3 * 4096 + 11, 2 * 4096},
+                                                    {7, 7, 7, 7, 8192 * 2 + 1}};
+  int round = 0;
+  for (const auto& sizes : layouts) {
+    std::vector<std::string> owned;
+    std::string expected;
+    for (size_t size : sizes) {
+      std::string piece(size, '\0');
+      for (size_t i = 0; i < size; ++i) piece[i] = static_cast<char>(i * 13 + size + owned.size());
+      expected += piece;
+      owned.push_back(std::move(piece));
+    }
+    std::vector<std::string_view> pieces(owned.begin(), owned.end());
+    const std::string path = dir_ + "/p" + std::to_string(round++);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(append_direct(fd, pieces, bounce)) << round;
+    ::close(fd);
+    const std::vector<uint8_t> got = read_file(path);
+    EXPECT_EQ(std::string(got.begin(), got.end()), expected) << round;
+  }
+}
+
 TEST_P(DirectIoTest, NoBounceBufferMeansBufferedWrites) {
   AlignedBuffer none;
   std::vector<uint8_t> data(3 * kDirectAlign, 0x5a);

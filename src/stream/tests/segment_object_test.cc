@@ -41,6 +41,34 @@ TEST(SegmentObject, RoundTrip) {
   EXPECT_TRUE(verify_block(b, ByteSpan(obj).subspan(b.position, b.size), "x"));
 }
 
+// Built by reference (the uploader's way: the blocks are the log cache's batches), the object's bytes are exactly
+// those of the same object built by copy; a writer refuses to mix the two ways.
+TEST(SegmentObject, ByReferenceGivesTheSameBytes) {
+  SegmentWriter copy;
+  const Bytes expected = sample_object(copy);
+  const Bytes first_block = fill(100, 1), c = fill(50, 2), d = fill(10, 3);  // the sample's blocks
+  SegmentWriter w;
+  const ByteSpan p1[] = {ByteSpan(first_block).first(60), ByteSpan(first_block).subspan(60)};
+  const ByteSpan p2[] = {ByteSpan(c)};
+  const ByteSpan p3[] = {ByteSpan(d), ByteSpan()};
+  ASSERT_TRUE(w.add_parts_by_reference(1, 0, 9, 1000, p1));
+  ASSERT_TRUE(w.add_parts_by_reference(1, 10, 19, 2000, p2));
+  EXPECT_FALSE(w.add(5, 0, 0, 0, fill(5, 0)));  // by copy into an object built by reference
+  ASSERT_TRUE(w.add_parts_by_reference(7, 100, 100, 500, p3));
+  EXPECT_FALSE(w.add_parts_by_reference(7, 50, 60, 0, p2));  // out of order, as by copy
+  SegmentWriter::Pieces pieces = w.finish_pieces();
+  Bytes got;
+  for (ByteSpan piece : pieces.blocks) got.insert(got.end(), piece.begin(), piece.end());
+  got.insert(got.end(), pieces.tail.begin(), pieces.tail.end());
+  EXPECT_EQ(pieces.size, got.size());
+  EXPECT_EQ(got, expected);
+  // The writer is empty again: a copy-built object may follow.
+  ASSERT_TRUE(w.add(1, 0, 9, 1000, fill(100, 1)));
+  SegmentWriter mixed;
+  ASSERT_TRUE(mixed.add(1, 0, 0, 0, fill(5, 0)));
+  EXPECT_FALSE(mixed.add_parts_by_reference(1, 1, 1, 0, p2));
+}
+
 TEST(SegmentObject, FooterThenIndexFromTheTail) {
   SegmentWriter w;
   Bytes obj = sample_object(w);
