@@ -167,6 +167,8 @@ asio::awaitable<net::Reply> Dispatcher::handle(net::ConnectionContext& conn, std
   }
 
   RequestContext ctx{frame, conn, identity_, services_};
+  ctx.frame_buffer = &bytes;
+  const std::size_t frame_size = bytes.size();
   HandlerOutcome out;
   bool failed = false;
   {
@@ -193,7 +195,7 @@ asio::awaitable<net::Reply> Dispatcher::handle(net::ConnectionContext& conn, std
   } else {
     switch (out.kind) {
       case HandlerOutcome::Kind::malformed:
-        log::warn(kLog, "malformed ", frame.api->name, " v", version, " request (", bytes.size(), " bytes) from ",
+        log::warn(kLog, "malformed ", frame.api->name, " v", version, " request (", frame_size, " bytes) from ",
                   conn.peer(), " (client ", client_of(frame), "); closing");
         if (api) metrics_->error(*api, "closed_malformed_request");
         break;
