@@ -51,7 +51,7 @@ struct ServeConfig {
   enum class Wal { file, object };
   Wal wal = Wal::file;                  // wal: file (local disk, uploads) or object (WAL objects in the store)
   int64_t wal_flush_ms = 50;            // wal.flush.ms: the object WAL writes its buffer at least this often
-  bool wal_flush_eager = true;          // wal.flush.eager: ... and at once when no PUT is in flight
+  bool wal_flush_eager = false;         // wal.flush.eager: ... and at once when no PUT is in flight
   int64_t wal_flush_min_ms = 5;         // wal.flush.min.ms: eager writes at least this far apart
   int64_t wal_batch_bytes = 4 << 20;    // wal.batch.bytes: ... or once this much is buffered
   int32_t wal_inflight = 4;             // wal.inflight: object WAL PUTs in flight at most

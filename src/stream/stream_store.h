@@ -105,7 +105,7 @@ struct StreamStoreConfig {
 
   // Object WAL (wal_kind = object): passed to ObjectWalOptions (object_wal.h), whose defaults these are.
   std::chrono::milliseconds wal_flush_interval{50};  // wal.flush.ms
-  bool wal_flush_eager = true;                        // wal.flush.eager: cut when no PUT is in flight
+  bool wal_flush_eager = false;                       // wal.flush.eager: cut when no PUT is in flight
   std::chrono::milliseconds wal_flush_min_spacing{5};  // wal.flush.min.ms: eager cuts at least this far apart
   size_t wal_batch_bytes = 4u << 20;                 // wal.batch.bytes
   size_t wal_inflight = 4;                           // wal.inflight: PUTs in flight at most

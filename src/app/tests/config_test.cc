@@ -110,7 +110,7 @@ TEST(Config, EffectiveConfigLineHasEveryKeyWithItsValue) {
             "producer.snapshot.interval.ms=2000 object.gc.grace.ms=60000 compaction.interval.ms=30000 "
             "compaction.target.bytes=67108864 compaction.min.objects=8 compaction.max.age.ms=300000 "
             "compaction.dead.bytes=16777216 compaction.dead.max.age.ms=3600000 "
-            "wal=file wal.flush.ms=50 wal.flush.eager=true wal.flush.min.ms=5 "
+            "wal=file wal.flush.ms=50 wal.flush.eager=false wal.flush.min.ms=5 "
             "wal.batch.bytes=4194304 wal.inflight=4 wal.put.hedge.ms=150 http=127.0.0.1:0");
 }
 
@@ -147,10 +147,11 @@ TEST(Config, WalKindAndObjectWalSettings) {
   EXPECT_EQ(parse({"--wal-batch-bytes", "10"}).error.rfind("wal.batch.bytes: ", 0), 0u);
   EXPECT_EQ(parse({"--wal-put-hedge-ms", "0"}).config.wal_put_hedge_ms, 0);
   EXPECT_EQ(parse({"--wal-put-hedge-ms", "-1"}).error.rfind("wal.put.hedge.ms: ", 0), 0u);
-  EXPECT_TRUE(parse({}).config.wal_flush_eager);
+  EXPECT_FALSE(parse({}).config.wal_flush_eager);
   EXPECT_EQ(parse({}).config.wal_flush_min_ms, 5);
+  EXPECT_TRUE(parse({"--wal-flush-eager", "true"}).config.wal_flush_eager);
+  EXPECT_TRUE(parse({}, {{"FLOE_WAL_FLUSH_EAGER", "true"}}).config.wal_flush_eager);
   EXPECT_FALSE(parse({"--wal-flush-eager", "false"}).config.wal_flush_eager);
-  EXPECT_FALSE(parse({}, {{"FLOE_WAL_FLUSH_EAGER", "false"}}).config.wal_flush_eager);
   EXPECT_EQ(parse({"--wal-flush-eager", "yes"}).error, "wal.flush.eager: expected true or false, got 'yes'");
   EXPECT_EQ(parse({"--wal-flush-min-ms", "0"}).config.wal_flush_min_ms, 0);
   EXPECT_EQ(parse({"--wal-flush-min-ms", "-1"}).error.rfind("wal.flush.min.ms: ", 0), 0u);
