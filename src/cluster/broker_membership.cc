@@ -331,17 +331,12 @@ asio::awaitable<Result<ReleaseOutcome>> BrokerMembership::release(std::vector<As
         std::optional<EpochKey> to = round + 1 < kRounds ? handoff_to(a) : std::nullopt;
         Assignment next = a;
         if (to) {
-          next.broker_id = to->broker_id;
-          next.broker_epoch = to->epoch;
-          next.leader_epoch = a.leader_epoch + 1;
-          next.released = false;
-          next.move_target.reset();
-          next.handoff_cause = HandoffCause::move;
-          if (next.handoff_since_ms <= 0) {
-            next.handoff_since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count();
-          }
+          const int64_t since_ms = a.handoff_since_ms > 0
+                                       ? a.handoff_since_ms
+                                       : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count();
+          next = a.handed_to(to->broker_id, to->epoch, HandoffCause::move, since_ms);
           if (targets.insert(*to).second) {
             txn.compares.push_back(
                 meta::Compare::version(core->keys.epoch(to->broker_id, to->epoch), meta::Compare::Result::greater, 0));

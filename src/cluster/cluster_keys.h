@@ -71,6 +71,20 @@ struct Assignment {
   HandoffCause handoff_cause = HandoffCause::none;  // why the owner is changing (encoded as version 2)
   int64_t handoff_since_ms = 0;                     // unix ms when that change began
   bool operator==(const Assignment&) const = default;
+
+  // This assignment given to a new owner epoch: leader epoch + 1 (DESIGN §6: every change of owner bumps it), not
+  // released, no move pending, the handoff's cause and start recorded.
+  Assignment handed_to(int32_t new_broker_id, int64_t new_broker_epoch, HandoffCause cause, int64_t since_ms) const {
+    Assignment next = *this;
+    next.broker_id = new_broker_id;
+    next.broker_epoch = new_broker_epoch;
+    next.leader_epoch = leader_epoch + 1;
+    next.released = false;
+    next.move_target.reset();
+    next.handoff_cause = cause;
+    next.handoff_since_ms = since_ms;
+    return next;
+  }
 };
 
 struct ControllerRecord {

@@ -269,14 +269,7 @@ asio::awaitable<bool> Controller::Core::recover(EpochKey e, std::set<EpochKey> f
       std::optional<EpochKey> to;
       if (a.move_target) to = load.of_broker(*a.move_target);
       if (!to) to = load.least();
-      Assignment n = a;
-      n.broker_id = to->broker_id;
-      n.broker_epoch = to->epoch;
-      n.leader_epoch = a.leader_epoch + 1;
-      n.released = false;
-      n.move_target.reset();
-      n.handoff_cause = HandoffCause::failover;
-      n.handoff_since_ms = failed_since;
+      Assignment n = a.handed_to(to->broker_id, to->epoch, HandoffCause::failover, failed_since);
       load.add(*to);
       batch.push_back(std::move(n));
     }
