@@ -129,16 +129,8 @@ class ProcessTest : public ClusterFixture {
     return true;
   }
 
-  long long ms_since(Clock::time_point t0) {
-    return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
-  }
-
-  std::map<int32_t, Child> children_;
-  std::unique_ptr<TopicCatalog> catalog_;
-  std::unique_ptr<ClusterImage> image_;
-};
-
-TEST_F(ProcessTest, KillSigstopAndControllerLoss) {
+  // Topic "t" with 12 partitions, brokers 1-3 as child processes, each leading 4 of them.
+  void start_three_brokers_with_topic_t() {
   auto catalog = run(TopicCatalog::load(*meta_, root_));
   ASSERT_TRUE(catalog.ok());
   catalog_ = std::move(*catalog);
@@ -150,6 +142,19 @@ TEST_F(ProcessTest, KillSigstopAndControllerLoss) {
     auto c = counts();
     return c[1] == 4 && c[2] == 4 && c[3] == 4;
   }, 20s));
+  }
+
+  long long ms_since(Clock::time_point t0) {
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+  }
+
+  std::map<int32_t, Child> children_;
+  std::unique_ptr<TopicCatalog> catalog_;
+  std::unique_ptr<ClusterImage> image_;
+};
+
+TEST_F(ProcessTest, KillSigstopAndControllerLoss) {
+  ASSERT_NO_FATAL_FAILURE(start_three_brokers_with_topic_t());
   const int32_t controller = *image_->controller_id();
   std::vector<int32_t> others;
   for (int32_t id : {1, 2, 3}) {
@@ -214,17 +219,7 @@ TEST_F(ProcessTest, KillSigstopAndControllerLoss) {
 // after SIGCONT it finds its epoch sealed (LOST) although its lease never expired.
 TEST_F(ProcessTest, SigstopOfTheControllerFailsItOverBeforeItsLease) {
   lease_ttl_ = 6;
-  auto catalog = run(TopicCatalog::load(*meta_, root_));
-  ASSERT_TRUE(catalog.ok());
-  catalog_ = std::move(*catalog);
-  image_ = open_image(catalog_.get());
-  ASSERT_TRUE(image_);
-  ASSERT_TRUE(run(catalog_->create("t", 12, {})).ok());
-  for (int32_t id : {1, 2, 3}) ASSERT_TRUE(spawn(id));
-  ASSERT_TRUE(eventually([&] {
-    auto c = counts();
-    return c[1] == 4 && c[2] == 4 && c[3] == 4;
-  }, 20s));
+  ASSERT_NO_FATAL_FAILURE(start_three_brokers_with_topic_t());
   const auto controller = image_->controller();
   ASSERT_TRUE(controller.has_value());
   const int32_t victim = controller->broker_id;
