@@ -85,17 +85,12 @@ TEST_F(ControllerTest, ClosedHeartbeatConnectionSealsAndReassignsQuickly) {
 // epoch only the short grace, seals it and reassigns its partitions, each stamped as a failover with its start.
 TEST_F(ControllerTest, KilledControllerIsDeposedBeforeItsLeaseExpires) {
   const int64_t long_ttl = 30;
-  auto with_ttl = [&](int32_t id) {
-    auto c = controller_config(id);
-    c.lease_ttl_seconds = long_ttl;
-    return c;
-  };
-  auto long_lease = [&](MembershipConfig& m) { m.lease_ttl_seconds = long_ttl; };
-  auto* b1 = start(1, true, with_ttl(1), long_lease);
+  lease_ttl_ = long_ttl;  // every broker's lease and its controller's (controller_config, start)
+  auto* b1 = start(1);
   ASSERT_TRUE(b1);
   ASSERT_TRUE(eventually([&] { return b1->controller->elected(); }));
-  auto* b2 = start(2, true, with_ttl(2), long_lease);
-  auto* b3 = start(3, true, with_ttl(3), long_lease);
+  auto* b2 = start(2);
+  auto* b3 = start(3);
   ASSERT_TRUE(b2 && b3);
   create_topic(*b1, "t", 9);
   ASSERT_TRUE(eventually([&] { return all_assigned(*b1->image, "t", 9) && counts(*b1->image)[1] >= 2; }));
@@ -133,18 +128,13 @@ TEST_F(ControllerTest, KilledControllerIsDeposedBeforeItsLeaseExpires) {
 // own pass counts silence from its stall end (no live broker failed), its txns fail, and its epoch is lost.
 TEST_F(ControllerTest, PausedControllerIsDeposedWellBeforeItsLeaseExpires) {
   const int64_t ttl = 5;
-  auto with_ttl = [&](int32_t id) {
-    auto c = controller_config(id);
-    c.lease_ttl_seconds = ttl;
-    return c;
-  };
-  auto long_lease = [&](MembershipConfig& m) { m.lease_ttl_seconds = ttl; };
+  lease_ttl_ = ttl;  // every broker's lease and its controller's (controller_config, start)
   paused_io_ = std::make_unique<meta::testing::IoThreads>(2);
-  auto* b1 = start(1, true, with_ttl(1), long_lease, paused_io_->executor());
+  auto* b1 = start(1, true, std::nullopt, {}, paused_io_->executor());
   ASSERT_TRUE(b1);
   ASSERT_TRUE(eventually([&] { return b1->controller->elected(); }));
-  auto* b2 = start(2, true, with_ttl(2), long_lease);
-  auto* b3 = start(3, true, with_ttl(3), long_lease);
+  auto* b2 = start(2);
+  auto* b3 = start(3);
   ASSERT_TRUE(b2 && b3);
   create_topic(*b1, "t", 9);
   ASSERT_TRUE(eventually([&] { return all_assigned(*b2->image, "t", 9) && counts(*b2->image)[1] >= 2; }));
